@@ -1,0 +1,111 @@
+//! Wasted space: the bytes of regular-file versions that ship in some layer but are not visible in the final
+//! image (overwritten, deleted, or hidden under a deleted, opaque or replaced directory). Each wasted version
+//! counts once; the kept copy never counts.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::tree::{Fate, GoneReason, ImageTree, NodeId, State};
+
+/// One wasted version of a file.
+#[derive(Debug, Clone, Serialize)]
+pub struct WastedVersion {
+    pub layer: u32,
+    pub bytes: u64,
+    pub reason: GoneReason,
+    /// The layer whose change made this version invisible.
+    pub removed_in: u32,
+}
+
+/// All wasted versions of one path.
+#[derive(Debug, Clone, Serialize)]
+pub struct WastedFile {
+    pub path: String,
+    pub wasted_bytes: u64,
+    /// Layers holding wasted versions, ascending.
+    pub layers: Vec<u32>,
+    /// Why the most recent wasted version is gone.
+    pub reason: GoneReason,
+    pub versions: Vec<WastedVersion>,
+    #[serde(skip)]
+    pub node: NodeId,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WasteReport {
+    pub wasted_bytes: u64,
+    /// 1 - wasted_bytes / size_bytes (1.0 for an empty image).
+    pub efficiency: f64,
+    /// wasted_bytes / bytes of the layers above the base image.
+    pub user_wasted_ratio: f64,
+    /// Files with wasted versions, most wasted first.
+    pub files: Vec<WastedFile>,
+}
+
+/// Finds every wasted version in the tree.
+pub fn wasted_files(tree: &ImageTree) -> Vec<WastedFile> {
+    let visible = tree.visible_versions();
+    let mut by_node: BTreeMap<NodeId, Vec<WastedVersion>> = BTreeMap::new();
+    for node in 1..tree.node_count() as NodeId {
+        for (position, event) in tree.history(node).iter().enumerate() {
+            let State::Present { entry: Some(i) } = event.state else {
+                continue;
+            };
+            let entry = tree.entry(event.layer, i);
+            if entry.kind != crate::layer::EntryKind::File || entry.size == 0 {
+                continue;
+            }
+            if let Fate::Gone { reason, removed_in } = tree.fate(node, position, &visible) {
+                by_node.entry(node).or_default().push(WastedVersion {
+                    layer: event.layer,
+                    bytes: entry.size,
+                    reason,
+                    removed_in,
+                });
+            }
+        }
+    }
+    let mut files: Vec<WastedFile> = by_node
+        .into_iter()
+        .map(|(node, versions)| {
+            let mut layers: Vec<u32> = versions.iter().map(|v| v.layer).collect();
+            layers.dedup();
+            WastedFile {
+                path: tree.display_path(node),
+                wasted_bytes: versions.iter().map(|v| v.bytes).sum(),
+                layers,
+                reason: versions.last().map_or(GoneReason::Deleted, |v| v.reason),
+                versions,
+                node,
+            }
+        })
+        .collect();
+    files.sort_by(|a, b| {
+        b.wasted_bytes
+            .cmp(&a.wasted_bytes)
+            .then_with(|| a.path.cmp(&b.path))
+    });
+    files
+}
+
+/// Builds the report from the wasted files and the layer sizes.
+pub fn report(files: Vec<WastedFile>, layer_sizes: &[u64], base_layers: usize) -> WasteReport {
+    let wasted_bytes: u64 = files.iter().map(|f| f.wasted_bytes).sum();
+    let size: u64 = layer_sizes.iter().sum();
+    let user_size: u64 = layer_sizes.iter().skip(base_layers).sum();
+    WasteReport {
+        wasted_bytes,
+        efficiency: if size == 0 {
+            1.0
+        } else {
+            1.0 - wasted_bytes as f64 / size as f64
+        },
+        user_wasted_ratio: if user_size == 0 {
+            0.0
+        } else {
+            wasted_bytes as f64 / user_size as f64
+        },
+        files,
+    }
+}

@@ -1,0 +1,376 @@
+//! One layer blob, read exactly once: decompressed by magic bytes, hashed on both sides (the blob digest over the
+//! stored bytes, the diff_id over the uncompressed tar), and parsed into entries and whiteout markers.
+//! File contents are skipped (only hashed) unless asked for; memory grows with the number of entries only.
+
+use std::io::{self, Read};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::compression::{self, Compression};
+use crate::path;
+
+/// What a layer entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    File,
+    Dir,
+    Symlink,
+    Hardlink,
+    /// Character and block devices, FIFOs, and anything else that holds no bytes.
+    Other,
+}
+
+impl EntryKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            EntryKind::File => "file",
+            EntryKind::Dir => "dir",
+            EntryKind::Symlink => "symlink",
+            EntryKind::Hardlink => "hardlink",
+            EntryKind::Other => "other",
+        }
+    }
+}
+
+/// One entry of a layer, as its tar header describes it.
+#[derive(Debug, Clone)]
+pub struct LayerEntry {
+    /// Normalised relative path (`usr/bin/env`), never empty.
+    pub path: Box<[u8]>,
+    pub kind: EntryKind,
+    /// Bytes of a regular file; 0 for every other kind.
+    pub size: u64,
+    /// Permission bits (`0o7777` mask).
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    pub mtime: u64,
+    /// A symlink's target as written (never followed), or a hardlink's normalised target path.
+    pub link_target: Option<Box<[u8]>>,
+}
+
+/// Everything the analysis needs from one layer blob.
+#[derive(Debug, Clone, Default)]
+pub struct LayerScan {
+    /// Entries in tar order.
+    pub entries: Vec<LayerEntry>,
+    /// Paths named by `.wh.NAME` markers (the deleted path, normalised).
+    pub whiteouts: Vec<Box<[u8]>>,
+    /// Directories holding a `.wh..wh..opq` marker: their lower children are hidden.
+    pub opaques: Vec<Box<[u8]>>,
+    /// `sha256:<hex>` of the uncompressed tar stream.
+    pub diff_id: String,
+    /// `sha256:<hex>` of the blob as stored.
+    pub blob_digest: String,
+    pub compression: Option<Compression>,
+    pub blob_size: u64,
+    pub uncompressed_size: u64,
+    /// Contents of entries the caller asked to capture: (entry index, bytes).
+    pub captured: Vec<(u32, Vec<u8>)>,
+}
+
+/// Reports bytes read, so the CLI and the TUI can show progress; the library never prints.
+pub trait Progress: Sync {
+    /// Loading is about to read `layers` layer blobs of `bytes` stored bytes in all (when known).
+    fn begin(&self, _layers: usize, _bytes: Option<u64>) {}
+    fn advance(&self, _bytes: u64) {}
+    fn layer_done(&self) {}
+}
+
+/// Progress that goes nowhere.
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+/// What to do while scanning.
+#[derive(Clone, Copy)]
+pub struct ScanOptions<'a> {
+    /// Keep the bytes of regular files at this normalised path, or at any path when `capture_all`.
+    pub capture: Option<&'a [u8]>,
+    pub progress: &'a dyn Progress,
+}
+
+impl Default for ScanOptions<'_> {
+    fn default() -> Self {
+        ScanOptions {
+            capture: None,
+            progress: &NoProgress,
+        }
+    }
+}
+
+/// A layer that could not be read; cloneable so one failed blob can be reported for every layer using it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanError(pub String);
+
+impl std::fmt::Display for ScanError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+struct Hashing<'p, R> {
+    inner: R,
+    hasher: Sha256,
+    count: u64,
+    progress: Option<&'p dyn Progress>,
+}
+
+impl<'p, R: Read> Hashing<'p, R> {
+    fn new(inner: R, progress: Option<&'p dyn Progress>) -> Self {
+        Hashing {
+            inner,
+            hasher: Sha256::new(),
+            count: 0,
+            progress,
+        }
+    }
+
+    fn digest(self) -> String {
+        format!("sha256:{}", hex::encode(self.hasher.finalize()))
+    }
+}
+
+impl<R: Read> Read for Hashing<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.count += n as u64;
+        if let Some(p) = self.progress {
+            p.advance(n as u64);
+        }
+        Ok(n)
+    }
+}
+
+/// Reads one layer blob (tar, gzip or zstd) to its end.
+pub fn scan_blob<R: Read + Send>(reader: R, opts: ScanOptions<'_>) -> Result<LayerScan, ScanError> {
+    let mut raw = Hashing::new(reader, Some(opts.progress));
+    let mut scan = LayerScan::default();
+    let (compression, plain_digest, plain_size) = {
+        let (compression, decoded) = compression::decoder(&mut raw)
+            .map_err(|e| ScanError(format!("cannot read layer: {e}")))?;
+        let mut plain = Hashing::new(decoded, None);
+        read_entries(&mut plain, &mut scan, opts.capture).map_err(|e| {
+            ScanError(match compression {
+                Compression::None => e,
+                other => format!("{} layer: {e}", other.name()),
+            })
+        })?;
+        // The tar's end blocks and record padding belong to the diff_id too.
+        io::copy(&mut plain, &mut io::sink())
+            .map_err(|e| ScanError(format!("{} layer: {e}", compression.name())))?;
+        let size = plain.count;
+        (compression, plain.digest(), size)
+    };
+    io::copy(&mut raw, &mut io::sink())
+        .map_err(|e| ScanError(format!("cannot read layer: {e}")))?;
+    opts.progress.layer_done();
+    scan.compression = Some(compression);
+    scan.diff_id = plain_digest;
+    scan.uncompressed_size = plain_size;
+    scan.blob_size = raw.count;
+    scan.blob_digest = raw.digest();
+    Ok(scan)
+}
+
+fn read_entries<R: Read>(
+    reader: R,
+    scan: &mut LayerScan,
+    capture: Option<&[u8]>,
+) -> Result<(), String> {
+    let mut archive = tar::Archive::new(reader);
+    let entries = archive.entries().map_err(|e| format!("not a tar: {e}"))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| format!("corrupt or truncated tar: {e}"))?;
+        let normalized = path::normalize(&entry.path_bytes());
+        let (dir, name) = match normalized.iter().rposition(|&b| b == b'/') {
+            Some(i) => (&normalized[..i], &normalized[i + 1..]),
+            None => (&[][..], &normalized[..]),
+        };
+        if let Some(target) = name.strip_prefix(b".wh.") {
+            if target == b".wh..opq" {
+                scan.opaques.push(dir.into());
+            } else if !target.starts_with(b".wh.") && !target.is_empty() {
+                // `.wh..wh.*` names other than the opaque marker are aufs bookkeeping, not deletions.
+                scan.whiteouts.push(join(dir, target).into());
+            }
+            continue;
+        }
+        if normalized.is_empty() {
+            continue; // the root directory itself
+        }
+        let header = entry.header();
+        let kind = match header.entry_type() {
+            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
+                EntryKind::File
+            }
+            tar::EntryType::Directory => EntryKind::Dir,
+            tar::EntryType::Symlink => EntryKind::Symlink,
+            tar::EntryType::Link => EntryKind::Hardlink,
+            _ => EntryKind::Other,
+        };
+        // Odd numeric fields (empty, garbage) are shown as 0 rather than rejecting the layer.
+        let mode = header.mode().unwrap_or(0) & 0o7777;
+        let uid = header.uid().unwrap_or(0);
+        let gid = header.gid().unwrap_or(0);
+        let mtime = header.mtime().unwrap_or(0);
+        let link_target = match kind {
+            EntryKind::Symlink => entry
+                .link_name_bytes()
+                .map(|l| l.into_owned().into_boxed_slice()),
+            EntryKind::Hardlink => entry
+                .link_name_bytes()
+                .map(|l| path::normalize(&l).into_boxed_slice()),
+            _ => None,
+        };
+        let size = if kind == EntryKind::File {
+            entry.size()
+        } else {
+            0
+        };
+        if kind == EntryKind::File && capture.is_some_and(|c| c == &normalized[..]) {
+            let mut data = Vec::new();
+            entry
+                .read_to_end(&mut data)
+                .map_err(|e| format!("entry {}: {e}", path::display_absolute(&normalized)))?;
+            scan.captured.push((scan.entries.len() as u32, data));
+        }
+        scan.entries.push(LayerEntry {
+            path: normalized.into_boxed_slice(),
+            kind,
+            size,
+            mode,
+            uid,
+            gid,
+            mtime,
+            link_target,
+        });
+    }
+    Ok(())
+}
+
+fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
+    if dir.is_empty() {
+        name.to_vec()
+    } else {
+        [dir, b"/", name].concat()
+    }
+}
+
+/// Reads the bytes of the entry at `index` from a layer blob (used to show a file as it was at some layer).
+pub fn read_entry_bytes<R: Read + Send>(reader: R, index: u32) -> Result<Vec<u8>, ScanError> {
+    let (_, decoded) =
+        compression::decoder(reader).map_err(|e| ScanError(format!("cannot read layer: {e}")))?;
+    let mut archive = tar::Archive::new(decoded);
+    let entries = archive
+        .entries()
+        .map_err(|e| ScanError(format!("not a tar: {e}")))?;
+    let mut position = 0u32;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| ScanError(format!("corrupt or truncated tar: {e}")))?;
+        let normalized = path::normalize(&entry.path_bytes());
+        let name = normalized.rsplit(|&b| b == b'/').next().unwrap_or_default();
+        if name.starts_with(b".wh.") || normalized.is_empty() {
+            continue;
+        }
+        if position == index {
+            let mut data = Vec::new();
+            entry
+                .read_to_end(&mut data)
+                .map_err(|e| ScanError(format!("cannot read entry: {e}")))?;
+            return Ok(data);
+        }
+        position += 1;
+    }
+    Err(ScanError(format!("entry {index} not found in the layer")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn tar_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, data) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_entry_type(tar::EntryType::Regular);
+            b.append_data(&mut h, name, *data).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    fn sha(data: &[u8]) -> String {
+        format!("sha256:{}", hex::encode(Sha256::digest(data)))
+    }
+
+    #[test]
+    fn plain_tar_diff_id_equals_blob_digest() {
+        let t = tar_of(&[("a/b.txt", b"hello")]);
+        let scan = scan_blob(&t[..], ScanOptions::default()).unwrap();
+        assert_eq!(scan.diff_id, sha(&t));
+        assert_eq!(scan.blob_digest, sha(&t));
+        assert_eq!(scan.entries.len(), 1);
+        assert_eq!(&*scan.entries[0].path, b"a/b.txt");
+        assert_eq!(scan.entries[0].size, 5);
+    }
+
+    #[test]
+    fn gzip_layer_hashes_both_sides() {
+        let t = tar_of(&[("x", b"12345")]);
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(&t).unwrap();
+        let gz = enc.finish().unwrap();
+        let scan = scan_blob(&gz[..], ScanOptions::default()).unwrap();
+        assert_eq!(scan.diff_id, sha(&t));
+        assert_eq!(scan.blob_digest, sha(&gz));
+        assert_eq!(scan.compression, Some(Compression::Gzip));
+    }
+
+    #[test]
+    fn whiteouts_and_opaque_markers_are_classified() {
+        let t = tar_of(&[
+            ("etc/.wh.passwd", b""),
+            ("srv/.wh..wh..opq", b""),
+            (".wh..wh.plnk", b""),
+            ("srv/new", b"n"),
+        ]);
+        let scan = scan_blob(&t[..], ScanOptions::default()).unwrap();
+        assert_eq!(
+            scan.whiteouts,
+            vec![b"etc/passwd".to_vec().into_boxed_slice()]
+        );
+        assert_eq!(scan.opaques, vec![b"srv".to_vec().into_boxed_slice()]);
+        assert_eq!(scan.entries.len(), 1);
+    }
+
+    #[test]
+    fn truncated_tar_is_an_error_not_a_panic() {
+        let t = tar_of(&[("big", &[7u8; 4096])]);
+        let err = scan_blob(&t[..1000], ScanOptions::default()).unwrap_err();
+        assert!(err.0.contains("tar") || err.0.contains("EOF"), "{err}");
+    }
+
+    #[test]
+    fn corrupt_gzip_is_an_error() {
+        let err =
+            scan_blob(&[0x1f, 0x8b, 8, 0, 1, 2, 3, 4][..], ScanOptions::default()).unwrap_err();
+        assert!(err.0.contains("gzip"), "{err}");
+    }
+
+    #[test]
+    fn captured_bytes_are_kept_for_the_asked_path() {
+        let t = tar_of(&[("a", b"first"), ("b", b"second")]);
+        let opts = ScanOptions {
+            capture: Some(b"b"),
+            ..ScanOptions::default()
+        };
+        let scan = scan_blob(&t[..], opts).unwrap();
+        assert_eq!(scan.captured, vec![(1, b"second".to_vec())]);
+        assert_eq!(read_entry_bytes(&t[..], 0).unwrap(), b"first");
+    }
+}

@@ -1,0 +1,5 @@
+//! Renderings of an analysis: the JSON report (`layerscope.report/v1`), the human summary, the CI result and
+//! file listings. Pure functions from the model to text; colour is a parameter, never detected here.
+
+pub mod json;
+pub mod text;

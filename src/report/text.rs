@@ -1,0 +1,303 @@
+//! Human-readable renderings: the image summary, the CI result and `ls` listings.
+
+use std::fmt::Write as _;
+
+use anstyle::{AnsiColor, Style};
+use humansize::{DECIMAL, format_size};
+
+use crate::analysis::Analysis;
+use crate::ci::{CiOutcome, RuleOutcome, RuleStatus};
+use crate::image::Image;
+use crate::layer::EntryKind;
+use crate::tree::{ChangeKind, ListedEntry};
+
+/// Paints text when colour is on.
+#[derive(Debug, Clone, Copy)]
+pub struct Paint {
+    pub color: bool,
+}
+
+impl Paint {
+    fn paint(&self, style: Style, text: &str) -> String {
+        if self.color {
+            format!("{}{text}{}", style.render(), style.render_reset())
+        } else {
+            text.to_string()
+        }
+    }
+    fn bold(&self, text: &str) -> String {
+        self.paint(Style::new().bold(), text)
+    }
+    fn fg(&self, color: AnsiColor, text: &str) -> String {
+        self.paint(Style::new().fg_color(Some(color.into())), text)
+    }
+}
+
+pub fn size(bytes: u64) -> String {
+    format_size(bytes, DECIMAL)
+}
+
+fn percent(ratio: f64) -> String {
+    format!("{:.1} %", ratio * 100.0)
+}
+
+/// One line, cut to `width` characters with an ellipsis.
+pub fn truncate(text: &str, width: usize) -> String {
+    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() <= width {
+        return one_line;
+    }
+    let mut cut: String = one_line.chars().take(width.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+fn header(image: &Image, analysis: &Analysis, p: Paint) -> String {
+    let meta = &image.meta;
+    let mut out = String::new();
+    let name = meta
+        .reference
+        .clone()
+        .unwrap_or_else(|| meta.config_digest.clone());
+    let mut format = meta.format.name().to_string();
+    if let Some(c) = meta.archive_compression {
+        format.push_str(&format!(", {}-compressed", c.name()));
+    }
+    let _ = writeln!(out, "{}  {}", p.bold("Image"), name);
+    let _ = writeln!(
+        out,
+        "Source      {} ({format}, {})",
+        meta.source, meta.platform
+    );
+    let _ = writeln!(out, "Config      {}", meta.config_digest);
+    let _ = writeln!(
+        out,
+        "Size        {} in {} layers",
+        size(analysis.size_bytes),
+        image.layers.len()
+    );
+    let w = &analysis.waste;
+    let _ = writeln!(
+        out,
+        "Wasted      {} ({} wasted versions in {} files)",
+        size(w.wasted_bytes),
+        w.files.iter().map(|f| f.versions.len()).sum::<usize>(),
+        w.files.len()
+    );
+    let _ = writeln!(out, "Efficiency  {}", percent(w.efficiency));
+    let _ = writeln!(
+        out,
+        "User waste  {} of the layers above the base ({} base layer{})",
+        percent(w.user_wasted_ratio),
+        analysis.base_layers,
+        if analysis.base_layers == 1 { "" } else { "s" }
+    );
+    out
+}
+
+fn wasted_list(analysis: &Analysis, limit: usize, p: Paint) -> String {
+    let mut out = String::new();
+    if analysis.waste.files.is_empty() {
+        let _ = writeln!(out, "No wasted space.");
+        return out;
+    }
+    let _ = writeln!(out, "{}", p.bold(&format!("Wasted files (top {limit})")));
+    let _ = writeln!(
+        out,
+        "  {:>10}  {:<12}  {:<11}  PATH",
+        "WASTED", "LAYERS", "REASON"
+    );
+    for f in analysis.waste.files.iter().take(limit) {
+        let layers = f
+            .layers
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let _ = writeln!(
+            out,
+            "  {:>10}  {:<12}  {:<11}  {}",
+            size(f.wasted_bytes),
+            truncate(&layers, 12),
+            f.reason.name(),
+            f.path
+        );
+    }
+    if analysis.waste.files.len() > limit {
+        let _ = writeln!(out, "  … and {} more", analysis.waste.files.len() - limit);
+    }
+    out
+}
+
+/// The summary printed by `layerscope IMAGE` when no UI is shown.
+pub fn summary(image: &Image, analysis: &Analysis, p: Paint) -> String {
+    let mut out = header(image, analysis, p);
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "{}",
+        p.bold(&format!(
+            "{:>3}  {:>10}  {:>6}  {:>6}  {:>6}  INSTRUCTION",
+            "#", "SIZE", "ADDED", "MODIF", "DELET"
+        ))
+    );
+    for (layer, stats) in image.layers.iter().zip(&analysis.layers) {
+        let c = stats.counts;
+        let _ = writeln!(
+            out,
+            "{:>3}  {:>10}  {:>6}  {:>6}  {:>6}  {}",
+            layer.index,
+            size(stats.size_bytes),
+            c.added,
+            c.modified,
+            c.deleted,
+            truncate(&layer.history.instruction, 90)
+        );
+        for extra in layer
+            .history
+            .instructions
+            .iter()
+            .filter(|i| **i != layer.history.instruction)
+        {
+            let _ = writeln!(
+                out,
+                "{:>42}{}",
+                "",
+                p.fg(AnsiColor::BrightBlack, &truncate(extra, 90))
+            );
+        }
+    }
+    let _ = writeln!(out);
+    out.push_str(&wasted_list(analysis, 10, p));
+    out
+}
+
+fn rule_value(r: &RuleOutcome, v: f64) -> String {
+    if r.bytes {
+        size(v as u64)
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+/// The `--ci` result: the summary numbers, the top wasted files and each rule's verdict.
+pub fn ci(image: &Image, analysis: &Analysis, outcome: &CiOutcome, p: Paint) -> String {
+    let mut out = header(image, analysis, p);
+    let _ = writeln!(out);
+    out.push_str(&wasted_list(analysis, 20, p));
+    let _ = writeln!(out);
+    let _ = writeln!(out, "{}", p.bold("Rules"));
+    for r in &outcome.rules {
+        let status = match r.status {
+            RuleStatus::Pass => p.fg(AnsiColor::Green, "PASS"),
+            RuleStatus::Fail => p.fg(AnsiColor::Red, "FAIL"),
+            RuleStatus::Skip => p.fg(AnsiColor::BrightBlack, "SKIP"),
+        };
+        let detail = match r.threshold {
+            Some(t) => format!(
+                "actual {} vs threshold {}",
+                rule_value(r, r.actual),
+                rule_value(r, t)
+            ),
+            None => format!("actual {} (no threshold set)", rule_value(r, r.actual)),
+        };
+        let _ = writeln!(out, "  {status}  {:<22} {detail}", r.name);
+    }
+    let _ = writeln!(out);
+    let verdict = if outcome.passed {
+        p.fg(AnsiColor::Green, "Result: PASS")
+    } else {
+        p.fg(AnsiColor::Red, "Result: FAIL")
+    };
+    let _ = writeln!(out, "{}", p.bold(&verdict));
+    out
+}
+
+/// `drwxr-xr-x` style permissions.
+pub fn mode_string(kind: EntryKind, mode: u32) -> String {
+    let mut s = String::with_capacity(10);
+    s.push(match kind {
+        EntryKind::Dir => 'd',
+        EntryKind::Symlink => 'l',
+        EntryKind::Hardlink => 'h',
+        EntryKind::Other => 'c',
+        EntryKind::File => '-',
+    });
+    let bits = [
+        (0o400, 'r'),
+        (0o200, 'w'),
+        (0o100, 'x'),
+        (0o040, 'r'),
+        (0o020, 'w'),
+        (0o010, 'x'),
+        (0o004, 'r'),
+        (0o002, 'w'),
+        (0o001, 'x'),
+    ];
+    for (i, (bit, c)) in bits.iter().enumerate() {
+        let set = mode & bit != 0;
+        let special = match i {
+            2 => mode & 0o4000 != 0,
+            5 => mode & 0o2000 != 0,
+            8 => mode & 0o1000 != 0,
+            _ => false,
+        };
+        s.push(match (set, special) {
+            (true, false) => *c,
+            (false, false) => '-',
+            (true, true) if i == 8 => 't',
+            (false, true) if i == 8 => 'T',
+            (true, true) => 's',
+            (false, true) => 'S',
+        });
+    }
+    s
+}
+
+/// One `ls` line: change marker, permissions, owner, size, layer, path (and link target).
+pub fn listing_line(e: &ListedEntry, p: Paint) -> String {
+    let (marker, color) = match e.change {
+        ChangeKind::Added => ("+", Some(AnsiColor::Green)),
+        ChangeKind::Modified => ("~", Some(AnsiColor::Yellow)),
+        ChangeKind::Deleted => ("-", Some(AnsiColor::Red)),
+        ChangeKind::Unmodified => (" ", None),
+    };
+    let mut path = e.path.clone();
+    if let Some(t) = &e.link_target {
+        path.push_str(match e.kind {
+            EntryKind::Hardlink => " => ",
+            _ => " -> ",
+        });
+        path.push_str(t);
+    }
+    let line = format!(
+        "{marker} {} {:>11} {:>10}  L{:<3} {path}",
+        mode_string(e.kind, e.mode),
+        format!("{}:{}", e.uid, e.gid),
+        size(e.size),
+        e.layer
+    );
+    match color {
+        Some(c) => p.fg(c, &line),
+        None => line,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_render_like_ls() {
+        assert_eq!(mode_string(EntryKind::Dir, 0o755), "drwxr-xr-x");
+        assert_eq!(mode_string(EntryKind::File, 0o4755), "-rwsr-xr-x");
+        assert_eq!(mode_string(EntryKind::Dir, 0o1777), "drwxrwxrwt");
+        assert_eq!(mode_string(EntryKind::File, 0o640), "-rw-r-----");
+    }
+
+    #[test]
+    fn long_instructions_are_cut_to_one_line() {
+        assert_eq!(truncate("RUN a \\\n && b", 20), "RUN a \\ && b");
+        assert_eq!(truncate("abcdefgh", 5), "abcd…");
+    }
+}

@@ -1,0 +1,505 @@
+//! The file tree of a whole image: one arena node per path ever seen in any layer, each with its history of
+//! events (present as some layer's entry, or absent and why). The merged tree at layer N, each layer's changes
+//! and the fate of every file version are all read from these histories; nothing is copied per layer.
+//!
+//! Layer rules (OCI image-spec): in each layer, opaque markers apply first (they hide every lower child of their
+//! directory), then `.wh.` whiteouts (which delete a lower path and everything below it), then the entries in tar
+//! order. Whiteouts never affect entries of their own layer. A non-directory over a directory hides the old
+//! directory's contents; a directory over a directory keeps them.
+
+mod view;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::layer::{EntryKind, LayerEntry, LayerScan};
+use crate::path;
+pub use view::{ChangeKind, ListedEntry, TreeView};
+
+pub type NodeId = u32;
+pub const ROOT: NodeId = 0;
+
+/// Why a path stopped being visible.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// Named by a `.wh.NAME` whiteout.
+    Whiteout,
+    /// A direct child of a directory that a layer made opaque.
+    Opaque,
+    /// Below a directory that was deleted, hidden or replaced.
+    UnderDeleted,
+    /// Below a directory that a non-directory replaced.
+    Replaced,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Written by entry `entry` of the event's layer; `None` for a directory implied by a deeper entry.
+    Present {
+        entry: Option<u32>,
+    },
+    Absent(Cause),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Event {
+    pub layer: u32,
+    pub state: State,
+}
+
+#[derive(Debug, Clone)]
+struct Node {
+    parent: NodeId,
+    name: u32,
+    children: Vec<NodeId>,
+    history: Vec<Event>,
+}
+
+/// A regular file's bytes as written by one layer entry.
+pub type Version = (u32, u32);
+
+/// Why a file version is not in the final image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GoneReason {
+    /// A later entry wrote the same path.
+    Overwritten,
+    /// A whiteout named the path.
+    Deleted,
+    /// Hidden under a deleted, opaque or replaced directory.
+    Hidden,
+}
+
+impl GoneReason {
+    pub fn name(self) -> &'static str {
+        match self {
+            GoneReason::Overwritten => "overwritten",
+            GoneReason::Deleted => "deleted",
+            GoneReason::Hidden => "hidden",
+        }
+    }
+}
+
+/// What became of a file version by the top layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    Visible,
+    Gone { reason: GoneReason, removed_in: u32 },
+}
+
+/// Per-layer change counts, with the definitions in the README.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LayerCounts {
+    pub added: u64,
+    pub modified: u64,
+    pub deleted: u64,
+}
+
+pub struct ImageTree {
+    nodes: Vec<Node>,
+    names: Vec<Box<[u8]>>,
+    layers: Vec<Arc<LayerScan>>,
+    /// A hardlink entry -> the file version it shares.
+    hardlinks: HashMap<Version, Version>,
+    counts: Vec<LayerCounts>,
+}
+
+struct Builder {
+    tree: ImageTree,
+    name_ids: HashMap<Box<[u8]>, u32>,
+    child_of: HashMap<(NodeId, u32), NodeId>,
+    touched_in: Vec<u32>,
+}
+
+impl ImageTree {
+    /// Applies the layers bottom to top.
+    pub fn build(layers: &[Arc<LayerScan>]) -> ImageTree {
+        let mut b = Builder {
+            tree: ImageTree {
+                nodes: vec![Node {
+                    parent: ROOT,
+                    name: 0,
+                    children: Vec::new(),
+                    history: Vec::new(),
+                }],
+                names: vec![Box::default()],
+                layers: layers.to_vec(),
+                hardlinks: HashMap::new(),
+                counts: Vec::with_capacity(layers.len()),
+            },
+            name_ids: HashMap::new(),
+            child_of: HashMap::new(),
+            touched_in: vec![u32::MAX],
+        };
+        for (index, scan) in layers.iter().enumerate() {
+            b.apply(index as u32, scan);
+        }
+        let mut tree = b.tree;
+        let name_of: Vec<u32> = tree.nodes.iter().map(|n| n.name).collect();
+        let names = &tree.names;
+        let by_name = |a: &NodeId, b: &NodeId| {
+            names[name_of[*a as usize] as usize].cmp(&names[name_of[*b as usize] as usize])
+        };
+        for node in &mut tree.nodes {
+            node.children.sort_unstable_by(by_name);
+        }
+        tree
+    }
+
+    pub fn layer_count(&self) -> usize {
+        self.layers.len()
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn counts(&self, layer: usize) -> LayerCounts {
+        self.counts.get(layer).copied().unwrap_or_default()
+    }
+
+    pub fn name(&self, node: NodeId) -> &[u8] {
+        &self.names[self.nodes[node as usize].name as usize]
+    }
+
+    pub fn parent(&self, node: NodeId) -> NodeId {
+        self.nodes[node as usize].parent
+    }
+
+    /// Children sorted by name (all that ever existed; ask `state_at` which are present).
+    pub fn children(&self, node: NodeId) -> &[NodeId] {
+        &self.nodes[node as usize].children
+    }
+
+    pub fn history(&self, node: NodeId) -> &[Event] {
+        &self.nodes[node as usize].history
+    }
+
+    /// The normalised relative path of a node (`usr/bin/env`).
+    pub fn path(&self, node: NodeId) -> Vec<u8> {
+        let mut parts = Vec::new();
+        let mut n = node;
+        while n != ROOT {
+            parts.push(self.name(n));
+            n = self.parent(n);
+        }
+        parts.reverse();
+        parts.join(&b'/')
+    }
+
+    pub fn display_path(&self, node: NodeId) -> String {
+        path::display_absolute(&self.path(node))
+    }
+
+    /// Finds the node of a path (any form: `/a/b`, `a/b/`).
+    pub fn lookup(&self, raw: &[u8]) -> Option<NodeId> {
+        let mut node = ROOT;
+        for part in path::components(raw) {
+            let children = self.children(node);
+            let i = children
+                .binary_search_by(|c| self.name(*c).cmp(part))
+                .ok()?;
+            node = children[i];
+        }
+        Some(node)
+    }
+
+    pub fn entry(&self, layer: u32, entry: u32) -> &LayerEntry {
+        &self.layers[layer as usize].entries[entry as usize]
+    }
+
+    pub fn scan(&self, layer: usize) -> &LayerScan {
+        &self.layers[layer]
+    }
+
+    /// The node's latest event at or before `layer` (`None` = before layer 0 or never touched).
+    pub fn state_at(&self, node: NodeId, layer: Option<u32>) -> Option<Event> {
+        if node == ROOT {
+            return Some(Event {
+                layer: 0,
+                state: State::Present { entry: None },
+            });
+        }
+        let layer = layer?;
+        self.history(node)
+            .iter()
+            .rev()
+            .find(|e| e.layer <= layer)
+            .copied()
+    }
+
+    pub fn present_at(&self, node: NodeId, layer: Option<u32>) -> bool {
+        matches!(
+            self.state_at(node, layer),
+            Some(Event {
+                state: State::Present { .. },
+                ..
+            })
+        )
+    }
+
+    /// How many paths are present at `layer` (the root not counted).
+    pub fn present_count(&self, layer: u32) -> usize {
+        (1..self.nodes.len() as NodeId)
+            .filter(|n| self.present_at(*n, Some(layer)))
+            .count()
+    }
+
+    /// The entry behind a present event, or `None` for an implied directory.
+    pub fn event_entry(&self, event: &Event) -> Option<&LayerEntry> {
+        match event.state {
+            State::Present { entry: Some(i) } => Some(self.entry(event.layer, i)),
+            _ => None,
+        }
+    }
+
+    /// Whether an event leaves a directory (an entry of kind dir, or an implied one).
+    pub fn is_dir_event(&self, event: &Event) -> bool {
+        match event.state {
+            State::Present { entry: None } => true,
+            State::Present { entry: Some(i) } => self.entry(event.layer, i).kind == EntryKind::Dir,
+            State::Absent(_) => false,
+        }
+    }
+
+    /// The file version a present event makes visible (hardlinks resolve to the version they share).
+    pub fn version_of(&self, event: &Event) -> Option<Version> {
+        let State::Present { entry: Some(i) } = event.state else {
+            return None;
+        };
+        match self.entry(event.layer, i).kind {
+            EntryKind::File => Some((event.layer, i)),
+            EntryKind::Hardlink => self.hardlinks.get(&(event.layer, i)).copied(),
+            _ => None,
+        }
+    }
+
+    /// Size of the bytes a node shows at an event (a hardlink shows its target's size).
+    pub fn shown_size(&self, event: &Event) -> u64 {
+        self.version_of(event)
+            .map_or(0, |(l, i)| self.entry(l, i).size)
+    }
+
+    /// Every regular-file version visible in the final image (through its path or a hardlink).
+    pub fn visible_versions(&self) -> std::collections::HashSet<Version> {
+        let top = self.layers.len().checked_sub(1).map(|l| l as u32);
+        (1..self.nodes.len() as NodeId)
+            .filter_map(|n| self.state_at(n, top))
+            .filter_map(|e| self.version_of(&e))
+            .collect()
+    }
+
+    /// What became of the version written by the event at `history[position]` of `node`.
+    pub fn fate(
+        &self,
+        node: NodeId,
+        position: usize,
+        visible: &std::collections::HashSet<Version>,
+    ) -> Fate {
+        let history = self.history(node);
+        let event = history[position];
+        if self
+            .version_of(&event)
+            .is_some_and(|v| visible.contains(&v))
+        {
+            return Fate::Visible;
+        }
+        match history.get(position + 1) {
+            None => Fate::Visible,
+            Some(next) => Fate::Gone {
+                removed_in: next.layer,
+                reason: match next.state {
+                    State::Present { .. } => GoneReason::Overwritten,
+                    State::Absent(Cause::Whiteout) => GoneReason::Deleted,
+                    State::Absent(_) => GoneReason::Hidden,
+                },
+            },
+        }
+    }
+}
+
+impl Builder {
+    fn name_id(&mut self, name: &[u8]) -> u32 {
+        if let Some(id) = self.name_ids.get(name) {
+            return *id;
+        }
+        let id = self.tree.names.len() as u32;
+        self.tree.names.push(name.into());
+        self.name_ids.insert(name.into(), id);
+        id
+    }
+
+    fn child(&mut self, parent: NodeId, name: &[u8]) -> NodeId {
+        let name = self.name_id(name);
+        if let Some(id) = self.child_of.get(&(parent, name)) {
+            return *id;
+        }
+        let id = self.tree.nodes.len() as NodeId;
+        self.tree.nodes.push(Node {
+            parent,
+            name,
+            children: Vec::new(),
+            history: Vec::new(),
+        });
+        self.tree.nodes[parent as usize].children.push(id);
+        self.child_of.insert((parent, name), id);
+        self.touched_in.push(u32::MAX);
+        id
+    }
+
+    fn find(&self, raw: &[u8]) -> Option<NodeId> {
+        let mut node = ROOT;
+        for part in path::components(raw) {
+            let name = *self.name_ids.get(part)?;
+            node = *self.child_of.get(&(node, name))?;
+        }
+        (node != ROOT).then_some(node)
+    }
+
+    fn current(&self, node: NodeId) -> Option<Event> {
+        self.tree.state_at(node, Some(u32::MAX))
+    }
+
+    fn is_present(&self, node: NodeId) -> bool {
+        self.tree.present_at(node, Some(u32::MAX))
+    }
+
+    fn is_present_dir(&self, node: NodeId) -> bool {
+        self.current(node)
+            .is_some_and(|e| self.tree.is_dir_event(&e))
+    }
+
+    fn push(&mut self, node: NodeId, layer: u32, state: State, touched: &mut Vec<NodeId>) {
+        self.tree.nodes[node as usize]
+            .history
+            .push(Event { layer, state });
+        if self.touched_in[node as usize] != layer {
+            self.touched_in[node as usize] = layer;
+            touched.push(node);
+        }
+    }
+
+    /// Makes `node` absent with `cause`, and every present node below it absent as hidden.
+    fn remove(&mut self, node: NodeId, layer: u32, cause: Cause, touched: &mut Vec<NodeId>) {
+        if !self.is_present(node) {
+            return;
+        }
+        self.push(node, layer, State::Absent(cause), touched);
+        let mut stack: Vec<NodeId> = self.tree.nodes[node as usize].children.clone();
+        while let Some(n) = stack.pop() {
+            if self.is_present(n) {
+                self.push(n, layer, State::Absent(Cause::UnderDeleted), touched);
+                stack.extend_from_slice(&self.tree.nodes[n as usize].children);
+            }
+        }
+    }
+
+    /// Hides every present child of `dir` (opaque marker, or a directory replaced by a non-directory).
+    fn clear_children(&mut self, dir: NodeId, layer: u32, cause: Cause, touched: &mut Vec<NodeId>) {
+        let children = self.tree.nodes[dir as usize].children.clone();
+        for c in children {
+            self.remove(c, layer, cause, touched);
+        }
+    }
+
+    fn apply(&mut self, layer: u32, scan: &LayerScan) {
+        let mut touched = Vec::new();
+        for dir in &scan.opaques {
+            let node = if dir.is_empty() {
+                Some(ROOT)
+            } else {
+                self.find(dir)
+            };
+            if let Some(node) = node.filter(|n| *n == ROOT || self.is_present_dir(*n)) {
+                self.clear_children(node, layer, Cause::Opaque, &mut touched);
+            }
+        }
+        for target in &scan.whiteouts {
+            if let Some(node) = self.find(target) {
+                self.remove(node, layer, Cause::Whiteout, &mut touched);
+            }
+        }
+        for (index, entry) in scan.entries.iter().enumerate() {
+            self.apply_entry(layer, index as u32, entry, &mut touched);
+        }
+        let mut counts = LayerCounts::default();
+        for node in touched {
+            self.count(node, layer, &mut counts);
+        }
+        self.tree.counts.push(counts);
+    }
+
+    fn apply_entry(
+        &mut self,
+        layer: u32,
+        index: u32,
+        entry: &LayerEntry,
+        touched: &mut Vec<NodeId>,
+    ) {
+        let parts = path::components(&entry.path);
+        let mut node = ROOT;
+        for (depth, part) in parts.iter().enumerate() {
+            node = self.child(node, part);
+            if depth + 1 < parts.len() && !self.is_present_dir(node) {
+                // A deeper entry implies this directory; it replaces whatever non-directory was there.
+                self.push(node, layer, State::Present { entry: None }, touched);
+            }
+        }
+        if node == ROOT {
+            return;
+        }
+        if entry.kind != EntryKind::Dir && self.is_present_dir(node) {
+            self.clear_children(node, layer, Cause::Replaced, touched);
+        }
+        if entry.kind == EntryKind::Hardlink {
+            let shared = entry
+                .link_target
+                .as_deref()
+                .and_then(|t| self.find(t))
+                .and_then(|t| self.current(t))
+                .and_then(|e| self.tree.version_of(&e));
+            if let Some(version) = shared {
+                self.tree.hardlinks.insert((layer, index), version);
+            }
+        }
+        self.push(node, layer, State::Present { entry: Some(index) }, touched);
+    }
+
+    fn count(&self, node: NodeId, layer: u32, counts: &mut LayerCounts) {
+        match self.tree.layer_change(node, layer) {
+            Some(ChangeKind::Added) => counts.added += 1,
+            Some(ChangeKind::Modified) => counts.modified += 1,
+            Some(ChangeKind::Deleted) => counts.deleted += 1,
+            _ => {}
+        }
+    }
+}
+
+impl ImageTree {
+    /// The change layer `layer` makes to `node`, as the per-layer counts define it: `Added` (an entry whose path
+    /// is absent below), `Modified` (an entry over an existing path, except a directory over a directory),
+    /// `Deleted` (a lower path named by a whiteout or a lower child hidden by an opaque marker, and not
+    /// re-created by the layer). `None` otherwise, including descendants of a deleted directory.
+    pub fn layer_change(&self, node: NodeId, layer: u32) -> Option<ChangeKind> {
+        let history = self.history(node);
+        let mut in_layer = history.iter().filter(|e| e.layer == layer);
+        let at = in_layer.clone().next_back().copied()?;
+        let below = history.iter().rev().find(|e| e.layer < layer).copied();
+        let below_present = below.is_some_and(|e| matches!(e.state, State::Present { .. }));
+        match at.state {
+            State::Present { entry: Some(_) } if !below_present => Some(ChangeKind::Added),
+            State::Present { entry: Some(_) } => {
+                let dir_over_dir =
+                    self.is_dir_event(&at) && below.is_some_and(|b| self.is_dir_event(&b));
+                (!dir_over_dir).then_some(ChangeKind::Modified)
+            }
+            State::Absent(_) if below_present => in_layer
+                .any(|e| matches!(e.state, State::Absent(Cause::Whiteout | Cause::Opaque)))
+                .then_some(ChangeKind::Deleted),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,367 @@
+//! Layer-semantics cases, each built from hand-made layer scans.
+
+use std::sync::Arc;
+
+use super::*;
+use crate::analysis::waste::{report, wasted_files};
+use crate::layer::{EntryKind, LayerEntry, LayerScan};
+
+#[derive(Default)]
+struct L {
+    scan: LayerScan,
+}
+
+impl L {
+    fn new() -> L {
+        L::default()
+    }
+    fn add(mut self, path: &str, kind: EntryKind, size: u64, link: Option<&str>) -> L {
+        self.scan.entries.push(LayerEntry {
+            path: crate::path::normalize(path.as_bytes()).into_boxed_slice(),
+            kind,
+            size,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            mtime: 0,
+            link_target: link.map(|l| l.as_bytes().to_vec().into_boxed_slice()),
+        });
+        self
+    }
+    fn dir(self, path: &str) -> L {
+        self.add(path, EntryKind::Dir, 0, None)
+    }
+    fn file(self, path: &str, size: u64) -> L {
+        self.add(path, EntryKind::File, size, None)
+    }
+    fn link(self, path: &str, target: &str) -> L {
+        self.add(path, EntryKind::Hardlink, 0, Some(target))
+    }
+    fn symlink(self, path: &str, target: &str) -> L {
+        self.add(path, EntryKind::Symlink, 0, Some(target))
+    }
+    fn whiteout(mut self, path: &str) -> L {
+        self.scan.whiteouts.push(path.as_bytes().into());
+        self
+    }
+    fn opaque(mut self, dir: &str) -> L {
+        self.scan.opaques.push(dir.as_bytes().into());
+        self
+    }
+}
+
+fn build(layers: Vec<L>) -> ImageTree {
+    let scans: Vec<Arc<LayerScan>> = layers.into_iter().map(|l| Arc::new(l.scan)).collect();
+    ImageTree::build(&scans)
+}
+
+fn counts(tree: &ImageTree, layer: usize) -> (u64, u64, u64) {
+    let c = tree.counts(layer);
+    (c.added, c.modified, c.deleted)
+}
+
+fn top_paths(tree: &ImageTree) -> Vec<String> {
+    let top = tree.layer_count() as u32 - 1;
+    TreeView::at_layer(tree, top)
+        .merged(false)
+        .into_iter()
+        .map(|e| e.path)
+        .collect()
+}
+
+fn waste(tree: &ImageTree) -> Vec<(String, u64, Vec<u32>, GoneReason)> {
+    wasted_files(tree)
+        .into_iter()
+        .map(|f| (f.path, f.wasted_bytes, f.layers, f.reason))
+        .collect()
+}
+
+#[test]
+fn added_modified_and_deleted_follow_the_definitions() {
+    let tree = build(vec![
+        L::new().dir("etc").file("etc/a", 10).file("etc/b", 20),
+        L::new()
+            .dir("etc")
+            .file("etc/a", 11)
+            .file("etc/c", 5)
+            .whiteout("etc/b"),
+    ]);
+    assert_eq!(counts(&tree, 0), (3, 0, 0));
+    // etc listed again over a directory: neither added nor modified.
+    assert_eq!(counts(&tree, 1), (1, 1, 1));
+    assert_eq!(top_paths(&tree), vec!["/etc", "/etc/a", "/etc/c"]);
+}
+
+#[test]
+fn whiteout_deletes_a_directory_and_everything_below_it() {
+    let tree = build(vec![
+        L::new()
+            .dir("d")
+            .dir("d/sub")
+            .file("d/sub/f", 100)
+            .file("d/g", 50),
+        L::new().whiteout("d"),
+    ]);
+    // Only the named path counts; its descendants are not counted again.
+    assert_eq!(counts(&tree, 1), (0, 0, 1));
+    assert!(top_paths(&tree).is_empty());
+    assert_eq!(
+        waste(&tree),
+        vec![
+            ("/d/sub/f".into(), 100, vec![0], GoneReason::Hidden),
+            ("/d/g".into(), 50, vec![0], GoneReason::Hidden),
+        ]
+    );
+}
+
+#[test]
+fn whiteout_of_a_missing_path_changes_nothing() {
+    let tree = build(vec![
+        L::new().file("a", 1),
+        L::new().whiteout("nothing/here"),
+    ]);
+    assert_eq!(counts(&tree, 1), (0, 0, 0));
+}
+
+#[test]
+fn opaque_marker_hides_lower_children_wherever_it_sits() {
+    let mut upper = L::new().dir("srv").file("srv/new", 3).file("srv/keep", 4);
+    // The marker comes after the entries in the tar; it still applies first.
+    upper = upper.opaque("srv");
+    let tree = build(vec![
+        L::new()
+            .dir("srv")
+            .file("srv/old", 10)
+            .dir("srv/x")
+            .file("srv/x/y", 7)
+            .file("srv/keep", 1),
+        upper,
+    ]);
+    // new added; keep re-created (modified, not deleted); old and x hidden (deleted); x/y not counted again.
+    assert_eq!(counts(&tree, 1), (1, 1, 2));
+    assert_eq!(top_paths(&tree), vec!["/srv", "/srv/keep", "/srv/new"]);
+    let w = waste(&tree);
+    assert_eq!(w.len(), 3);
+    assert!(w.contains(&("/srv/old".into(), 10, vec![0], GoneReason::Hidden)));
+    assert!(w.contains(&("/srv/x/y".into(), 7, vec![0], GoneReason::Hidden)));
+    assert!(w.contains(&("/srv/keep".into(), 1, vec![0], GoneReason::Hidden)));
+}
+
+#[test]
+fn opaque_marker_at_the_root_hides_everything_below() {
+    let tree = build(vec![
+        L::new().file("a", 5).file("b", 6),
+        L::new().opaque("").file("c", 1),
+    ]);
+    assert_eq!(counts(&tree, 1), (1, 0, 2));
+    assert_eq!(top_paths(&tree), vec!["/c"]);
+}
+
+#[test]
+fn whiteouts_affect_lower_layers_only() {
+    let tree = build(vec![
+        L::new().file("a", 5),
+        // The same layer writes b and names it in a whiteout: b stays; a goes.
+        L::new().file("b", 2).whiteout("b").whiteout("a"),
+    ]);
+    assert_eq!(top_paths(&tree), vec!["/b"]);
+    assert_eq!(counts(&tree, 1), (1, 0, 1));
+}
+
+#[test]
+fn directory_replaced_by_a_file_hides_its_contents() {
+    let tree = build(vec![
+        L::new().dir("d").file("d/f", 30),
+        L::new().file("d", 4),
+    ]);
+    assert_eq!(counts(&tree, 1), (0, 1, 0));
+    assert_eq!(top_paths(&tree), vec!["/d"]);
+    assert_eq!(
+        waste(&tree),
+        vec![("/d/f".into(), 30, vec![0], GoneReason::Hidden)]
+    );
+}
+
+#[test]
+fn file_replaced_by_a_directory_is_modified_and_overwritten() {
+    let tree = build(vec![
+        L::new().file("p", 9),
+        L::new().dir("p").file("p/q", 1),
+    ]);
+    assert_eq!(counts(&tree, 1), (1, 1, 0));
+    assert_eq!(
+        waste(&tree),
+        vec![("/p".into(), 9, vec![0], GoneReason::Overwritten)]
+    );
+}
+
+#[test]
+fn overwritten_versions_count_once_and_the_kept_copy_never() {
+    let tree = build(vec![
+        L::new().file("f", 100),
+        L::new().file("f", 200),
+        L::new().file("f", 300),
+    ]);
+    let w = wasted_files(&tree);
+    assert_eq!(w.len(), 1);
+    assert_eq!(w[0].wasted_bytes, 300);
+    assert_eq!(w[0].layers, vec![0, 1]);
+    assert_eq!(w[0].versions[0].removed_in, 1);
+    let r = report(w, &[100, 200, 300], 1);
+    assert_eq!(r.wasted_bytes, 300);
+    assert!((r.efficiency - 0.5).abs() < 1e-9);
+    assert!((r.user_wasted_ratio - 0.6).abs() < 1e-9);
+}
+
+#[test]
+fn hardlinked_content_counts_once_and_survives_its_first_name() {
+    let tree = build(vec![
+        L::new().file("a", 40).link("b", "a"),
+        L::new().whiteout("a"),
+    ]);
+    // b still shows the bytes, so they are not wasted.
+    assert!(wasted_files(&tree).is_empty());
+    let view = TreeView::at_layer(&tree, 1);
+    let rows = view.merged(false);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].path, "/b");
+    assert_eq!(rows[0].size, 40);
+    assert_eq!(rows[0].link_target.as_deref(), Some("/a"));
+    // Directory sizes count linked content once.
+    assert_eq!(TreeView::at_layer(&tree, 0).size(ROOT), 40);
+}
+
+#[test]
+fn hardlink_to_a_lower_layer_file_is_resolved() {
+    let tree = build(vec![
+        L::new().file("x", 8),
+        L::new().link("y", "x"),
+        L::new().whiteout("x"),
+    ]);
+    assert!(wasted_files(&tree).is_empty());
+}
+
+#[test]
+fn symlinks_are_kept_and_never_followed() {
+    let tree = build(vec![
+        L::new()
+            .dir("usr")
+            .dir("usr/lib")
+            .file("usr/lib/z", 3)
+            .symlink("lib", "usr/lib")
+            .symlink("dangling", "/nowhere"),
+        // A whiteout through the symlink's name deletes nothing under usr/lib.
+        L::new().whiteout("lib/z"),
+    ]);
+    assert_eq!(counts(&tree, 1), (0, 0, 0));
+    let rows = TreeView::at_layer(&tree, 1).merged(false);
+    let dangling = rows.iter().find(|r| r.path == "/dangling").unwrap();
+    assert_eq!(dangling.link_target.as_deref(), Some("/nowhere"));
+    assert!(rows.iter().any(|r| r.path == "/usr/lib/z"));
+}
+
+#[test]
+fn same_path_twice_in_one_layer_counts_once() {
+    let tree = build(vec![L::new().file("f", 5).file("f", 6)]);
+    assert_eq!(counts(&tree, 0), (1, 0, 0));
+    assert_eq!(
+        waste(&tree),
+        vec![("/f".into(), 5, vec![0], GoneReason::Overwritten)]
+    );
+}
+
+#[test]
+fn implied_parent_directories_exist_but_are_not_counted() {
+    let tree = build(vec![L::new().file("a/b/c", 1)]);
+    assert_eq!(counts(&tree, 0), (1, 0, 0));
+    assert_eq!(top_paths(&tree), vec!["/a", "/a/b", "/a/b/c"]);
+}
+
+#[test]
+fn deleted_then_recreated_in_a_later_layer_is_added_again() {
+    let tree = build(vec![
+        L::new().file("f", 1),
+        L::new().whiteout("f"),
+        L::new().file("f", 2),
+    ]);
+    assert_eq!(counts(&tree, 2), (1, 0, 0));
+    assert_eq!(
+        waste(&tree),
+        vec![("/f".into(), 1, vec![0], GoneReason::Deleted)]
+    );
+}
+
+#[test]
+fn non_utf8_names_are_shown_escaped() {
+    let mut l = L::new();
+    l.scan.entries.push(LayerEntry {
+        path: b"bad\xffname".to_vec().into_boxed_slice(),
+        kind: EntryKind::File,
+        size: 1,
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        mtime: 0,
+        link_target: None,
+    });
+    let tree = build(vec![l.file("-rf", 1).file("with space", 1)]);
+    assert_eq!(
+        top_paths(&tree),
+        vec!["/-rf", "/bad\\xffname", "/with space"]
+    );
+    assert!(tree.lookup(b"/bad\xffname").is_some());
+}
+
+#[test]
+fn views_show_layer_changes_and_ranges() {
+    let tree = build(vec![
+        L::new().dir("d").file("d/a", 1).file("d/b", 2),
+        L::new().file("d/a", 3).whiteout("d/b"),
+        L::new().file("d/c", 4),
+    ]);
+    let changes = TreeView::at_layer(&tree, 1).layer_changes();
+    let kinds: Vec<(String, ChangeKind)> =
+        changes.iter().map(|r| (r.path.clone(), r.change)).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ("/d/a".into(), ChangeKind::Modified),
+            ("/d/b".into(), ChangeKind::Deleted)
+        ]
+    );
+    // Compare layer 0 with layer 2.
+    let range = TreeView::between(&tree, Some(0), 2);
+    let all: Vec<(String, ChangeKind)> = range
+        .merged(true)
+        .iter()
+        .map(|r| (r.path.clone(), r.change))
+        .collect();
+    assert_eq!(
+        all,
+        vec![
+            ("/d".into(), ChangeKind::Unmodified),
+            ("/d/a".into(), ChangeKind::Modified),
+            ("/d/b".into(), ChangeKind::Deleted),
+            ("/d/c".into(), ChangeKind::Added),
+        ]
+    );
+    assert_eq!(range.size(tree.lookup(b"d").unwrap()), 7);
+}
+
+#[test]
+fn fate_reports_the_removing_layer() {
+    let tree = build(vec![
+        L::new().file("s", 9),
+        L::new().file("t", 1),
+        L::new().whiteout("s"),
+    ]);
+    let node = tree.lookup(b"s").unwrap();
+    let visible = tree.visible_versions();
+    assert_eq!(
+        tree.fate(node, 0, &visible),
+        Fate::Gone {
+            reason: GoneReason::Deleted,
+            removed_in: 2
+        }
+    );
+}
