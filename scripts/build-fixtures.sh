@@ -11,10 +11,11 @@
 # Needs root and Debian 12 (or similar): docker.io (Docker 20.10 daemon, classic builder),
 # podman/buildah and skopeo from Debian; installs whatever is missing with apt-get.
 # Starts dockerd in the background if no daemon answers (no bridge, no iptables: all
-# builds run with --network none) and leaves it running.
+# docker builds run with --network none; podman builds use chroot isolation, which allows
+# only the host network, but nothing in the Dockerfile touches the network) and leaves it running.
 #
-# Writes into OUTDIR (every file but docker-export.txt comes from the image layerscope-demo:1
-# built by Docker; the podman-* files come from localhost/layerscope-demo:1 built by podman
+# Writes into OUTDIR (docker-*, oci-* and docker-export.txt all come from the one image
+# layerscope-demo:1 built by Docker; podman-* from localhost/layerscope-demo:1, built by podman
 # from the same Dockerfile):
 #   docker-legacy.tar           docker save, Docker <= 24 layout (<v1id>/layer.tar, manifest.json)
 #   docker25.tar                the Docker 25+ docker-save layout (classic store): OCI layout with
@@ -118,11 +119,11 @@ fi
 chmod 0600 "$C/deploy_key"; touch -d '2024-01-01 00:00:00Z' "$C/deploy_key"   # git keeps neither
 NOCACHE=(); [ "$FRESH" = 1 ] && NOCACHE=(--no-cache)
 log "docker build -t $IMG (classic builder)"
-DOCKER_BUILDKIT=0 quiet $D build "${NOCACHE[@]}" --network none -t "$IMG" "$C"
+quiet env DOCKER_BUILDKIT=0 $D build "${NOCACHE[@]}" --network none -t "$IMG" "$C"
 sed "s#^FROM $BASE\$#FROM $PBASE#" "$C/Dockerfile" >"$C/Containerfile"
 grep -q "^FROM $PBASE\$" "$C/Containerfile" || { echo "FROM line of the Dockerfile not understood" >&2; exit 1; }
 log "podman build -t $PIMG"
-quiet podman build "${NOCACHE[@]}" --isolation chroot --network none -f "$C/Containerfile" -t "$PIMG" "$C"
+quiet podman build "${NOCACHE[@]}" --isolation chroot -f "$C/Containerfile" -t "$PIMG" "$C"
 
 # --- write the fixtures into a staging dir, then move them into place ---------------------
 S=$WORK/out; mkdir -p "$S"
@@ -179,8 +180,11 @@ index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+js
 repos = {}
 for tag in tags:
     name, _, tg = tag.rpartition(":")
-    full = name if "/" in name.split("/")[0] and ("." in name.split("/")[0] or ":" in name.split("/")[0]) \
-        else ("docker.io/" + (name if "/" in name else "library/" + name))
+    first = name.split("/")[0]     # reference.ParseNormalizedNamed: domain or docker.io[/library]
+    if "/" in name and ("." in first or ":" in first or first == "localhost"):
+        full = name
+    else:
+        full = "docker.io/" + (name if "/" in name else "library/" + name)
     index["manifests"].append({"mediaType": "application/vnd.oci.image.manifest.v1+json",
                                "digest": "sha256:" + man_d, "size": len(manifest),
                                "annotations": {"io.containerd.image.name": f"{full}:{tg}",
@@ -228,6 +232,25 @@ done
 log "podman save -> podman-docker-archive.tar, podman-oci-archive.tar"
 quiet podman save --format docker-archive -o "$S/podman-docker-archive.tar" "$PIMG"
 quiet podman save --format oci-archive -o "$S/podman-oci-archive.tar" "$PIMG"
+# podman stamps the entries of the oci-archive with the wall clock (the docker-archive gets
+# epoch 0): set those mtimes to 0 in place, nothing else in the tar changes.
+"$PY" - "$S/podman-oci-archive.tar" <<'PY'
+import sys
+with open(sys.argv[1], "r+b") as f:
+    pos = 0
+    while True:
+        f.seek(pos)
+        h = bytearray(f.read(512))
+        if len(h) < 512 or not any(h):
+            break
+        size = int(h[124:136].split(b"\0")[0].strip() or b"0", 8)
+        h[136:148] = b"00000000000\0"
+        h[148:156] = b" " * 8
+        h[148:156] = b"%06o\0 " % sum(h)
+        f.seek(pos)
+        f.write(h)
+        pos += 512 + (size + 511) // 512 * 512
+PY
 
 log "docker export -> docker-export.txt"
 CID=$($D create --network none "$IMG")
