@@ -219,9 +219,8 @@ pub fn mode_string(kind: EntryKind, mode: u32) -> String {
     s.push(match kind {
         EntryKind::Dir => 'd',
         EntryKind::Symlink => 'l',
-        EntryKind::Hardlink => 'h',
         EntryKind::Other => 'c',
-        EntryKind::File => '-',
+        EntryKind::File | EntryKind::Hardlink => '-',
     });
     let bits = [
         (0o400, 'r'),
