@@ -13,6 +13,7 @@ pub mod image;
 pub mod layer;
 pub mod path;
 pub mod report;
+pub mod secrets;
 pub mod source;
 pub mod tree;
 

@@ -1,0 +1,65 @@
+//! Secret findings: credentials found in any version of any file of any layer, in the image config and in the
+//! build history, with where they came and went.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Location {
+    File,
+    Config,
+    History,
+}
+
+/// Whether the secret still ships in the final image's filesystem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Still in the final image.
+    Visible,
+    /// Deleted by a later layer (its bytes still ship in the layer that added it).
+    Removed,
+    /// Replaced by a later layer with content that no longer holds it.
+    Overwritten,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    High,
+    Low,
+}
+
+/// One secret found somewhere in the image.
+#[derive(Debug, Clone, Serialize)]
+pub struct SecretFinding {
+    pub rule: String,
+    pub description: String,
+    pub severity: Severity,
+    pub confidence: Confidence,
+    pub location: Location,
+    /// The layer holding it (files, history), `None` for the config.
+    pub layer: Option<u32>,
+    /// Absolute path for files; the config field (`Env[2]`) for the config; `None` for history.
+    pub path: Option<String>,
+    /// 1-based line, when the secret is in text.
+    pub line: Option<u32>,
+    pub status: Status,
+    pub removed_in: Option<u32>,
+    /// The instruction of the layer that added it.
+    pub instruction: Option<String>,
+    /// The matched text, redacted unless the user asked to see secrets.
+    #[serde(rename = "match")]
+    pub redacted: String,
+    /// Stable hash of rule + secret, for baselines and allowlists.
+    pub fingerprint: String,
+}
