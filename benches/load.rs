@@ -180,7 +180,7 @@ fn main() {
                     s.load(
                         &LoadOptions {
                             selection: Selection { verify: true, ..Selection::default() },
-                            capture: None,
+                            ..LoadOptions::default()
                         },
                         &NoProgress,
                     )

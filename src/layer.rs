@@ -69,6 +69,27 @@ pub struct LayerScan {
     pub uncompressed_size: u64,
     /// Contents of entries the caller asked to capture: (entry index, bytes).
     pub captured: Vec<(u32, Vec<u8>)>,
+    /// What a content inspector found in regular files: (entry index, hit).
+    pub hits: Vec<(u32, ContentHit)>,
+}
+
+/// Something a [`ContentInspector`] found in a file's bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentHit {
+    /// The inspector's own rule number.
+    pub rule: u32,
+    /// 1-based line of the match (0 when not applicable, e.g. a rule on the file's name).
+    pub line: u32,
+    /// The matched text.
+    pub text: String,
+}
+
+/// Looks at regular files' bytes while a layer is scanned (one pass: the bytes are read anyway to hash them).
+pub trait ContentInspector: Sync {
+    /// Whether to look at this file, and how many of its first bytes at most.
+    fn wants(&self, path: &[u8], size: u64) -> Option<u64>;
+    /// Inspects the (possibly truncated) bytes of a file; appends what it finds.
+    fn inspect(&self, path: &[u8], data: &[u8], hits: &mut Vec<ContentHit>);
 }
 
 /// Reports bytes read, so the CLI and the TUI can show progress; the library never prints.
@@ -89,6 +110,7 @@ pub struct ScanOptions<'a> {
     /// Keep the bytes of regular files at this normalised path, or at any path when `capture_all`.
     pub capture: Option<&'a [u8]>,
     pub progress: &'a dyn Progress,
+    pub inspector: Option<&'a dyn ContentInspector>,
 }
 
 impl Default for ScanOptions<'_> {
@@ -96,6 +118,7 @@ impl Default for ScanOptions<'_> {
         ScanOptions {
             capture: None,
             progress: &NoProgress,
+            inspector: None,
         }
     }
 }
@@ -152,7 +175,7 @@ pub fn scan_blob<R: Read + Send>(reader: R, opts: ScanOptions<'_>) -> Result<Lay
         let (compression, decoded) = compression::decoder(&mut raw)
             .map_err(|e| ScanError(format!("cannot read layer: {e}")))?;
         let mut plain = Hashing::new(decoded, None);
-        read_entries(&mut plain, &mut scan, opts.capture).map_err(|e| {
+        read_entries(&mut plain, &mut scan, &opts).map_err(|e| {
             ScanError(match compression {
                 Compression::None => e,
                 other => format!("{} layer: {e}", other.name()),
@@ -175,11 +198,10 @@ pub fn scan_blob<R: Read + Send>(reader: R, opts: ScanOptions<'_>) -> Result<Lay
     Ok(scan)
 }
 
-fn read_entries<R: Read>(
-    reader: R,
-    scan: &mut LayerScan,
-    capture: Option<&[u8]>,
-) -> Result<(), String> {
+fn read_entries<R: Read>(reader: R, scan: &mut LayerScan, opts: &ScanOptions<'_>) -> Result<(), String> {
+    let capture = opts.capture;
+    let mut buffer = Vec::new();
+    let mut found = Vec::new();
     let mut archive = tar::Archive::new(reader);
     let entries = archive.entries().map_err(|e| format!("not a tar: {e}"))?;
     for entry in entries {
@@ -230,12 +252,26 @@ fn read_entries<R: Read>(
         } else {
             0
         };
+        let index = scan.entries.len() as u32;
+        let read_error = |e: std::io::Error| format!("entry {}: {e}", path::display_absolute(&normalized));
         if kind == EntryKind::File && capture.is_some_and(|c| c == &normalized[..]) {
             let mut data = Vec::new();
-            entry
-                .read_to_end(&mut data)
-                .map_err(|e| format!("entry {}: {e}", path::display_absolute(&normalized)))?;
-            scan.captured.push((scan.entries.len() as u32, data));
+            entry.read_to_end(&mut data).map_err(read_error)?;
+            scan.captured.push((index, data));
+        }
+        if let Some(inspector) = opts.inspector.filter(|_| kind == EntryKind::File) {
+            if let Some(limit) = inspector.wants(&normalized, size) {
+                let data = match scan.captured.last() {
+                    Some((i, data)) if *i == index => &data[..data.len().min(limit as usize)],
+                    _ => {
+                        buffer.clear();
+                        (&mut entry).take(limit).read_to_end(&mut buffer).map_err(read_error)?;
+                        &buffer[..]
+                    }
+                };
+                inspector.inspect(&normalized, data, &mut found);
+                scan.hits.extend(found.drain(..).map(|h| (index, h)));
+            }
         }
         scan.entries.push(LayerEntry {
             path: normalized.into_boxed_slice(),

@@ -58,6 +58,7 @@ fn load(image: &str, args: &SourceArgs, capture: Option<Vec<u8>>) -> Result<Load
             verify: !args.no_verify,
         },
         capture,
+        inspector: None,
     };
     let progress = StderrProgress::new();
     let result = source::open(image).and_then(|s| s.load(&opts, &progress));

@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use crate::compression::{self, Compression};
 use crate::error::{Error, Result};
 use crate::image::{Image, ImageMeta, Layer, map_history};
-use crate::layer::{self, LayerScan, Progress, ScanError, ScanOptions};
+use crate::layer::{self, ContentInspector, LayerScan, Progress, ScanError, ScanOptions};
 use catalog::{Catalog, DirCatalog, TarCatalog};
 pub use layout::{Selection, normalize_reference, reference_matches};
 use stream::StreamCatalog;
@@ -28,6 +28,8 @@ pub struct LoadOptions {
     pub selection: Selection,
     /// Keep the bytes of every version of the file at this path (normalised, relative), for `cat`.
     pub capture: Option<Vec<u8>>,
+    /// Looks at file contents during the one pass over each layer (secret scanning).
+    pub inspector: Option<Arc<dyn ContentInspector + Send>>,
 }
 
 /// Anything that can produce an image.
@@ -94,6 +96,7 @@ impl ArchiveSource {
         let scan = ScanOptions {
             capture: opts.capture.as_deref(),
             progress,
+            inspector: opts.inspector.as_deref().map(|i| i as &dyn ContentInspector),
         };
         let Some(path) = &self.path else {
             return stream_catalog(&self.name, std::io::stdin(), scan);
@@ -179,6 +182,7 @@ impl ImageSource for ArchiveSource {
         let scan = ScanOptions {
             capture: opts.capture.as_deref(),
             progress,
+            inspector: opts.inspector.as_deref().map(|i| i as &dyn ContentInspector),
         };
         // One blob may back several layers (Docker 25+ dedups the empty layer): scan each once, in parallel.
         let mut keys: Vec<&str> = resolved.layers.iter().map(|l| l.key.as_str()).collect();
