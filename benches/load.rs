@@ -18,7 +18,10 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 fn env_num(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 struct Rng(u64);
@@ -57,17 +60,31 @@ fn layers(total_bytes: u64, files: u64) -> Vec<Vec<u8>> {
             let mut b = tar::Builder::new(Vec::new());
             for f in 0..per_layer {
                 let dir = format!("usr/share/pkg{:03}/d{:02}", (l * 7 + f / 500) % 400, f % 50);
-                let size = if f % 100 == 0 { avg * 40 } else { (rng.next() % (avg * 2 * 60 / 100)) + 1 } as usize;
+                let size = if f % 100 == 0 {
+                    avg * 40
+                } else {
+                    (rng.next() % (avg * 2 * 60 / 100)) + 1
+                } as usize;
                 let mut h = tar::Header::new_gnu();
                 h.set_size(size as u64);
                 h.set_mode(0o644);
                 h.set_entry_type(tar::EntryType::Regular);
-                b.append_data(&mut h, format!("{dir}/l{l}f{f}.bin"), &content(&mut rng, size)[..]).unwrap();
+                b.append_data(
+                    &mut h,
+                    format!("{dir}/l{l}f{f}.bin"),
+                    &content(&mut rng, size)[..],
+                )
+                .unwrap();
                 if l % 5 == 4 && f % 10 == 0 {
                     let mut h = tar::Header::new_gnu();
                     h.set_size(0);
                     h.set_entry_type(tar::EntryType::Regular);
-                    let victim = format!("usr/share/pkg{:03}/d{:02}/.wh.l{}f{f}.bin", ((l - 1) * 7 + f / 500) % 400, f % 50, l - 1);
+                    let victim = format!(
+                        "usr/share/pkg{:03}/d{:02}/.wh.l{}f{f}.bin",
+                        ((l - 1) * 7 + f / 500) % 400,
+                        f % 50,
+                        l - 1
+                    );
                     b.append_data(&mut h, victim, &[][..]).unwrap();
                 }
             }
@@ -78,7 +95,9 @@ fn layers(total_bytes: u64, files: u64) -> Vec<Vec<u8>> {
 
 fn config(layers: &[Vec<u8>]) -> Vec<u8> {
     let diff_ids: Vec<String> = layers.iter().map(|l| sha(l)).collect();
-    let history: Vec<_> = (0..layers.len()).map(|i| json!({"created_by": format!("/bin/sh -c step {i}")})).collect();
+    let history: Vec<_> = (0..layers.len())
+        .map(|i| json!({"created_by": format!("/bin/sh -c step {i}")}))
+        .collect();
     serde_json::to_vec(&json!({"architecture": "amd64", "os": "linux",
         "rootfs": {"type": "layers", "diff_ids": diff_ids}, "history": history}))
     .unwrap()
@@ -103,7 +122,11 @@ fn write_docker(path: &Path, layers: &[Vec<u8>]) {
     }
     append(&mut b, "config.json", &cfg);
     let manifest = json!([{"Config": "config.json", "RepoTags": ["bench:1"], "Layers": paths}]);
-    append(&mut b, "manifest.json", &serde_json::to_vec(&manifest).unwrap());
+    append(
+        &mut b,
+        "manifest.json",
+        &serde_json::to_vec(&manifest).unwrap(),
+    );
     b.finish().unwrap();
 }
 
@@ -139,7 +162,8 @@ fn write_oci(path: &Path, layers: &[Vec<u8>], zstd: bool) {
 }
 
 fn images(mb: u64, files: u64) -> Vec<(&'static str, PathBuf)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("target/bench-images/{mb}mb-{files}f"));
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("target/bench-images/{mb}mb-{files}f"));
     let out = vec![
         ("docker-archive (tar layers)", dir.join("docker.tar")),
         ("oci-archive (gzip layers)", dir.join("oci-gzip.tar")),
@@ -179,7 +203,10 @@ fn main() {
                 .and_then(|s| {
                     s.load(
                         &LoadOptions {
-                            selection: Selection { verify: true, ..Selection::default() },
+                            selection: Selection {
+                                verify: true,
+                                ..Selection::default()
+                            },
                             ..LoadOptions::default()
                         },
                         &NoProgress,
@@ -188,7 +215,9 @@ fn main() {
                 .unwrap();
             let mid = Instant::now();
             let a = analysis::analyze(&loaded.image, 1);
-            let top = TreeView::at_layer(&a.tree, a.layers.len() as u32 - 1).merged(false).len();
+            let top = TreeView::at_layer(&a.tree, a.layers.len() as u32 - 1)
+                .merged(false)
+                .len();
             analysis_time = mid.elapsed();
             times.push(start.elapsed());
             summary = format!("{top} paths at top, {} wasted", a.waste.wasted_bytes);

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::analysis::Analysis;
 use crate::error::{Error, Result};
+pub use crate::secrets::settings::FailOn;
 
 /// A rule's setting: unset (take the lower layer's), a threshold, or explicitly disabled.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -42,6 +43,8 @@ pub struct Thresholds {
     pub max_wasted_ratio: Setting<f64>,
     pub min_efficiency: Setting<f64>,
     pub max_user_wasted_ratio: Setting<f64>,
+    /// Which secret findings fail the build.
+    pub fail_on_secrets: Setting<FailOn>,
 }
 
 impl Thresholds {
@@ -50,6 +53,7 @@ impl Thresholds {
         Thresholds {
             min_efficiency: Setting::Value(0.9),
             max_user_wasted_ratio: Setting::Value(0.1),
+            fail_on_secrets: Setting::Value(FailOn::Any),
             ..Thresholds::default()
         }
     }
@@ -61,6 +65,7 @@ impl Thresholds {
             max_wasted_ratio: self.max_wasted_ratio.or(lower.max_wasted_ratio),
             min_efficiency: self.min_efficiency.or(lower.min_efficiency),
             max_user_wasted_ratio: self.max_user_wasted_ratio.or(lower.max_user_wasted_ratio),
+            fail_on_secrets: self.fail_on_secrets.or(lower.fail_on_secrets),
         }
     }
 }
@@ -125,6 +130,7 @@ struct CiTable {
     max_wasted_ratio: Option<RawValue>,
     min_efficiency: Option<RawValue>,
     max_user_wasted_ratio: Option<RawValue>,
+    fail_on_secrets: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -167,6 +173,13 @@ pub fn read_layerscope_toml(path: &Path) -> Result<Thresholds> {
         max_wasted_ratio: ratio_setting(ci.max_wasted_ratio).map_err(err)?,
         min_efficiency: ratio_setting(ci.min_efficiency).map_err(err)?,
         max_user_wasted_ratio: ratio_setting(ci.max_user_wasted_ratio).map_err(err)?,
+        fail_on_secrets: match ci.fail_on_secrets.as_deref() {
+            None => Setting::Unset,
+            Some(v) => Setting::Value(
+                FailOn::parse(v)
+                    .map_err(|e| config_error(path, format!("fail-on-secrets: {e}")))?,
+            ),
+        },
     })
 }
 
@@ -186,6 +199,7 @@ pub fn read_dive_ci(path: &Path) -> Result<Thresholds> {
         max_wasted_ratio: Setting::Unset,
         min_efficiency: ratio_setting(rules.lowest_efficiency).map_err(err)?,
         max_user_wasted_ratio: ratio_setting(rules.highest_user_wasted_percent).map_err(err)?,
+        fail_on_secrets: Setting::Unset,
     })
 }
 
@@ -219,6 +233,9 @@ pub struct RuleOutcome {
     /// Whether the numbers are bytes (for display).
     #[serde(skip)]
     pub bytes: bool,
+    /// For the secrets rule: which findings count (`any`, `visible`, `none`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -244,6 +261,7 @@ fn rule(
             Some(_) => RuleStatus::Pass,
         },
         bytes,
+        policy: None,
     }
 }
 
@@ -286,6 +304,24 @@ pub fn evaluate(analysis: &Analysis, t: &Thresholds) -> CiOutcome {
             false,
         ),
     ];
+    let mut rules = rules;
+    let policy = match t.fail_on_secrets {
+        Setting::Value(p) => p,
+        _ => FailOn::None,
+    };
+    let counted = analysis.secrets.iter().filter(|f| policy.counts(f)).count() as f64;
+    rules.push(RuleOutcome {
+        name: "fail-on-secrets",
+        threshold: (policy != FailOn::None).then_some(0.0),
+        actual: counted,
+        status: match policy {
+            FailOn::None => RuleStatus::Skip,
+            _ if counted > 0.0 => RuleStatus::Fail,
+            _ => RuleStatus::Pass,
+        },
+        bytes: false,
+        policy: Some(policy.name()),
+    });
     CiOutcome {
         passed: rules.iter().all(|r| r.status != RuleStatus::Fail),
         rules,

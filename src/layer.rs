@@ -198,7 +198,11 @@ pub fn scan_blob<R: Read + Send>(reader: R, opts: ScanOptions<'_>) -> Result<Lay
     Ok(scan)
 }
 
-fn read_entries<R: Read>(reader: R, scan: &mut LayerScan, opts: &ScanOptions<'_>) -> Result<(), String> {
+fn read_entries<R: Read>(
+    reader: R,
+    scan: &mut LayerScan,
+    opts: &ScanOptions<'_>,
+) -> Result<(), String> {
     let capture = opts.capture;
     let mut buffer = Vec::new();
     let mut found = Vec::new();
@@ -253,7 +257,8 @@ fn read_entries<R: Read>(reader: R, scan: &mut LayerScan, opts: &ScanOptions<'_>
             0
         };
         let index = scan.entries.len() as u32;
-        let read_error = |e: std::io::Error| format!("entry {}: {e}", path::display_absolute(&normalized));
+        let read_error =
+            |e: std::io::Error| format!("entry {}: {e}", path::display_absolute(&normalized));
         if kind == EntryKind::File && capture.is_some_and(|c| c == &normalized[..]) {
             let mut data = Vec::new();
             entry.read_to_end(&mut data).map_err(read_error)?;
@@ -265,7 +270,10 @@ fn read_entries<R: Read>(reader: R, scan: &mut LayerScan, opts: &ScanOptions<'_>
                     Some((i, data)) if *i == index => &data[..data.len().min(limit as usize)],
                     _ => {
                         buffer.clear();
-                        (&mut entry).take(limit).read_to_end(&mut buffer).map_err(read_error)?;
+                        (&mut entry)
+                            .take(limit)
+                            .read_to_end(&mut buffer)
+                            .map_err(read_error)?;
                         &buffer[..]
                     }
                 };

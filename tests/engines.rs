@@ -22,7 +22,9 @@ fn engine_ready(engine: &str, base: &str) -> bool {
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
-        let msg = format!("{engine} with image {base} is not available (run scripts/build-fixtures.sh as root)");
+        let msg = format!(
+            "{engine} with image {base} is not available (run scripts/build-fixtures.sh as root)"
+        );
         if std::env::var("LAYERSCOPE_REQUIRE_ENGINES").as_deref() == Ok("1") {
             panic!("{msg}");
         }
@@ -33,7 +35,11 @@ fn engine_ready(engine: &str, base: &str) -> bool {
 
 fn sh(cmd: &mut Command) -> Vec<u8> {
     let out = cmd.output().expect("engine command runs");
-    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out.stdout
 }
 
@@ -49,9 +55,16 @@ CMD ["sh"]
 
 fn build(engine: &str, base: &str, tag: &str, extra: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("Dockerfile"), DOCKERFILE.replace("BASE", base)).unwrap();
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        DOCKERFILE.replace("BASE", base),
+    )
+    .unwrap();
     let mut cmd = Command::new(engine);
-    cmd.arg("build").args(extra).args(["-q", "-t", tag]).arg(dir.path());
+    cmd.arg("build")
+        .args(extra)
+        .args(["-q", "-t", tag])
+        .arg(dir.path());
     if engine == DOCKER {
         cmd.env("DOCKER_BUILDKIT", "0");
     }
@@ -68,10 +81,25 @@ fn export_lines(engine: &str, image: &str) -> Vec<String> {
     let mut archive = tar::Archive::new(&tar[..]);
     for entry in archive.entries().unwrap() {
         let entry = entry.unwrap();
-        let path = format!("/{}", String::from_utf8_lossy(&layerscope::path::normalize(&entry.path_bytes())));
-        let engine_made = ["/.dockerenv", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/etc/mtab", "/run/.containerenv"];
+        let path = format!(
+            "/{}",
+            String::from_utf8_lossy(&layerscope::path::normalize(&entry.path_bytes()))
+        );
+        let engine_made = [
+            "/.dockerenv",
+            "/etc/hostname",
+            "/etc/hosts",
+            "/etc/resolv.conf",
+            "/etc/mtab",
+            "/run/.containerenv",
+        ];
         let engine_dirs = ["/dev", "/proc", "/sys", "/run"];
-        if path == "/" || engine_made.contains(&path.as_str()) || engine_dirs.iter().any(|d| path == *d || path.starts_with(&format!("{d}/"))) {
+        if path == "/"
+            || engine_made.contains(&path.as_str())
+            || engine_dirs
+                .iter()
+                .any(|d| path == *d || path.starts_with(&format!("{d}/")))
+        {
             continue;
         }
         let kind = match entry.header().entry_type() {
@@ -96,7 +124,9 @@ fn our_lines(archive: &str) -> Vec<String> {
         .iter()
         .filter(|r| {
             let p = r["path"].as_str().unwrap();
-            !["/dev", "/proc", "/sys", "/run"].iter().any(|d| p == *d || p.starts_with(&format!("{d}/")))
+            !["/dev", "/proc", "/sys", "/run"]
+                .iter()
+                .any(|d| p == *d || p.starts_with(&format!("{d}/")))
                 && !["/etc/hostname", "/etc/hosts", "/etc/resolv.conf"].contains(&p)
         })
         .map(|r| {
@@ -104,7 +134,11 @@ fn our_lines(archive: &str) -> Vec<String> {
                 "hardlink" => "file",
                 k => k,
             };
-            let size = if kind == "file" { r["size"].as_u64().unwrap() } else { 0 };
+            let size = if kind == "file" {
+                r["size"].as_u64().unwrap()
+            } else {
+                0
+            };
             format!("{kind} {size} {}", r["path"].as_str().unwrap())
         })
         .collect();
@@ -117,12 +151,25 @@ fn docker_built_tree_matches_docker_export() {
     if !engine_ready(DOCKER, "layerscope-base:1") {
         return;
     }
-    build(DOCKER, "layerscope-base:1", "layerscope-rules:1", &["--network", "none"]);
+    build(
+        DOCKER,
+        "layerscope-base:1",
+        "layerscope-rules:1",
+        &["--network", "none"],
+    );
     let dir = tempfile::tempdir().unwrap();
     let archive = dir.path().join("rules.tar");
-    sh(Command::new(DOCKER).args(["save", "-o", archive.to_str().unwrap(), "layerscope-rules:1"]));
+    sh(Command::new(DOCKER).args([
+        "save",
+        "-o",
+        archive.to_str().unwrap(),
+        "layerscope-rules:1",
+    ]));
     let archive = archive.to_str().unwrap();
-    assert_eq!(our_lines(archive), export_lines(DOCKER, "layerscope-rules:1"));
+    assert_eq!(
+        our_lines(archive),
+        export_lines(DOCKER, "layerscope-rules:1")
+    );
 
     let r = json_of(&["--json", "-", archive]);
     let files: Vec<(&str, &str)> = r["waste"]["files"]
@@ -133,7 +180,12 @@ fn docker_built_tree_matches_docker_export() {
         .collect();
     // /d/g was deleted but its bytes live on as /d/g.link; everything else removed is wasted.
     assert!(!files.iter().any(|(p, _)| *p == "/d/g"), "{files:?}");
-    for expected in [("/a/b/c/f", "hidden"), ("/e/h", "hidden"), ("/swap", "overwritten"), ("/flip/inner", "hidden")] {
+    for expected in [
+        ("/a/b/c/f", "hidden"),
+        ("/e/h", "hidden"),
+        ("/swap", "overwritten"),
+        ("/flip/inner", "hidden"),
+    ] {
         assert!(files.contains(&expected), "{expected:?} not in {files:?}");
     }
 }
@@ -151,7 +203,11 @@ fn docker_save_streams_into_stdin() {
     let mut tar = Vec::new();
     save.stdout.take().unwrap().read_to_end(&mut tar).unwrap();
     assert!(save.wait().unwrap().success());
-    let piped = bin().args(["--json", "-", "-"]).write_stdin(tar.clone()).output().unwrap();
+    let piped = bin()
+        .args(["--json", "-", "-"])
+        .write_stdin(tar.clone())
+        .output()
+        .unwrap();
     assert!(piped.status.success(), "{}", stderr_line(&piped));
     let dir = tempfile::tempdir().unwrap();
     let file = write_file(dir.path(), "demo.tar", &tar);
@@ -166,7 +222,12 @@ fn podman_built_tree_matches_podman_export() {
     if !engine_ready("podman", "localhost/layerscope-base:1") {
         return;
     }
-    build("podman", "localhost/layerscope-base:1", "localhost/layerscope-rules:1", &["--isolation", "chroot"]);
+    build(
+        "podman",
+        "localhost/layerscope-base:1",
+        "localhost/layerscope-rules:1",
+        &["--isolation", "chroot"],
+    );
     let dir = tempfile::tempdir().unwrap();
     for format in ["oci-archive", "docker-archive"] {
         let archive = dir.path().join(format!("{format}.tar"));

@@ -143,8 +143,14 @@ fn story_numbers_follow_the_definitions() {
         serde_json::json!(["ADD file:0123456789ab /", "ENV A=1"])
     );
     assert_eq!(r["layers"][1]["instruction"], "RUN make app");
+    // Build-argument values are secrets too: redacted unless --show-secrets.
     assert_eq!(
         r["layers"][1]["created_by"],
+        "|1 TOKEN=*** /bin/sh -c make app"
+    );
+    let shown = json_of(&["--json", "-", "--show-secrets", &path]);
+    assert_eq!(
+        shown["layers"][1]["created_by"],
         "|1 TOKEN=abc /bin/sh -c make app"
     );
     assert_eq!(

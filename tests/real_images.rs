@@ -12,7 +12,12 @@ use std::path::{Path, PathBuf};
 use common::*;
 use serde_json::Value;
 
-const DOCKER_FORMATS: [&str; 4] = ["docker-legacy.tar", "docker25.tar", "oci-gzip.tar", "oci-zstd.tar"];
+const DOCKER_FORMATS: [&str; 4] = [
+    "docker-legacy.tar",
+    "docker25.tar",
+    "oci-gzip.tar",
+    "oci-zstd.tar",
+];
 const PODMAN_FORMATS: [&str; 2] = ["podman-docker-archive.tar", "podman-oci-archive.tar"];
 
 fn committed() -> PathBuf {
@@ -38,7 +43,13 @@ fn counts(r: &Value) -> Vec<(u64, u64, u64)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|l| (l["added"].as_u64().unwrap(), l["modified"].as_u64().unwrap(), l["deleted"].as_u64().unwrap()))
+        .map(|l| {
+            (
+                l["added"].as_u64().unwrap(),
+                l["modified"].as_u64().unwrap(),
+                l["deleted"].as_u64().unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -46,7 +57,11 @@ fn counts(r: &Value) -> Vec<(u64, u64, u64)> {
 fn docker_built_image_is_identical_in_every_format() {
     for dir in dirs() {
         let first = report(&dir.join(DOCKER_FORMATS[0]));
-        let tree = json_of(&["ls", dir.join(DOCKER_FORMATS[0]).to_str().unwrap(), "--json"]);
+        let tree = json_of(&[
+            "ls",
+            dir.join(DOCKER_FORMATS[0]).to_str().unwrap(),
+            "--json",
+        ]);
         for f in &DOCKER_FORMATS[1..] {
             let r = report(&dir.join(f));
             // skopeo rewrites the config (same history and diff_ids, other digest): compare the rest.
@@ -85,12 +100,21 @@ fn numbers_match_the_independent_tally() {
             // (opaque dir), app.conf v2 (overwritten). app.conf v1 lives on as app.conf.bak (hardlink).
             assert_eq!(r["waste"]["wasted_bytes"], 3_147_719, "{f}");
             let c = counts(&r);
-            assert_eq!(&c[2..], &[(2, 0, 0), (2, 0, 0), (1, 0, 1), (0, 1, 2), (1, 2, 1)], "{f}");
+            assert_eq!(
+                &c[2..],
+                &[(2, 0, 0), (2, 0, 0), (1, 0, 1), (0, 1, 2), (1, 2, 1)],
+                "{f}"
+            );
             let reasons: Vec<(String, String)> = r["waste"]["files"]
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|w| (w["path"].as_str().unwrap().into(), w["reason"].as_str().unwrap().into()))
+                .map(|w| {
+                    (
+                        w["path"].as_str().unwrap().into(),
+                        w["reason"].as_str().unwrap().into(),
+                    )
+                })
                 .collect();
             for expected in [
                 ("/tmp/build-cache.img", "deleted"),
@@ -111,13 +135,34 @@ fn numbers_match_the_independent_tally() {
                 .as_array()
                 .unwrap()
                 .iter()
-                .flat_map(|l| l["instructions"].as_array().unwrap().iter().map(|i| i.as_str().unwrap().to_string()))
+                .flat_map(|l| {
+                    l["instructions"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|i| i.as_str().unwrap().to_string())
+                })
                 .collect();
-            assert!(all.iter().any(|i| i.starts_with("ENV APP_ENV=production")), "{f}: {all:?}");
+            assert!(
+                all.iter().any(|i| i.starts_with("ENV APP_ENV=production")),
+                "{f}: {all:?}"
+            );
             assert!(all.iter().any(|i| i == "WORKDIR /srv/app"), "{f}: {all:?}");
-            assert!(all.iter().any(|i| i.starts_with("COPY file:") && i.ends_with(" /home/ci/.ssh/id_rsa")), "{f}");
-            assert_eq!(r["layers"][4]["instruction"].as_str().unwrap().split(" 2>").next().unwrap(),
-                "RUN dd if=/dev/zero of=/tmp/build-cache.img bs=1048576 count=3", "{f}");
+            assert!(
+                all.iter()
+                    .any(|i| i.starts_with("COPY file:") && i.ends_with(" /home/ci/.ssh/id_rsa")),
+                "{f}"
+            );
+            assert_eq!(
+                r["layers"][4]["instruction"]
+                    .as_str()
+                    .unwrap()
+                    .split(" 2>")
+                    .next()
+                    .unwrap(),
+                "RUN dd if=/dev/zero of=/tmp/build-cache.img bs=1048576 count=3",
+                "{f}"
+            );
         }
     }
 }
@@ -141,7 +186,11 @@ fn final_tree_matches_docker_export() {
                         "hardlink" => "file",
                         k => k,
                     };
-                    let size = if kind == "file" { r["size"].as_u64().unwrap() } else { 0 };
+                    let size = if kind == "file" {
+                        r["size"].as_u64().unwrap()
+                    } else {
+                        0
+                    };
                     format!("{kind} {size} {}", r["path"].as_str().unwrap())
                 })
                 .collect();

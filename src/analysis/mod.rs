@@ -24,6 +24,8 @@ pub struct Analysis {
     /// How many bottom layers form the base image (for user_wasted_ratio).
     pub base_layers: usize,
     pub waste: WasteReport,
+    /// Secret findings, when the image was scanned for them (see `secrets::collect`).
+    pub secrets: Vec<crate::secrets::SecretFinding>,
 }
 
 /// Analyses an image; `base_layers` bottom layers count as the base image.
@@ -47,5 +49,6 @@ pub fn analyze(image: &Image, base_layers: usize) -> Analysis {
         layers,
         base_layers,
         waste,
+        secrets: Vec::new(),
     }
 }

@@ -30,6 +30,8 @@ pub enum Command {
     Ls(LsArgs),
     /// Write a file's bytes as they were at a layer (also versions that later layers deleted)
     Cat(CatArgs),
+    /// List the secrets found in every layer, the config and the history (also those deleted later)
+    Secrets(SecretsArgs),
     /// Print a shell completion script
     Completions {
         /// bash, zsh, fish, elvish or powershell
@@ -49,6 +51,43 @@ pub struct SourceArgs {
     /// Skip checking layer and blob digests against the manifest and config
     #[arg(long)]
     pub no_verify: bool,
+}
+
+/// Secret scanning options shared by the commands that scan.
+#[derive(Debug, Clone, Args)]
+pub struct SecretArgs {
+    /// Show secrets in clear in every output (they are redacted by default)
+    #[arg(long)]
+    pub show_secrets: bool,
+    /// Suppress the findings recorded in FILE (written by --write-baseline)
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Record the current findings' fingerprints in FILE, to suppress them later with --baseline
+    #[arg(long, value_name = "FILE")]
+    pub write_baseline: Option<PathBuf>,
+    /// Write the findings as SARIF 2.1.0 to FILE (- for stdout)
+    #[arg(long, value_name = "FILE")]
+    pub sarif: Option<PathBuf>,
+    /// Read at most SIZE bytes of each file when scanning [default: 1MiB, or .layerscope.toml's]
+    #[arg(long, value_name = "SIZE")]
+    pub secrets_max_file_bytes: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SecretsArgs {
+    /// The image: archive, OCI layout directory, or - for stdin
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[command(flatten)]
+    pub secrets: SecretArgs,
+    /// JSON array instead of a table
+    #[arg(long)]
+    pub json: bool,
+    /// Read rules and allowlists from FILE instead of ./.layerscope.toml
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -79,9 +118,17 @@ pub struct AnalyzeArgs {
     /// CI rule: fail when wasted bytes / size of the layers above the base exceeds RATIO
     #[arg(long, value_name = "RATIO")]
     pub max_user_wasted_ratio: Option<String>,
+    /// CI rule: which secret findings fail the build: any (also deleted ones, the default), visible, none
+    #[arg(long, value_name = "POLICY")]
+    pub fail_on_secrets: Option<String>,
     /// Read CI rules from FILE (.layerscope.toml format, or dive's .dive-ci YAML) instead of the working directory's
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Skip the secret scan
+    #[arg(long)]
+    pub no_secrets: bool,
+    #[command(flatten)]
+    pub secrets: SecretArgs,
 }
 
 #[derive(Debug, Args)]

@@ -4,3 +4,4 @@
 pub mod args;
 mod progress;
 pub mod run;
+mod scan;

@@ -14,6 +14,9 @@ use layerscope::{Error, Result, path};
 
 use super::args::{AnalyzeArgs, CatArgs, Cli, Command, LsArgs, SourceArgs};
 use super::progress::StderrProgress;
+use super::scan::Scan;
+use layerscope::layer::ContentInspector;
+use std::sync::Arc;
 
 /// Exit code for a failed CI rule.
 pub const EXIT_RULE_FAILED: i32 = 1;
@@ -22,6 +25,7 @@ pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Some(Command::Ls(args)) => ls(args),
         Some(Command::Cat(args)) => cat(args),
+        Some(Command::Secrets(args)) => super::scan::secrets_command(args),
         Some(Command::Completions { shell }) => {
             clap_complete::generate(
                 shell,
@@ -35,14 +39,19 @@ pub fn run(cli: Cli) -> Result<i32> {
     }
 }
 
-fn paint() -> text::Paint {
+pub fn paint() -> text::Paint {
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     text::Paint {
         color: !no_color && std::io::stdout().is_terminal(),
     }
 }
 
-fn load(image: &str, args: &SourceArgs, capture: Option<Vec<u8>>) -> Result<LoadedImage> {
+pub fn load(
+    image: &str,
+    args: &SourceArgs,
+    capture: Option<Vec<u8>>,
+    inspector: Option<Arc<dyn ContentInspector + Send>>,
+) -> Result<LoadedImage> {
     let platform = match &args.platform {
         Some(p) => Some(Platform::parse(p).ok_or_else(|| {
             Error::Usage(format!(
@@ -58,7 +67,7 @@ fn load(image: &str, args: &SourceArgs, capture: Option<Vec<u8>>) -> Result<Load
             verify: !args.no_verify,
         },
         capture,
-        inspector: None,
+        inspector,
     };
     let progress = StderrProgress::new();
     let result = source::open(image).and_then(|s| s.load(&opts, &progress));
@@ -66,7 +75,7 @@ fn load(image: &str, args: &SourceArgs, capture: Option<Vec<u8>>) -> Result<Load
     result
 }
 
-fn write_out(target: &Path, content: &str) -> Result<()> {
+pub fn write_out(target: &Path, content: &str) -> Result<()> {
     if target == Path::new("-") {
         let mut out = std::io::stdout().lock();
         out.write_all(content.as_bytes())
@@ -78,7 +87,7 @@ fn write_out(target: &Path, content: &str) -> Result<()> {
     }
 }
 
-fn print(content: &str) -> Result<()> {
+pub fn print(content: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();
     match out.write_all(content.as_bytes()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
@@ -111,6 +120,7 @@ fn thresholds(args: &AnalyzeArgs) -> Result<Thresholds> {
             ci::parse_ratio,
             "max-user-wasted-ratio",
         )?,
+        fail_on_secrets: setting(&args.fail_on_secrets, ci::FailOn::parse, "fail-on-secrets")?,
     };
     let mut files = Thresholds::default();
     if let Some(config) = &args.config {
@@ -138,11 +148,27 @@ fn analyze(args: AnalyzeArgs) -> Result<i32> {
     } else {
         None
     };
-    let loaded = load(&image, &args.source, None)?;
-    let analysis = analysis::analyze(&loaded.image, args.base_layers);
+    let scan = if args.no_secrets {
+        None
+    } else {
+        Some(Scan::prepare(&args.secrets, args.config.as_deref())?)
+    };
+    let mut loaded = load(
+        &image,
+        &args.source,
+        None,
+        scan.as_ref().map(Scan::inspector),
+    )?;
+    let mut analysis = analysis::analyze(&loaded.image, args.base_layers);
+    if let Some(scan) = &scan {
+        scan.apply(&mut loaded, &mut analysis)?;
+    }
     let outcome = rules.map(|t| ci::evaluate(&analysis, &t));
     if let Some(target) = &args.json {
-        let report = json::report(&loaded.image, &analysis, outcome.as_ref());
+        let mut report = json::report(&loaded.image, &analysis, outcome.as_ref());
+        if scan.is_some() {
+            report.secrets = Some(&analysis.secrets);
+        }
         write_out(target, &json::to_string(&report))?;
     }
     let json_on_stdout = args.json.as_deref() == Some(Path::new("-"));
@@ -180,7 +206,7 @@ fn check_layer(analysis: &Analysis, layer: Option<usize>) -> Result<u32> {
 }
 
 fn ls(args: LsArgs) -> Result<i32> {
-    let loaded = load(&args.image, &args.source, None)?;
+    let loaded = load(&args.image, &args.source, None, None)?;
     let analysis = analysis::analyze(&loaded.image, 1);
     let layer = check_layer(&analysis, args.layer)?;
     let view = TreeView::at_layer(&analysis.tree, layer);
@@ -209,7 +235,7 @@ fn cat(args: CatArgs) -> Result<i32> {
     if wanted.is_empty() {
         return Err(Error::Usage("cat needs a file path, not /".into()));
     }
-    let loaded = load(&args.image, &args.source, Some(wanted.clone()))?;
+    let loaded = load(&args.image, &args.source, Some(wanted.clone()), None)?;
     let analysis = analysis::analyze(&loaded.image, 1);
     let tree = &analysis.tree;
     let shown = path::display_absolute(&wanted);

@@ -15,6 +15,9 @@ pub struct Report<'a> {
     pub image: ImageSection,
     pub layers: Vec<LayerSection>,
     pub waste: &'a WasteReport,
+    /// Secret findings (absent with --no-secrets).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secrets: Option<&'a [crate::secrets::SecretFinding]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ci: Option<&'a CiOutcome>,
 }
@@ -98,6 +101,7 @@ pub fn report<'a>(image: &Image, analysis: &'a Analysis, ci: Option<&'a CiOutcom
             })
             .collect(),
         waste: &analysis.waste,
+        secrets: None,
         ci,
     }
 }

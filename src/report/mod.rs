@@ -2,4 +2,5 @@
 //! file listings. Pure functions from the model to text; colour is a parameter, never detected here.
 
 pub mod json;
+pub mod sarif;
 pub mod text;

@@ -9,6 +9,7 @@ use crate::analysis::Analysis;
 use crate::ci::{CiOutcome, RuleOutcome, RuleStatus};
 use crate::image::Image;
 use crate::layer::EntryKind;
+use crate::secrets::{Confidence, SecretFinding, Status};
 use crate::tree::{ChangeKind, ListedEntry};
 
 /// Paints text when colour is on.
@@ -169,7 +170,91 @@ pub fn summary(image: &Image, analysis: &Analysis, p: Paint) -> String {
     }
     let _ = writeln!(out);
     out.push_str(&wasted_list(analysis, 10, p));
+    if !analysis.secrets.is_empty() {
+        let _ = writeln!(out);
+        out.push_str(&secrets_list(&analysis.secrets, p));
+    }
     out
+}
+
+fn where_text(f: &SecretFinding) -> String {
+    let mut place = match (&f.path, f.line) {
+        (Some(path), Some(line)) => format!("{path}:{line}"),
+        (Some(path), None) => path.clone(),
+        (None, _) => f.location.name().to_string(),
+    };
+    if f.location == crate::secrets::Location::Config {
+        place = format!("config {place}");
+    }
+    place
+}
+
+fn status_text(f: &SecretFinding, p: Paint) -> String {
+    let text = match (f.status, f.removed_in) {
+        (Status::Visible, _) => "visible".to_string(),
+        (status, Some(l)) => format!("{} in {l}", status.name()),
+        (status, None) => status.name().to_string(),
+    };
+    match f.status {
+        Status::Visible => p.fg(AnsiColor::Red, &text),
+        _ => p.fg(AnsiColor::Yellow, &text),
+    }
+}
+
+/// Each finding on two lines: severity, rule, where, status; then the redacted match and the instruction.
+pub fn secrets_list(findings: &[SecretFinding], p: Paint) -> String {
+    let mut out = String::new();
+    let shipped = findings
+        .iter()
+        .filter(|f| f.status != Status::Visible)
+        .count();
+    let _ = writeln!(
+        out,
+        "{}",
+        p.bold(&format!(
+            "Secrets ({} found, {shipped} of them removed or overwritten by a later layer but still in the image)",
+            findings.len()
+        ))
+    );
+    for f in findings {
+        let layer = f.layer.map_or("-".to_string(), |l| format!("L{l}"));
+        let confidence = if f.confidence == Confidence::Low {
+            " (low confidence)"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "  {:<8} {:<4} {:<24} {}  {}{confidence}",
+            f.severity.name(),
+            layer,
+            f.rule,
+            where_text(f),
+            status_text(f, p)
+        );
+        let instruction = f
+            .instruction
+            .as_deref()
+            .map(|i| truncate(i, 70))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {:<8} {:<4} {}  {}",
+            "",
+            "",
+            f.redacted,
+            p.fg(AnsiColor::BrightBlack, &instruction)
+        );
+    }
+    out
+}
+
+/// `layerscope secrets`: the findings, or a line saying there are none.
+pub fn secrets_table(findings: &[SecretFinding], p: Paint) -> String {
+    if findings.is_empty() {
+        return "No secrets found.\n".to_string();
+    }
+    secrets_list(findings, p)
 }
 
 fn rule_value(r: &RuleOutcome, v: f64) -> String {
@@ -185,6 +270,10 @@ pub fn ci(image: &Image, analysis: &Analysis, outcome: &CiOutcome, p: Paint) -> 
     let mut out = header(image, analysis, p);
     let _ = writeln!(out);
     out.push_str(&wasted_list(analysis, 20, p));
+    if !analysis.secrets.is_empty() {
+        let _ = writeln!(out);
+        out.push_str(&secrets_list(&analysis.secrets, p));
+    }
     let _ = writeln!(out);
     let _ = writeln!(out, "{}", p.bold("Rules"));
     for r in &outcome.rules {
@@ -193,13 +282,17 @@ pub fn ci(image: &Image, analysis: &Analysis, outcome: &CiOutcome, p: Paint) -> 
             RuleStatus::Fail => p.fg(AnsiColor::Red, "FAIL"),
             RuleStatus::Skip => p.fg(AnsiColor::BrightBlack, "SKIP"),
         };
-        let detail = match r.threshold {
-            Some(t) => format!(
+        let detail = match (r.policy, r.threshold) {
+            (Some(policy), _) => format!(
+                "{} high-confidence finding(s) count under policy {policy}",
+                r.actual
+            ),
+            (None, Some(t)) => format!(
                 "actual {} vs threshold {}",
                 rule_value(r, r.actual),
                 rule_value(r, t)
             ),
-            None => format!("actual {} (no threshold set)", rule_value(r, r.actual)),
+            (None, None) => format!("actual {} (no threshold set)", rule_value(r, r.actual)),
         };
         let _ = writeln!(out, "  {status}  {:<22} {detail}", r.name);
     }

@@ -1,9 +1,27 @@
 //! Secret findings: credentials found in any version of any file of any layer, in the image config and in the
 //! build history, with where they came and went.
+//!
+//! - [`rules`]: the rule set (built in as data in `assets/secrets/rules.toml`, plus the user's), compiled once.
+//! - [`scanner`]: the content inspector that runs during the one pass over each layer, and on config/history text.
+//! - [`findings`]: turns raw hits into findings with status (visible, removed, overwritten) from the image tree.
+//! - [`redact`]: masking for every output, and the build-argument redaction of history text.
+//! - [`settings`]: user rules, allowlists and baselines.
 
-use serde::Serialize;
+pub mod findings;
+pub mod redact;
+pub mod rules;
+pub mod scanner;
+pub mod settings;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+use serde::{Deserialize, Serialize};
+
+pub use findings::{SecretReport, collect, fingerprint, redact_history};
+pub use redact::{Redactor, redact, redact_created_by};
+pub use rules::Ruleset;
+pub use scanner::SecretScanner;
+pub use settings::SecretSettings;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Low,
@@ -62,4 +80,35 @@ pub struct SecretFinding {
     pub redacted: String,
     /// Stable hash of rule + secret, for baselines and allowlists.
     pub fingerprint: String,
+}
+
+impl Severity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Visible => "visible",
+            Status::Removed => "removed",
+            Status::Overwritten => "overwritten",
+        }
+    }
+}
+
+impl Location {
+    pub fn name(self) -> &'static str {
+        match self {
+            Location::File => "file",
+            Location::Config => "config",
+            Location::History => "history",
+        }
+    }
 }

@@ -96,7 +96,10 @@ impl ArchiveSource {
         let scan = ScanOptions {
             capture: opts.capture.as_deref(),
             progress,
-            inspector: opts.inspector.as_deref().map(|i| i as &dyn ContentInspector),
+            inspector: opts
+                .inspector
+                .as_deref()
+                .map(|i| i as &dyn ContentInspector),
         };
         let Some(path) = &self.path else {
             return stream_catalog(&self.name, std::io::stdin(), scan);
@@ -182,7 +185,10 @@ impl ImageSource for ArchiveSource {
         let scan = ScanOptions {
             capture: opts.capture.as_deref(),
             progress,
-            inspector: opts.inspector.as_deref().map(|i| i as &dyn ContentInspector),
+            inspector: opts
+                .inspector
+                .as_deref()
+                .map(|i| i as &dyn ContentInspector),
         };
         // One blob may back several layers (Docker 25+ dedups the empty layer): scan each once, in parallel.
         let mut keys: Vec<&str> = resolved.layers.iter().map(|l| l.key.as_str()).collect();

@@ -1,0 +1,302 @@
+//! From raw hits to findings: which layer added each secret, whether it is still visible, removed or
+//! overwritten (from the image tree's per-path histories), by which layer, and the instruction that added it.
+//! Also scans the image config's text fields and every history `created_by`.
+
+use std::collections::BTreeMap;
+
+use sha2::{Digest, Sha256};
+
+use super::redact::{Redactor, redact};
+use super::scanner::SecretScanner;
+use super::settings::SecretSettings;
+use super::{Confidence, Location, SecretFinding, Status};
+use crate::image::{Image, clean_instruction};
+use crate::layer::ContentHit;
+use crate::tree::{Fate, GoneReason, ImageTree, State};
+
+/// Stable hash of a rule and a secret: the same secret found again (another build, another layer) keeps it.
+pub fn fingerprint(rule: &str, secret: &str) -> String {
+    let digest = Sha256::digest(format!("{rule}:{secret}").as_bytes());
+    hex::encode(&digest[..16])
+}
+
+/// Paths where keys are usually test fixtures or documentation, reported with low confidence.
+const LOW_CONFIDENCE_DIRS: [&str; 12] = [
+    "/node_modules/",
+    "/site-packages/",
+    "/dist-packages/",
+    "/vendor/",
+    "/test/",
+    "/tests/",
+    "/testdata/",
+    "/fixtures/",
+    "/examples/",
+    "/usr/share/doc/",
+    "/spec/",
+    "/__tests__/",
+];
+
+fn confidence(rule: &str, path: Option<&str>, secret: &str) -> Confidence {
+    let low_path = path.is_some_and(|p| LOW_CONFIDENCE_DIRS.iter().any(|d| p.contains(d)));
+    let weak_generic = rule == "generic-secret" && super::scanner::entropy(secret) < 3.8;
+    if low_path || weak_generic {
+        Confidence::Low
+    } else {
+        Confidence::High
+    }
+}
+
+/// What a secret scan produced: the findings (allowlisted and baselined ones left out), and a redactor that
+/// masks every secret found in any text we print.
+pub struct SecretReport {
+    pub findings: Vec<SecretFinding>,
+    pub redactor: Redactor,
+}
+
+struct Raw {
+    rule: u32,
+    location: Location,
+    layer: Option<u32>,
+    path: Option<String>,
+    line: Option<u32>,
+    status: Status,
+    removed_in: Option<u32>,
+    instruction: Option<String>,
+    secret: String,
+}
+
+/// Collects the findings of an image whose layers were scanned with `scanner`.
+pub fn collect(
+    image: &Image,
+    tree: &ImageTree,
+    scanner: &SecretScanner,
+    settings: &SecretSettings,
+    show: bool,
+) -> SecretReport {
+    let mut raw = file_findings(image, tree);
+    raw.extend(config_findings(image, scanner));
+    raw.extend(history_findings(image, scanner));
+    let redactor = Redactor::new(raw.iter().map(|r| r.secret.clone()));
+    let rules = scanner.rules();
+    let mut findings: Vec<SecretFinding> = raw
+        .into_iter()
+        .filter_map(|r| {
+            let info = rules.info(r.rule)?;
+            let finding = SecretFinding {
+                rule: info.id.to_string(),
+                description: info.description.to_string(),
+                severity: info.severity,
+                confidence: confidence(info.id, r.path.as_deref(), &r.secret),
+                location: r.location,
+                layer: r.layer,
+                path: r.path,
+                line: r.line,
+                status: r.status,
+                removed_in: r.removed_in,
+                instruction: r.instruction.map(|i| redactor.apply(&i)),
+                redacted: if show || info.is_file_rule {
+                    r.secret.clone()
+                } else {
+                    redact(&r.secret)
+                },
+                fingerprint: fingerprint(info.id, &r.secret),
+            };
+            (!settings.suppresses(&finding, &r.secret)).then_some(finding)
+        })
+        .collect();
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(a.layer.cmp(&b.layer))
+            .then(a.path.cmp(&b.path))
+            .then(a.line.cmp(&b.line))
+    });
+    SecretReport { findings, redactor }
+}
+
+fn instruction_of(image: &Image, layer: u32) -> Option<String> {
+    image
+        .layers
+        .get(layer as usize)
+        .map(|l| l.history.instruction.clone())
+        .filter(|i| !i.is_empty())
+}
+
+/// (node, rule, secret): one secret at one path.
+type SecretAtPath = (u32, u32, String);
+/// A version holding the secret: (layer, line, fate).
+type Holder = (u32, u32, Fate);
+
+/// File findings grouped per path and secret: first layer that added it, status from the last version that
+/// still held it.
+fn file_findings(image: &Image, tree: &ImageTree) -> Vec<Raw> {
+    let visible = tree.visible_versions();
+    let mut groups: BTreeMap<SecretAtPath, Vec<Holder>> = BTreeMap::new();
+    for layer in &image.layers {
+        let l = layer.index as u32;
+        for (entry, hit) in &layer.scan.hits {
+            let path = &layer.scan.entries[*entry as usize].path;
+            let Some(node) = tree.lookup(path) else {
+                continue;
+            };
+            let Some(position) = tree.history(node).iter().position(|e| {
+                e.layer == l
+                    && e.state
+                        == State::Present {
+                            entry: Some(*entry),
+                        }
+            }) else {
+                continue;
+            };
+            let fate = tree.fate(node, position, &visible);
+            let ContentHit { rule, line, text } = hit;
+            groups
+                .entry((node, *rule, text.clone()))
+                .or_default()
+                .push((l, *line, fate));
+        }
+    }
+    groups
+        .into_iter()
+        .map(|((node, rule, secret), versions)| {
+            let (first_layer, line, _) = versions[0];
+            let (status, removed_in) = match versions[versions.len() - 1].2 {
+                Fate::Visible => (Status::Visible, None),
+                Fate::Gone {
+                    reason: GoneReason::Overwritten,
+                    removed_in,
+                } => (Status::Overwritten, Some(removed_in)),
+                Fate::Gone { removed_in, .. } => (Status::Removed, Some(removed_in)),
+            };
+            Raw {
+                rule,
+                location: Location::File,
+                layer: Some(first_layer),
+                path: Some(tree.display_path(node)),
+                line: (line > 0).then_some(line),
+                status,
+                removed_in,
+                instruction: instruction_of(image, first_layer),
+                secret,
+            }
+        })
+        .collect()
+}
+
+/// Every string in the config's `config` object and top-level text fields, with a readable location.
+fn config_strings(value: &serde_json::Value, at: String, out: &mut Vec<(String, String)>) {
+    match value {
+        serde_json::Value::String(s) => out.push((at, s.clone())),
+        serde_json::Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                config_strings(v, format!("{at}[{i}]"), out);
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                let key = if at.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{at}.{k}")
+                };
+                config_strings(v, key, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn config_findings(image: &Image, scanner: &SecretScanner) -> Vec<Raw> {
+    let raw = &image.meta.config.raw;
+    let mut strings = Vec::new();
+    for key in ["config", "container_config", "author", "comment"] {
+        if let Some(v) = raw.get(key) {
+            config_strings(v, key.to_string(), &mut strings);
+        }
+    }
+    let mut out: Vec<Raw> = Vec::new();
+    for (field, text) in strings {
+        if field.starts_with("container_config.Cmd") {
+            continue; // the builder's copy of created_by: reported from the history
+        }
+        for hit in scanner.scan_text(text.as_bytes()) {
+            if out
+                .iter()
+                .any(|r| r.secret == hit.text && r.rule == hit.rule)
+            {
+                continue;
+            }
+            let instruction = image
+                .meta
+                .config
+                .history
+                .iter()
+                .filter_map(|h| h.created_by.as_deref())
+                .find(|by| by.contains(&hit.text))
+                .map(clean_instruction);
+            out.push(Raw {
+                rule: hit.rule,
+                location: Location::Config,
+                layer: None,
+                path: Some(field.strip_prefix("config.").unwrap_or(&field).to_string()),
+                line: None,
+                status: Status::Visible,
+                removed_in: None,
+                instruction,
+                secret: hit.text,
+            });
+        }
+    }
+    out
+}
+
+/// History lines ship with the image: every secret there is visible, attributed to the layer it belongs to.
+fn history_findings(image: &Image, scanner: &SecretScanner) -> Vec<Raw> {
+    let mut out: Vec<Raw> = Vec::new();
+    let mut next_layer = 0u32;
+    for item in &image.meta.config.history {
+        let layer = if item.empty_layer {
+            next_layer.saturating_sub(1)
+        } else {
+            next_layer
+        };
+        if !item.empty_layer {
+            next_layer += 1;
+        }
+        let Some(by) = item.created_by.as_deref() else {
+            continue;
+        };
+        for hit in scanner.scan_text(by.as_bytes()) {
+            if out
+                .iter()
+                .any(|r| r.secret == hit.text && r.rule == hit.rule)
+            {
+                continue; // the same build arg repeats in every RUN after it: report where it first appears
+            }
+            out.push(Raw {
+                rule: hit.rule,
+                location: Location::History,
+                layer: Some(layer.min(image.layers.len().saturating_sub(1) as u32)),
+                path: None,
+                line: None,
+                status: Status::Visible,
+                removed_in: None,
+                instruction: Some(clean_instruction(by)),
+                secret: hit.text,
+            });
+        }
+    }
+    out
+}
+
+/// Masks secrets and build arguments in the layers' history text, which every output shows.
+pub fn redact_history(image: &mut Image, redactor: &Redactor) {
+    for layer in &mut image.layers {
+        let h = &mut layer.history;
+        h.created_by = redactor.apply(&h.created_by);
+        h.instruction = redactor.apply(&h.instruction);
+        for i in &mut h.instructions {
+            *i = redactor.apply(i);
+        }
+    }
+}

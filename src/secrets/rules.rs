@@ -1,0 +1,307 @@
+//! Secret rules as data: the built-in set (`assets/secrets/rules.toml`) plus the user's, compiled once into a
+//! keyword prefilter (Aho-Corasick, case-insensitive) and per-rule regexes.
+
+use aho_corasick::AhoCorasick;
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use regex::bytes::Regex;
+use serde::Deserialize;
+
+use super::Severity;
+
+const BUILTIN: &str = include_str!("../../assets/secrets/rules.toml");
+
+/// A content rule as written in TOML.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContentDef {
+    pub id: String,
+    pub description: String,
+    pub severity: Severity,
+    pub keywords: Vec<String>,
+    pub regex: String,
+    #[serde(default)]
+    pub entropy: Option<f64>,
+    #[serde(default)]
+    pub examples: Vec<String>,
+    #[serde(default)]
+    pub counter_examples: Vec<String>,
+}
+
+/// A risky-file rule as written in TOML.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileDef {
+    pub id: String,
+    pub description: String,
+    pub severity: Severity,
+    pub paths: Vec<String>,
+    #[serde(default)]
+    pub content: Option<String>,
+    #[serde(default)]
+    pub examples: Vec<String>,
+    #[serde(default)]
+    pub counter_examples: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleDefs {
+    #[serde(default)]
+    pub rule: Vec<ContentDef>,
+    #[serde(default)]
+    pub file: Vec<FileDef>,
+}
+
+impl RuleDefs {
+    pub fn builtin() -> RuleDefs {
+        // The built-in file is checked by the unit tests; an empty set is the only fallback.
+        toml::from_str(BUILTIN).unwrap_or_default()
+    }
+}
+
+pub struct ContentRule {
+    pub id: String,
+    pub description: String,
+    pub severity: Severity,
+    pub regex: Regex,
+    pub entropy: Option<f64>,
+}
+
+pub struct FileRule {
+    pub id: String,
+    pub description: String,
+    pub severity: Severity,
+    pub globs: GlobSet,
+    pub content: Option<Vec<u8>>,
+}
+
+/// Rule metadata common to both kinds, by rule number.
+pub struct RuleInfo<'a> {
+    pub id: &'a str,
+    pub description: &'a str,
+    pub severity: Severity,
+    pub is_file_rule: bool,
+}
+
+/// Compiled rules. Content rules are numbered first, file rules after them.
+pub struct Ruleset {
+    pub content: Vec<ContentRule>,
+    pub files: Vec<FileRule>,
+    pub(crate) prefilter: AhoCorasick,
+    /// Keyword pattern number -> content rules using it.
+    pub(crate) keyword_rules: Vec<Vec<usize>>,
+}
+
+impl Ruleset {
+    /// Compiles rule definitions, leaving out the `disabled` rule ids.
+    pub fn compile(defs: &RuleDefs, disabled: &[String]) -> Result<Ruleset, String> {
+        let mut content = Vec::new();
+        let mut keywords: Vec<String> = Vec::new();
+        let mut keyword_rules: Vec<Vec<usize>> = Vec::new();
+        for def in defs.rule.iter().filter(|d| !disabled.contains(&d.id)) {
+            let regex =
+                Regex::new(&def.regex).map_err(|e| format!("rule {}: bad regex: {e}", def.id))?;
+            if def.keywords.is_empty() {
+                return Err(format!("rule {}: needs at least one keyword", def.id));
+            }
+            let index = content.len();
+            for k in &def.keywords {
+                let k = k.to_ascii_lowercase();
+                match keywords.iter().position(|x| *x == k) {
+                    Some(p) => keyword_rules[p].push(index),
+                    None => {
+                        keywords.push(k);
+                        keyword_rules.push(vec![index]);
+                    }
+                }
+            }
+            content.push(ContentRule {
+                id: def.id.clone(),
+                description: def.description.clone(),
+                severity: def.severity,
+                regex,
+                entropy: def.entropy,
+            });
+        }
+        let mut files = Vec::new();
+        for def in defs.file.iter().filter(|d| !disabled.contains(&d.id)) {
+            let mut builder = GlobSetBuilder::new();
+            for p in &def.paths {
+                let glob = globset::GlobBuilder::new(p.trim_start_matches('/'))
+                    .literal_separator(true)
+                    .case_insensitive(true)
+                    .build()
+                    .map_err(|e| format!("file rule {}: bad glob {p:?}: {e}", def.id))?;
+                builder.add(glob);
+            }
+            files.push(FileRule {
+                id: def.id.clone(),
+                description: def.description.clone(),
+                severity: def.severity,
+                globs: builder
+                    .build()
+                    .map_err(|e| format!("file rule {}: {e}", def.id))?,
+                content: def.content.as_ref().map(|c| c.as_bytes().to_vec()),
+            });
+        }
+        let prefilter = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(&keywords)
+            .map_err(|e| format!("keywords: {e}"))?;
+        Ok(Ruleset {
+            content,
+            files,
+            prefilter,
+            keyword_rules,
+        })
+    }
+
+    /// The built-in rules.
+    pub fn builtin() -> Result<Ruleset, String> {
+        Ruleset::compile(&RuleDefs::builtin(), &[])
+    }
+
+    pub fn len(&self) -> usize {
+        self.content.len() + self.files.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn info(&self, rule: u32) -> Option<RuleInfo<'_>> {
+        let rule = rule as usize;
+        if let Some(r) = self.content.get(rule) {
+            return Some(RuleInfo {
+                id: &r.id,
+                description: &r.description,
+                severity: r.severity,
+                is_file_rule: false,
+            });
+        }
+        self.files.get(rule - self.content.len()).map(|r| RuleInfo {
+            id: &r.id,
+            description: &r.description,
+            severity: r.severity,
+            is_file_rule: true,
+        })
+    }
+}
+
+/// Compiles a list of user globs (allowlists).
+pub fn globs(patterns: &[String]) -> Result<GlobSet, String> {
+    let mut builder = GlobSetBuilder::new();
+    for p in patterns {
+        builder
+            .add(Glob::new(p.trim_start_matches('/')).map_err(|e| format!("bad glob {p:?}: {e}"))?);
+    }
+    builder.build().map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layer::ContentInspector;
+    use crate::secrets::scanner::SecretScanner;
+
+    #[test]
+    fn builtin_rules_parse_and_are_many() {
+        let defs: RuleDefs = toml::from_str(BUILTIN).expect("assets/secrets/rules.toml parses");
+        assert!(defs.rule.len() >= 40, "{} content rules", defs.rule.len());
+        assert!(defs.file.len() >= 14);
+        let set = Ruleset::compile(&defs, &[]).expect("rules compile");
+        assert_eq!(set.len(), defs.rule.len() + defs.file.len());
+        let mut ids: Vec<&str> = defs
+            .rule
+            .iter()
+            .map(|r| r.id.as_str())
+            .chain(defs.file.iter().map(|f| f.id.as_str()))
+            .collect();
+        ids.sort();
+        let before = ids.len();
+        ids.dedup();
+        assert_eq!(before, ids.len(), "rule ids are unique");
+    }
+
+    /// Every content rule finds each of its examples and none of its counter-examples.
+    #[test]
+    fn every_content_rule_matches_its_examples_only() {
+        let defs = RuleDefs::builtin();
+        let scanner = SecretScanner::new(Ruleset::compile(&defs, &[]).unwrap(), 1 << 20);
+        for def in &defs.rule {
+            assert!(
+                !def.examples.is_empty() && !def.counter_examples.is_empty(),
+                "{} needs examples",
+                def.id
+            );
+            for ex in &def.examples {
+                let hits = scanner.scan_text(ex.as_bytes());
+                assert!(
+                    hits.iter()
+                        .any(|h| scanner.rules().info(h.rule).unwrap().id == def.id),
+                    "{} misses its example {ex:?} (found {:?})",
+                    def.id,
+                    hits.iter()
+                        .map(|h| scanner.rules().info(h.rule).unwrap().id)
+                        .collect::<Vec<_>>()
+                );
+            }
+            for ex in &def.counter_examples {
+                let hits = scanner.scan_text(ex.as_bytes());
+                assert!(
+                    !hits
+                        .iter()
+                        .any(|h| scanner.rules().info(h.rule).unwrap().id == def.id),
+                    "{} fires on its counter-example {ex:?}",
+                    def.id
+                );
+            }
+        }
+    }
+
+    /// Every file rule matches its example paths and none of its counter-examples.
+    #[test]
+    fn every_file_rule_matches_its_examples_only() {
+        let defs = RuleDefs::builtin();
+        let scanner = SecretScanner::new(Ruleset::compile(&defs, &[]).unwrap(), 1 << 20);
+        for def in &defs.file {
+            let content = def.content.clone().unwrap_or_default();
+            let data = format!("{content}\nsome bytes");
+            for ex in &def.examples {
+                let mut hits = Vec::new();
+                scanner.inspect(
+                    ex.trim_start_matches('/').as_bytes(),
+                    data.as_bytes(),
+                    &mut hits,
+                );
+                assert!(
+                    hits.iter()
+                        .any(|h| scanner.rules().info(h.rule).unwrap().id == def.id),
+                    "{} misses {ex}",
+                    def.id
+                );
+            }
+            for ex in &def.counter_examples {
+                let mut hits = Vec::new();
+                scanner.inspect(
+                    ex.trim_start_matches('/').as_bytes(),
+                    data.as_bytes(),
+                    &mut hits,
+                );
+                assert!(
+                    !hits
+                        .iter()
+                        .any(|h| scanner.rules().info(h.rule).unwrap().id == def.id),
+                    "{} fires on {ex}",
+                    def.id
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn disabled_rules_are_left_out() {
+        let set = Ruleset::compile(&RuleDefs::builtin(), &["generic-secret".into()]).unwrap();
+        assert!(set.content.iter().all(|r| r.id != "generic-secret"));
+    }
+}

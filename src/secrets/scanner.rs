@@ -1,0 +1,254 @@
+//! The secret scanner: a content inspector run inside the one pass over each layer. Keywords are found with
+//! Aho-Corasick; a rule's regex runs only on the line of a hit of one of its keywords (and the next line). Binary files are
+//! skipped (but still matched by name), and at most `max_bytes` of each file are read.
+
+use crate::layer::{ContentHit, ContentInspector};
+
+use super::rules::Ruleset;
+
+/// How much of a file's start decides whether it is binary.
+const BINARY_PROBE: usize = 8 * 1024;
+/// A window never reaches further than this from its keyword.
+const WINDOW: usize = 2048;
+
+pub struct SecretScanner {
+    rules: Ruleset,
+    max_bytes: u64,
+}
+
+impl SecretScanner {
+    pub fn new(rules: Ruleset, max_bytes: u64) -> SecretScanner {
+        SecretScanner { rules, max_bytes }
+    }
+
+    pub fn rules(&self) -> &Ruleset {
+        &self.rules
+    }
+
+    /// Content-rule hits in a piece of text (file bytes, a config value, a history line).
+    pub fn scan_text(&self, data: &[u8]) -> Vec<ContentHit> {
+        let mut hits: Vec<ContentHit> = Vec::new();
+        let mut scanned_until = vec![0usize; self.rules.content.len()];
+        let mut line_cursor = (0usize, 1u32);
+        for m in self.rules.prefilter.find_overlapping_iter(data) {
+            let start = line_start(data, m.start());
+            let end = line_end(data, m.end());
+            for &rule_index in &self.rules.keyword_rules[m.pattern().as_usize()] {
+                if scanned_until[rule_index] > start {
+                    continue; // this line was already searched for this rule
+                }
+                scanned_until[rule_index] = end;
+                let rule = &self.rules.content[rule_index];
+                for caps in rule.regex.captures_iter(&data[start..end]) {
+                    let Some(found) = caps.get(1).or_else(|| caps.get(0)) else {
+                        continue;
+                    };
+                    let text = String::from_utf8_lossy(found.as_bytes()).into_owned();
+                    if is_placeholder(&text) || rule.entropy.is_some_and(|min| entropy(&text) < min)
+                    {
+                        continue;
+                    }
+                    let line = line_number(data, start + found.start(), &mut line_cursor);
+                    hits.push(ContentHit {
+                        rule: rule_index as u32,
+                        line,
+                        text,
+                    });
+                }
+            }
+        }
+        // Rules are listed specific-first: keep the most specific rule for the same secret.
+        hits.sort_by_key(|h| (h.line, h.rule));
+        let mut kept: Vec<ContentHit> = Vec::new();
+        for h in hits {
+            if !kept
+                .iter()
+                .any(|k| k.line == h.line && (k.text.contains(&h.text) || h.text.contains(&k.text)))
+            {
+                kept.push(h);
+            }
+        }
+        kept
+    }
+}
+
+fn line_start(data: &[u8], pos: usize) -> usize {
+    let floor = pos.saturating_sub(WINDOW);
+    memchr::memrchr(b'\n', &data[floor..pos]).map_or(floor, |i| floor + i + 1)
+}
+
+/// The end of the line after the one holding `pos` (a PEM header's key material is on the next line).
+fn line_end(data: &[u8], pos: usize) -> usize {
+    let ceil = (pos + WINDOW).min(data.len());
+    match memchr::memchr(b'\n', &data[pos..ceil]) {
+        Some(i) => {
+            let next = pos + i + 1;
+            memchr::memchr(b'\n', &data[next..ceil]).map_or(ceil, |j| next + j)
+        }
+        None => ceil,
+    }
+}
+
+/// 1-based line of `pos`; the cursor makes increasing positions cheap.
+fn line_number(data: &[u8], pos: usize, cursor: &mut (usize, u32)) -> u32 {
+    if pos < cursor.0 {
+        *cursor = (0, 1);
+    }
+    let newlines = memchr::memchr_iter(b'\n', &data[cursor.0..pos]).count() as u32;
+    *cursor = (pos, cursor.1 + newlines);
+    cursor.1
+}
+
+/// Shannon entropy in bits per character.
+pub fn entropy(text: &str) -> f64 {
+    let mut counts = [0u32; 256];
+    let bytes = text.as_bytes();
+    for &b in bytes {
+        counts[b as usize] += 1;
+    }
+    let n = bytes.len() as f64;
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = c as f64 / n;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+/// Values that stand for a secret rather than being one.
+fn is_placeholder(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    const MARKERS: [&str; 16] = [
+        "${",
+        "$(",
+        "{{",
+        "<",
+        "%s",
+        "changeme",
+        "change_me",
+        "example",
+        "placeholder",
+        "your_",
+        "your-",
+        "xxxx",
+        "****",
+        "dummy",
+        "redacted",
+        "replace_me",
+    ];
+    MARKERS.iter().any(|m| lower.contains(m)) || lower.bytes().all(|b| b == lower.as_bytes()[0])
+}
+
+fn is_binary(data: &[u8]) -> bool {
+    memchr::memchr(0, &data[..data.len().min(BINARY_PROBE)]).is_some()
+}
+
+impl ContentInspector for SecretScanner {
+    fn wants(&self, _path: &[u8], size: u64) -> Option<u64> {
+        (size > 0).then_some(self.max_bytes)
+    }
+
+    fn inspect(&self, path: &[u8], data: &[u8], hits: &mut Vec<ContentHit>) {
+        let before = hits.len();
+        if !is_binary(data) {
+            hits.extend(self.scan_text(data));
+        }
+        if hits.len() > before {
+            return; // the content rules already name this file's secrets
+        }
+        let path = String::from_utf8_lossy(path);
+        let first_file_rule = self.rules.content.len();
+        for (i, rule) in self.rules.files.iter().enumerate() {
+            if !rule.globs.is_match(path.as_ref()) {
+                continue;
+            }
+            if let Some(needle) = &rule.content {
+                if memchr::memmem::find(data, needle).is_none() {
+                    continue;
+                }
+            }
+            hits.push(ContentHit {
+                rule: (first_file_rule + i) as u32,
+                line: 0,
+                text: format!("/{path}"),
+            });
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scanner() -> SecretScanner {
+        SecretScanner::new(Ruleset::builtin().unwrap(), 1 << 20)
+    }
+
+    fn ids(s: &SecretScanner, data: &str) -> Vec<(String, u32)> {
+        s.scan_text(data.as_bytes())
+            .iter()
+            .map(|h| (s.rules().info(h.rule).unwrap().id.to_string(), h.line))
+            .collect()
+    }
+
+    #[test]
+    fn lines_are_counted_and_the_specific_rule_wins() {
+        let s = scanner();
+        let text = "a=1\nb=2\nSTRIPE_SECRET_KEY=sk_live_1cQSDwDCG8pkhqRqlRvdEzNJ\n";
+        assert_eq!(ids(&s, text), vec![("stripe-secret-key".to_string(), 3)]);
+    }
+
+    #[test]
+    fn database_urls_are_not_reported_twice() {
+        let s = scanner();
+        let found = ids(
+            &s,
+            "DATABASE_URL=postgres://app:S3cr3tPassw0rd@db.internal:5432/app",
+        );
+        assert_eq!(found, vec![("database-url".to_string(), 1)]);
+    }
+
+    #[test]
+    fn binary_files_are_matched_by_name_only() {
+        let s = scanner();
+        let mut hits = Vec::new();
+        s.inspect(
+            b"app/server.p12",
+            b"\x30\x82\x00\x00ghp_R7cK2mVx9Lq4Tz8Wn3Bp6Yd1Hf5Js0Ga2Ue8",
+            &mut hits,
+        );
+        assert_eq!(hits.len(), 1);
+        assert_eq!(s.rules().info(hits[0].rule).unwrap().id, "keystore-file");
+    }
+
+    #[test]
+    fn content_findings_take_precedence_over_the_file_rule() {
+        let s = scanner();
+        let mut hits = Vec::new();
+        s.inspect(
+            b"home/ci/.ssh/id_rsa",
+            b"-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n",
+            &mut hits,
+        );
+        assert_eq!(hits.len(), 1);
+        assert_eq!(
+            s.rules().info(hits[0].rule).unwrap().id,
+            "private-key-openssh"
+        );
+        hits.clear();
+        s.inspect(b"home/ci/.ssh/id_rsa", b"not really a key", &mut hits);
+        assert_eq!(
+            s.rules().info(hits[0].rule).unwrap().id,
+            "ssh-private-key-file"
+        );
+    }
+
+    #[test]
+    fn entropy_separates_words_from_keys() {
+        assert!(entropy("aaaaaaaa") < 0.1);
+        assert!(entropy("q9Wf3Lk8Zp2Rt6Yx") > 3.5);
+    }
+}
