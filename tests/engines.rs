@@ -247,3 +247,170 @@ fn podman_built_tree_matches_podman_export() {
         );
     }
 }
+
+/// Secrets planted by a real build: RUN then deleted, COPY then overwritten, under a directory later removed,
+/// in ENV and in a build ARG; found right in every format Docker, skopeo and podman write.
+const SECRETS_DOCKERFILE: &str = r#"FROM BASE
+ARG DEPLOY_TOKEN=ghp_R7cK2mVx9Lq4Tz8Wn3Bp6Yd1Hf5Js0Ga2Ue8
+ENV DATABASE_URL=postgres://app:S3cr3tPassw0rd@db.internal:5432/app
+RUN mkdir -p /root/.aws && printf '[default]\naws_access_key_id = AKIAZ7VRSQ5TJN2UE4OK\n' > /root/.aws/credentials \
+ && echo "token=$DEPLOY_TOKEN" > /tmp/run-secret.txt
+COPY slack.json /app/slack.json
+RUN rm -rf /root/.aws /tmp/run-secret.txt && echo '{}' > /app/slack.json
+CMD ["sh"]
+"#;
+
+fn check_secret_findings(archive: &str, what: &str) {
+    let findings = json_of(&["secrets", "--json", archive]);
+    let findings = findings.as_array().unwrap();
+    let get = |rule: &str, location: &str, path: Option<&str>| {
+        findings
+            .iter()
+            .find(|x| {
+                x["rule"] == rule
+                    && x["location"] == location
+                    && path.is_none_or(|p| x["path"] == p)
+            })
+            .unwrap_or_else(|| panic!("{what}: no {rule} in {location}: {findings:#?}"))
+    };
+    let aws = get("aws-access-key-id", "file", None);
+    assert_eq!(
+        (
+            aws["layer"].as_u64(),
+            aws["status"].as_str(),
+            aws["removed_in"].as_u64()
+        ),
+        (Some(1), Some("removed"), Some(3)),
+        "{what}"
+    );
+    assert!(
+        aws["instruction"]
+            .as_str()
+            .unwrap()
+            .starts_with("RUN mkdir -p /root/.aws"),
+        "{what}"
+    );
+    let run_secret = get("github-pat", "file", Some("/tmp/run-secret.txt"));
+    assert_eq!(
+        (
+            run_secret["status"].as_str(),
+            run_secret["removed_in"].as_u64()
+        ),
+        (Some("removed"), Some(3)),
+        "{what}"
+    );
+    let slack = get("slack-token", "file", None);
+    assert_eq!(
+        (
+            slack["layer"].as_u64(),
+            slack["status"].as_str(),
+            slack["removed_in"].as_u64()
+        ),
+        (Some(2), Some("overwritten"), Some(3)),
+        "{what}"
+    );
+    assert!(
+        slack["instruction"].as_str().unwrap().starts_with("COPY "),
+        "{what}"
+    );
+    assert_eq!(
+        get("database-url", "config", None)["status"],
+        "visible",
+        "{what}"
+    );
+    assert!(
+        findings
+            .iter()
+            .any(|x| x["rule"] == "github-pat" && x["location"] == "history"),
+        "{what}"
+    );
+    let text = serde_json::to_string(findings).unwrap();
+    assert!(
+        !text.contains("S3cr3tPassw0rd") && !text.contains("AKIAZ7VRSQ5TJN2UE4OK"),
+        "{what}: clear text"
+    );
+}
+
+fn build_secrets(engine: &str, base: &str, tag: &str, extra: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        SECRETS_DOCKERFILE.replace("BASE", base),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("slack.json"),
+        "{\"slack\": \"xoxb-123456789012-1234567890123-Zx9Vb7Nm1Qw5Er8Ty2Ui4Op\"}\n",
+    )
+    .unwrap();
+    let mut cmd = Command::new(engine);
+    cmd.arg("build")
+        .args(extra)
+        .args(["-q", "-t", tag])
+        .arg(dir.path());
+    if engine == DOCKER {
+        cmd.env("DOCKER_BUILDKIT", "0");
+    }
+    sh(&mut cmd);
+}
+
+#[test]
+fn secrets_from_a_docker_build_are_found_in_every_format() {
+    if !engine_ready(DOCKER, "layerscope-base:1") {
+        return;
+    }
+    build_secrets(
+        DOCKER,
+        "layerscope-base:1",
+        "layerscope-secrets:1",
+        &["--network", "none"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let legacy = dir.path().join("legacy.tar");
+    sh(Command::new(DOCKER).args([
+        "save",
+        "-o",
+        legacy.to_str().unwrap(),
+        "layerscope-secrets:1",
+    ]));
+    check_secret_findings(legacy.to_str().unwrap(), "docker save");
+    for format in ["gzip", "zstd"] {
+        let layout = dir.path().join(format!("oci-{format}"));
+        sh(Command::new("skopeo").args([
+            "copy",
+            "-q",
+            "--dest-compress-format",
+            format,
+            &format!("docker-archive:{}", legacy.display()),
+            &format!("oci:{}:layerscope-secrets:1", layout.display()),
+        ]));
+        check_secret_findings(layout.to_str().unwrap(), &format!("skopeo oci {format}"));
+    }
+}
+
+#[test]
+fn secrets_from_a_podman_build_are_found_in_every_format() {
+    if !engine_ready("podman", "localhost/layerscope-base:1") {
+        return;
+    }
+    build_secrets(
+        "podman",
+        "localhost/layerscope-base:1",
+        "localhost/layerscope-secrets:1",
+        &["--isolation", "chroot"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    for format in ["oci-archive", "docker-archive"] {
+        let archive = dir.path().join(format!("{format}.tar"));
+        sh(Command::new("podman").args([
+            "save",
+            "-q",
+            "--format",
+            format,
+            "-o",
+            archive.to_str().unwrap(),
+            "localhost/layerscope-secrets:1",
+        ]));
+        check_secret_findings(archive.to_str().unwrap(), &format!("podman {format}"));
+    }
+}

@@ -207,3 +207,63 @@ fn cat_reads_a_deleted_secret_back_from_a_real_image() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("machine api.example.com"));
 }
+
+/// The demo's leaks, found with where they came and went, the same from every engine and format.
+#[test]
+fn demo_secrets_are_found_in_every_format() {
+    for dir in dirs() {
+        for f in DOCKER_FORMATS.iter().chain(&PODMAN_FORMATS) {
+            let path = dir.join(f);
+            let findings = json_of(&["secrets", "--json", path.to_str().unwrap()]);
+            let findings = findings.as_array().unwrap();
+            let get = |rule: &str, location: &str| {
+                findings
+                    .iter()
+                    .find(|x| x["rule"] == rule && x["location"] == location)
+                    .unwrap_or_else(|| panic!("{f}: no {rule} in {location}: {findings:#?}"))
+            };
+            let key = get("private-key-openssh", "file");
+            assert_eq!(
+                (
+                    key["layer"].as_u64(),
+                    key["status"].as_str(),
+                    key["removed_in"].as_u64()
+                ),
+                (Some(2), Some("removed"), Some(4)),
+                "{f}"
+            );
+            assert!(
+                key["instruction"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("COPY file:"),
+                "{f}"
+            );
+            let netrc = get("netrc-password", "file");
+            assert_eq!(
+                (
+                    netrc["layer"].as_u64(),
+                    netrc["status"].as_str(),
+                    netrc["removed_in"].as_u64()
+                ),
+                (Some(3), Some("removed"), Some(5)),
+                "{f}"
+            );
+            let stripe = get("stripe-secret-key", "file");
+            assert_eq!(
+                (stripe["layer"].as_u64(), stripe["status"].as_str()),
+                (Some(6), Some("visible")),
+                "{f}"
+            );
+            assert_eq!(get("gitlab-pat", "history")["status"], "visible", "{f}");
+            let all = serde_json::to_string(findings).unwrap();
+            for secret in [
+                "glpat-AXPX6LYbMJGeCI8m6XEH",
+                "jvWDm38YOh9Mjvcn",
+                "sk_live_1cQSDwDCG8pkhqRqlRvdEzNJ",
+            ] {
+                assert!(!all.contains(secret), "{f}: {secret} in clear");
+            }
+        }
+    }
+}
