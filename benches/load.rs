@@ -12,10 +12,12 @@ use std::time::{Duration, Instant};
 
 use layerscope::analysis;
 use layerscope::layer::NoProgress;
+use layerscope::secrets::{Ruleset, SecretScanner};
 use layerscope::source::{self, LoadOptions, Selection};
 use layerscope::tree::TreeView;
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 
 fn env_num(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -34,14 +36,40 @@ impl Rng {
     }
 }
 
-/// Half random, half repetitive bytes: compresses about 2:1 like typical binaries.
+const WORDS: [&str; 24] = [
+    "the", "config", "value", "import", "return", "name", "function", "self", "data", "user",
+    "path", "key", "if", "else", "for", "while", "error", "string", "list", "default", "http",
+    "result", "int", "=",
+];
+
+/// Two files in three are text (source-like lines of words; about one line in fifty assigns a password or a
+/// token, so secret-rule keywords hit regularly), the rest
+/// binary (half random, half zero bytes): the secret scanner has real text to read.
 fn content(rng: &mut Rng, size: usize) -> Vec<u8> {
-    let mut data = vec![0u8; size];
-    for chunk in data.chunks_mut(64).step_by(2) {
-        for b in chunk.iter_mut() {
-            *b = rng.next() as u8;
+    if rng.next() % 3 == 0 {
+        let mut data = vec![0u8; size];
+        for chunk in data.chunks_mut(64).step_by(2) {
+            for b in chunk.iter_mut() {
+                *b = rng.next() as u8;
+            }
+        }
+        return data;
+    }
+    let mut data = Vec::with_capacity(size + 16);
+    while data.len() < size {
+        let r = rng.next();
+        data.extend_from_slice(WORDS[(r % WORDS.len() as u64) as usize].as_bytes());
+        if r % 11 == 0 {
+            // One line in about fifty assigns a password or a token, as configuration and code do.
+            if r % 50 < 1 {
+                data.extend_from_slice(b" password = hunter2\n token: abc123\n");
+            }
+            data.push(b'\n');
+        } else {
+            data.push(b' ');
         }
     }
+    data.truncate(size);
     data
 }
 
@@ -163,7 +191,7 @@ fn write_oci(path: &Path, layers: &[Vec<u8>], zstd: bool) {
 
 fn images(mb: u64, files: u64) -> Vec<(&'static str, PathBuf)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(format!("target/bench-images/{mb}mb-{files}f"));
+        .join(format!("target/bench-images/v3-{mb}mb-{files}f"));
     let out = vec![
         ("docker-archive (tar layers)", dir.join("docker.tar")),
         ("oci-archive (gzip layers)", dir.join("oci-gzip.tar")),
@@ -193,43 +221,73 @@ fn main() {
         return;
     }
     println!("image: {mb} MB of files, {files} files, 24 layers; median of {runs} runs");
+    let scanner: Arc<SecretScanner> = Arc::new(SecretScanner::new(
+        Ruleset::builtin().expect("built-in rules compile"),
+        layerscope::secrets::settings::DEFAULT_MAX_FILE_BYTES,
+    ));
     for (name, path) in &imgs {
-        let mut times = Vec::new();
-        let mut analysis_time = Duration::ZERO;
-        let mut summary = String::new();
-        for _ in 0..runs {
-            let start = Instant::now();
-            let loaded = source::open(path.to_str().unwrap())
-                .and_then(|s| {
-                    s.load(
-                        &LoadOptions {
-                            selection: Selection {
-                                verify: true,
-                                ..Selection::default()
-                            },
-                            ..LoadOptions::default()
-                        },
-                        &NoProgress,
-                    )
-                })
-                .unwrap();
-            let mid = Instant::now();
-            let a = analysis::analyze(&loaded.image, 1);
-            let top = TreeView::at_layer(&a.tree, a.layers.len() as u32 - 1)
-                .merged(false)
-                .len();
-            analysis_time = mid.elapsed();
-            times.push(start.elapsed());
-            summary = format!("{top} paths at top, {} wasted", a.waste.wasted_bytes);
-        }
-        times.sort();
-        let median = times[times.len() / 2];
+        let plain = measure(path, runs, None);
+        let scanned = measure(path, runs, Some(scanner.clone()));
         let size = std::fs::metadata(path).unwrap().len();
         println!(
-            "{name:<30} {:>8.2} s  ({:>6.0} MB/s of archive; tree+waste+listing {:>6.1} ms; {summary})",
-            median.as_secs_f64(),
-            size as f64 / 1e6 / median.as_secs_f64(),
-            analysis_time.as_secs_f64() * 1e3
+            "{name:<30} {:>7.2} s  ({:>5.0} MB/s of archive; tree+waste+listing {:>6.1} ms; {})",
+            plain.0.as_secs_f64(),
+            size as f64 / 1e6 / plain.0.as_secs_f64(),
+            plain.1.as_secs_f64() * 1e3,
+            plain.2
+        );
+        println!(
+            "{:<30} {:>7.2} s  with the secret scan: +{:.0} % ({})",
+            "",
+            scanned.0.as_secs_f64(),
+            (scanned.0.as_secs_f64() / plain.0.as_secs_f64() - 1.0) * 100.0,
+            scanned.2
         );
     }
+}
+
+/// Median wall time of load + analyse (+ secrets), the analysis part of the last run, and a summary.
+fn measure(
+    path: &Path,
+    runs: u64,
+    scanner: Option<Arc<SecretScanner>>,
+) -> (Duration, Duration, String) {
+    let mut times = Vec::new();
+    let mut analysis_time = Duration::ZERO;
+    let mut summary = String::new();
+    for _ in 0..runs {
+        let start = Instant::now();
+        let opts = LoadOptions {
+            selection: Selection {
+                verify: true,
+                ..Selection::default()
+            },
+            inspector: scanner
+                .clone()
+                .map(|s| s as Arc<dyn layerscope::layer::ContentInspector + Send>),
+            ..LoadOptions::default()
+        };
+        let loaded = source::open(path.to_str().unwrap())
+            .and_then(|s| s.load(&opts, &NoProgress))
+            .unwrap();
+        let mid = Instant::now();
+        let a = analysis::analyze(&loaded.image, 1);
+        let top = TreeView::at_layer(&a.tree, a.layers.len() as u32 - 1)
+            .merged(false)
+            .len();
+        let found = scanner.as_ref().map_or(0, |s| {
+            let settings = layerscope::secrets::SecretSettings::default();
+            layerscope::secrets::collect(&loaded.image, &a.tree, s, &settings, false)
+                .findings
+                .len()
+        });
+        analysis_time = mid.elapsed();
+        times.push(start.elapsed());
+        summary = format!(
+            "{top} paths at top, {} wasted, {found} findings",
+            a.waste.wasted_bytes
+        );
+    }
+    times.sort();
+    (times[times.len() / 2], analysis_time, summary)
 }

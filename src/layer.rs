@@ -88,6 +88,14 @@ pub struct ContentHit {
 pub trait ContentInspector: Sync {
     /// Whether to look at this file, and how many of its first bytes at most.
     fn wants(&self, path: &[u8], size: u64) -> Option<u64>;
+    /// How many first bytes decide whether the rest of a file is worth reading.
+    fn probe_len(&self) -> u64 {
+        u64::MAX
+    }
+    /// Given the first `probe_len` bytes, whether to read on (up to the limit).
+    fn wants_rest(&self, _head: &[u8]) -> bool {
+        true
+    }
     /// Inspects the (possibly truncated) bytes of a file; appends what it finds.
     fn inspect(&self, path: &[u8], data: &[u8], hits: &mut Vec<ContentHit>);
 }
@@ -270,10 +278,22 @@ fn read_entries<R: Read>(
                     Some((i, data)) if *i == index => &data[..data.len().min(limit as usize)],
                     _ => {
                         buffer.clear();
+                        // The first block tells binary from text; a binary file's rest is left to the tar
+                        // reader to skip, as if nobody looked.
+                        let probe = limit.min(inspector.probe_len());
                         (&mut entry)
-                            .take(limit)
+                            .take(probe)
                             .read_to_end(&mut buffer)
                             .map_err(read_error)?;
+                        if buffer.len() as u64 == probe
+                            && probe < limit
+                            && inspector.wants_rest(&buffer)
+                        {
+                            (&mut entry)
+                                .take(limit - probe)
+                                .read_to_end(&mut buffer)
+                                .map_err(read_error)?;
+                        }
                         &buffer[..]
                     }
                 };

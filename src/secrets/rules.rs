@@ -65,6 +65,8 @@ pub struct ContentRule {
     pub severity: Severity,
     pub regex: Regex,
     pub entropy: Option<f64>,
+    /// Also search the line after a keyword's line (a PEM header's key material is there).
+    pub next_line: bool,
 }
 
 pub struct FileRule {
@@ -119,6 +121,7 @@ impl Ruleset {
                 id: def.id.clone(),
                 description: def.description.clone(),
                 severity: def.severity,
+                next_line: def.regex.contains("\\n"),
                 regex,
                 entropy: def.entropy,
             });
@@ -144,8 +147,28 @@ impl Ruleset {
                 content: def.content.as_ref().map(|c| c.as_bytes().to_vec()),
             });
         }
+        // A hit of `client_secret` must also wake the rules keyed on `secret`: with leftmost-longest matching
+        // only the longer keyword is reported.
+        let merged: Vec<Vec<usize>> = keywords
+            .iter()
+            .map(|k| {
+                let mut rules: Vec<usize> = keywords
+                    .iter()
+                    .zip(&keyword_rules)
+                    .filter(|(other, _)| k.contains(other.as_str()))
+                    .flat_map(|(_, r)| r.iter().copied())
+                    .collect();
+                rules.sort_unstable();
+                rules.dedup();
+                rules
+            })
+            .collect();
+        let keyword_rules = merged;
+        // Leftmost-longest: a long keyword (`_authtoken`) wins over one inside it (`token`); a DFA is fastest.
         let prefilter = AhoCorasick::builder()
             .ascii_case_insensitive(true)
+            .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
             .build(&keywords)
             .map_err(|e| format!("keywords: {e}"))?;
         Ok(Ruleset {

@@ -1,5 +1,6 @@
 //! The secret scanner: a content inspector run inside the one pass over each layer. Keywords are found with
-//! Aho-Corasick; a rule's regex runs only on the line of a hit of one of its keywords (and the next line). Binary files are
+//! Aho-Corasick; a rule's regex runs only on the line of a hit of one of its keywords (and, for rules that
+//! span two lines like PEM keys, the next line). Binary files are
 //! skipped (but still matched by name), and at most `max_bytes` of each file are read.
 
 use crate::layer::{ContentHit, ContentInspector};
@@ -30,15 +31,20 @@ impl SecretScanner {
         let mut hits: Vec<ContentHit> = Vec::new();
         let mut scanned_until = vec![0usize; self.rules.content.len()];
         let mut line_cursor = (0usize, 1u32);
-        for m in self.rules.prefilter.find_overlapping_iter(data) {
+        for m in self.rules.prefilter.find_iter(data) {
             let start = line_start(data, m.start());
             let end = line_end(data, m.end());
             for &rule_index in &self.rules.keyword_rules[m.pattern().as_usize()] {
                 if scanned_until[rule_index] > start {
                     continue; // this line was already searched for this rule
                 }
-                scanned_until[rule_index] = end;
                 let rule = &self.rules.content[rule_index];
+                let end = if rule.next_line {
+                    next_line_end(data, end)
+                } else {
+                    end
+                };
+                scanned_until[rule_index] = end;
                 for caps in rule.regex.captures_iter(&data[start..end]) {
                     let Some(found) = caps.get(1).or_else(|| caps.get(0)) else {
                         continue;
@@ -77,16 +83,17 @@ fn line_start(data: &[u8], pos: usize) -> usize {
     memchr::memrchr(b'\n', &data[floor..pos]).map_or(floor, |i| floor + i + 1)
 }
 
-/// The end of the line after the one holding `pos` (a PEM header's key material is on the next line).
 fn line_end(data: &[u8], pos: usize) -> usize {
     let ceil = (pos + WINDOW).min(data.len());
-    match memchr::memchr(b'\n', &data[pos..ceil]) {
-        Some(i) => {
-            let next = pos + i + 1;
-            memchr::memchr(b'\n', &data[next..ceil]).map_or(ceil, |j| next + j)
-        }
-        None => ceil,
+    memchr::memchr(b'\n', &data[pos..ceil]).map_or(ceil, |i| pos + i)
+}
+
+/// The end of the line after the line ending at `end`.
+fn next_line_end(data: &[u8], end: usize) -> usize {
+    if end >= data.len() {
+        return end;
     }
+    line_end(data, end + 1)
 }
 
 /// 1-based line of `pos`; the cursor makes increasing positions cheap.
@@ -148,6 +155,14 @@ fn is_binary(data: &[u8]) -> bool {
 impl ContentInspector for SecretScanner {
     fn wants(&self, _path: &[u8], size: u64) -> Option<u64> {
         (size > 0).then_some(self.max_bytes)
+    }
+
+    fn probe_len(&self) -> u64 {
+        BINARY_PROBE as u64
+    }
+
+    fn wants_rest(&self, head: &[u8]) -> bool {
+        !is_binary(head)
     }
 
     fn inspect(&self, path: &[u8], data: &[u8], hits: &mut Vec<ContentHit>) {
