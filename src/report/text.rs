@@ -172,7 +172,7 @@ pub fn summary(image: &Image, analysis: &Analysis, p: Paint) -> String {
     out.push_str(&wasted_list(analysis, 10, p));
     if !analysis.secrets.is_empty() {
         let _ = writeln!(out);
-        out.push_str(&secrets_list(&analysis.secrets, p));
+        out.push_str(&secrets_list(&analysis.secrets, p, false));
     }
     out
 }
@@ -202,7 +202,9 @@ fn status_text(f: &SecretFinding, p: Paint) -> String {
 }
 
 /// Each finding on two lines: severity, rule, where, status; then the redacted match and the instruction.
-pub fn secrets_list(findings: &[SecretFinding], p: Paint) -> String {
+/// Without `all`, low-confidence findings (test and vendored trees, weak generic matches) are counted per rule
+/// instead of listed.
+pub fn secrets_list(findings: &[SecretFinding], p: Paint, all: bool) -> String {
     let mut out = String::new();
     let shipped = findings
         .iter()
@@ -216,7 +218,12 @@ pub fn secrets_list(findings: &[SecretFinding], p: Paint) -> String {
             findings.len()
         ))
     );
+    let mut low: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
     for f in findings {
+        if f.confidence == Confidence::Low && !all {
+            *low.entry(f.rule.as_str()).or_default() += 1;
+            continue;
+        }
         let layer = f.layer.map_or("-".to_string(), |l| format!("L{l}"));
         let confidence = if f.confidence == Confidence::Low {
             " (low confidence)"
@@ -246,6 +253,15 @@ pub fn secrets_list(findings: &[SecretFinding], p: Paint) -> String {
             p.fg(AnsiColor::BrightBlack, &instruction)
         );
     }
+    if !low.is_empty() {
+        let counts: Vec<String> = low.iter().map(|(rule, n)| format!("{rule} {n}")).collect();
+        let _ = writeln!(
+            out,
+            "  and {} low-confidence findings (test/vendored trees, weak generic matches): {}; `layerscope secrets` lists them",
+            low.values().sum::<usize>(),
+            counts.join(", ")
+        );
+    }
     out
 }
 
@@ -254,7 +270,7 @@ pub fn secrets_table(findings: &[SecretFinding], p: Paint) -> String {
     if findings.is_empty() {
         return "No secrets found.\n".to_string();
     }
-    secrets_list(findings, p)
+    secrets_list(findings, p, true)
 }
 
 fn rule_value(r: &RuleOutcome, v: f64) -> String {
@@ -272,7 +288,7 @@ pub fn ci(image: &Image, analysis: &Analysis, outcome: &CiOutcome, p: Paint) -> 
     out.push_str(&wasted_list(analysis, 20, p));
     if !analysis.secrets.is_empty() {
         let _ = writeln!(out);
-        out.push_str(&secrets_list(&analysis.secrets, p));
+        out.push_str(&secrets_list(&analysis.secrets, p, false));
     }
     let _ = writeln!(out);
     let _ = writeln!(out, "{}", p.bold("Rules"));

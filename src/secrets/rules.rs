@@ -21,6 +21,9 @@ pub struct ContentDef {
     pub regex: String,
     #[serde(default)]
     pub entropy: Option<f64>,
+    /// The secret must mix letters and digits (keeps identifiers out of generic rules).
+    #[serde(default)]
+    pub mixed: bool,
     #[serde(default)]
     pub examples: Vec<String>,
     #[serde(default)]
@@ -65,6 +68,7 @@ pub struct ContentRule {
     pub severity: Severity,
     pub regex: Regex,
     pub entropy: Option<f64>,
+    pub mixed: bool,
     /// Also search the line after a keyword's line (a PEM header's key material is there).
     pub next_line: bool,
 }
@@ -124,6 +128,7 @@ impl Ruleset {
                 next_line: def.regex.contains("\\n"),
                 regex,
                 entropy: def.entropy,
+                mixed: def.mixed,
             });
         }
         let mut files = Vec::new();
@@ -275,7 +280,7 @@ mod tests {
                     !hits
                         .iter()
                         .any(|h| scanner.rules().info(h.rule).unwrap().id == def.id),
-                    "{} fires on its counter-example {ex:?}",
+                    "{} fires on its counter-example {ex:?}: {hits:?}",
                     def.id
                 );
             }

@@ -50,7 +50,11 @@ impl SecretScanner {
                         continue;
                     };
                     let text = String::from_utf8_lossy(found.as_bytes()).into_owned();
-                    if is_placeholder(&text) || rule.entropy.is_some_and(|min| entropy(&text) < min)
+                    let mixed = text.bytes().any(|b| b.is_ascii_digit())
+                        && text.bytes().any(|b| b.is_ascii_alphabetic());
+                    if is_placeholder(&text)
+                        || rule.entropy.is_some_and(|min| entropy(&text) < min)
+                        || (rule.mixed && !mixed)
                     {
                         continue;
                     }
@@ -145,7 +149,31 @@ fn is_placeholder(text: &str) -> bool {
         "redacted",
         "replace_me",
     ];
-    MARKERS.iter().any(|m| lower.contains(m)) || lower.bytes().all(|b| b == lower.as_bytes()[0])
+    const WORDS: [&str; 20] = [
+        "password",
+        "passwd",
+        "pass",
+        "pwd",
+        "secret",
+        "token",
+        "user",
+        "username",
+        "changeit",
+        "admin",
+        "root",
+        "test",
+        "foo",
+        "bar",
+        "xxx",
+        "mypassword",
+        "yourpassword",
+        "pass123",
+        "password123",
+        "s3cr3t",
+    ];
+    MARKERS.iter().any(|m| lower.contains(m))
+        || WORDS.contains(&lower.as_str())
+        || lower.bytes().all(|b| b == lower.as_bytes()[0])
 }
 
 fn is_binary(data: &[u8]) -> bool {
