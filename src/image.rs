@@ -276,6 +276,10 @@ pub enum Format {
     DockerArchive,
     OciLayout,
     OciArchive,
+    /// Docker's overlay2 store, read in place.
+    DockerStore,
+    /// containers-storage (podman), read in place.
+    ContainersStorage,
 }
 
 impl Format {
@@ -284,6 +288,8 @@ impl Format {
             Format::DockerArchive => "docker-archive",
             Format::OciLayout => "oci-layout",
             Format::OciArchive => "oci-archive",
+            Format::DockerStore => "docker-store",
+            Format::ContainersStorage => "containers-storage",
         }
     }
 }

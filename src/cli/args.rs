@@ -13,7 +13,8 @@ use clap::{Args, Parser, Subcommand};
                   instruction added, modified and deleted, the merged file tree at any layer, and the exact \
                   space wasted by files that later layers deleted or overwrote.\n\n\
                   IMAGE is a docker save archive (Docker <= 24 or 25+), an OCI layout directory or tar, \
-                  optionally gzip- or zstd-compressed, or - for stdin.",
+                  optionally gzip- or zstd-compressed, - for stdin, or an image in a local engine (nginx:latest, \
+                  docker-daemon:IMG, containers-storage:IMG, oci:DIR:REF, oci-archive:PATH:REF).",
     args_conflicts_with_subcommands = true,
     after_help = "Exit codes: 0 success / CI rules passed, 1 a CI rule failed, 2 bad input or usage."
 )]
@@ -51,6 +52,13 @@ pub struct SourceArgs {
     /// Skip checking layer and blob digests against the manifest and config
     #[arg(long)]
     pub no_verify: bool,
+    /// Where IMAGE lives: auto (a path, else the local engines), docker (Engine API), docker-store (read
+    /// /var/lib/docker in place), podman, containers-storage, docker-archive, oci, oci-archive
+    #[arg(long, value_name = "SOURCE", default_value = "auto")]
+    pub source: String,
+    /// Docker's data root, for the docker-store source
+    #[arg(long, value_name = "DIR")]
+    pub docker_root: Option<PathBuf>,
 }
 
 /// Secret scanning options shared by the commands that scan.

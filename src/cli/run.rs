@@ -60,9 +60,19 @@ pub fn load(
         })?),
         None => None,
     };
+    let kind = source::SourceKind::parse(&args.source).ok_or_else(|| {
+        Error::Usage(format!(
+            "--source {:?}: expected auto, docker, docker-store, podman, containers-storage, docker-archive, oci or oci-archive",
+            args.source
+        ))
+    })?;
+    let opened = source::open_source(image, kind, args.docker_root.as_deref())?;
+    if let Some(description) = &opened.description {
+        eprintln!("note: reading {image} from {description}");
+    }
     let opts = LoadOptions {
         selection: Selection {
-            image: args.image_ref.clone(),
+            image: args.image_ref.clone().or(opened.image_ref.clone()),
             platform,
             verify: !args.no_verify,
         },
@@ -70,7 +80,7 @@ pub fn load(
         inspector,
     };
     let progress = StderrProgress::new();
-    let result = source::open(image).and_then(|s| s.load(&opts, &progress));
+    let result = opened.source.load(&opts, &progress);
     progress.finish();
     result
 }

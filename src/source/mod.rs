@@ -3,12 +3,17 @@
 //! resolver ([`layout`]); engine stores will implement [`ImageSource`] directly.
 
 mod catalog;
+mod engine_api;
 mod layout;
+mod overlay;
+mod resolve;
+mod stores;
 mod stream;
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -20,6 +25,7 @@ use crate::image::{Image, ImageMeta, Layer, map_history};
 use crate::layer::{self, ContentInspector, LayerScan, Progress, ScanError, ScanOptions};
 use catalog::{Catalog, DirCatalog, TarCatalog};
 pub use layout::{Selection, normalize_reference, reference_matches};
+pub use resolve::{Opened, SourceKind, open_source};
 use stream::StreamCatalog;
 
 /// What to read and how.
@@ -41,7 +47,46 @@ pub trait ImageSource {
 /// A loaded image plus what is needed to read a file's bytes again later.
 pub struct LoadedImage {
     pub image: Image,
-    reader: Box<dyn Catalog + Send>,
+    reader: Box<dyn EntryBytes>,
+}
+
+/// Reads the bytes of one entry of one layer again, from wherever the layer lives.
+pub(crate) trait EntryBytes: Send + Sync {
+    fn entry_bytes(&self, image: &Image, layer: usize, entry: u32) -> Result<Vec<u8>>;
+}
+
+/// Layers that are blobs in a catalog: re-read the blob up to the entry.
+struct CatalogEntries(Box<dyn Catalog + Send>);
+
+impl EntryBytes for CatalogEntries {
+    fn entry_bytes(&self, image: &Image, layer: usize, entry: u32) -> Result<Vec<u8>> {
+        let l = &image.layers[layer];
+        let reader = match self.0.reopen(&l.blob_path) {
+            Some(r) => r?,
+            None => {
+                return Err(Error::Usage(format!(
+                    "{}: this entry was not captured and a stream cannot be read twice; save the image to a file",
+                    image.meta.source
+                )));
+            }
+        };
+        layer::read_entry_bytes(reader, entry).map_err(|e| Error::Layer {
+            index: layer,
+            path: l.blob_path.clone(),
+            detail: e.0,
+        })
+    }
+}
+
+/// Layers that are directories (engine stores): read the file in place.
+pub(crate) struct DirEntries(pub Vec<PathBuf>);
+
+impl EntryBytes for DirEntries {
+    fn entry_bytes(&self, image: &Image, layer: usize, entry: u32) -> Result<Vec<u8>> {
+        let e = &image.layers[layer].scan.entries[entry as usize];
+        let path = self.0[layer].join(std::ffi::OsStr::from_bytes(&e.path));
+        std::fs::read(&path).map_err(|err| Error::io(path.display().to_string(), err))
+    }
 }
 
 impl LoadedImage {
@@ -56,20 +101,7 @@ impl LoadedImage {
         if let Some((_, data)) = l.scan.captured.iter().find(|(i, _)| *i == entry) {
             return Ok(data.clone());
         }
-        let reader = match self.reader.reopen(&l.blob_path) {
-            Some(r) => r?,
-            None => {
-                return Err(Error::Usage(format!(
-                    "{}: this entry was not captured and a stream cannot be read twice; save the image to a file",
-                    self.image.meta.source
-                )));
-            }
-        };
-        layer::read_entry_bytes(reader, entry).map_err(|e| Error::Layer {
-            index: layer,
-            path: l.blob_path.clone(),
-            detail: e.0,
-        })
+        self.reader.entry_bytes(&self.image, layer, entry)
     }
 }
 
@@ -181,6 +213,18 @@ fn describe_content(head: &[u8], inner: &[u8], outer: Compression) -> String {
 impl ImageSource for ArchiveSource {
     fn load(&self, opts: &LoadOptions, progress: &dyn Progress) -> Result<LoadedImage> {
         let catalog = self.catalog(opts, progress)?;
+        load_catalog(&self.name, catalog, opts, progress)
+    }
+}
+
+/// Resolves the image in a catalog, scans its layers (each unique blob once, in parallel) and verifies them.
+pub(crate) fn load_catalog(
+    name: &str,
+    catalog: Box<dyn Catalog + Send>,
+    opts: &LoadOptions,
+    progress: &dyn Progress,
+) -> Result<LoadedImage> {
+    {
         let resolved = layout::resolve(catalog.as_ref(), &opts.selection)?;
         let scan = ScanOptions {
             capture: opts.capture.as_deref(),
@@ -205,7 +249,7 @@ impl ImageSource for ArchiveSource {
         let verify = opts.selection.verify;
         if verify && diff_ids.len() != resolved.layers.len() {
             return Err(Error::invalid(
-                &self.name,
+                name,
                 format!(
                     "the config lists {} diff_ids but the manifest {} layers (--no-verify reads it anyway)",
                     diff_ids.len(),
@@ -219,7 +263,7 @@ impl ImageSource for ArchiveSource {
                 Ok(scan) => scan.clone(),
                 Err(_) if !catalog.contains(&lref.key) => {
                     return Err(Error::Missing {
-                        archive: self.name.clone(),
+                        archive: name.to_string(),
                         path: lref.key.clone(),
                         hint: format!(
                             " (layer {index}){}",
@@ -245,7 +289,7 @@ impl ImageSource for ArchiveSource {
                 {
                     if expected != scan.blob_digest {
                         return Err(Error::DigestMismatch {
-                            path: format!("{}: layer {index} ({})", self.name, lref.key),
+                            path: format!("{name}: layer {index} ({})", lref.key),
                             actual: scan.blob_digest.clone(),
                             expected: expected.to_string(),
                         });
@@ -272,7 +316,7 @@ impl ImageSource for ArchiveSource {
             });
         }
         let meta = ImageMeta {
-            source: self.name.clone(),
+            source: name.to_string(),
             format: resolved.format,
             layout: resolved.layout,
             archive_compression: catalog.archive_compression(),
@@ -284,7 +328,7 @@ impl ImageSource for ArchiveSource {
         };
         Ok(LoadedImage {
             image: Image { meta, layers },
-            reader: catalog,
+            reader: Box::new(CatalogEntries(catalog)),
         })
     }
 }

@@ -1,0 +1,141 @@
+//! An overlay layer directory (`overlay2/<cache-id>/diff`, containers-storage `overlay/<id>/diff`) read as a
+//! layer: the same `LayerScan` a tar gives, with no tar produced. Whiteouts are character devices 0/0 (or
+//! zero-size files with the `overlay.whiteout` xattr); opaque directories carry `trusted.overlay.opaque` or
+//! `user.overlay.opaque` = "y"; hardlinks are files sharing an inode within the layer.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::Path;
+
+use crate::layer::{EntryKind, LayerEntry, LayerScan, ScanError, ScanOptions};
+
+fn xattr_is(path: &Path, names: &[&str], values: &[&[u8]]) -> bool {
+    names.iter().any(|n| {
+        xattr::get(path, n)
+            .ok()
+            .flatten()
+            .is_some_and(|v| values.contains(&v.as_slice()))
+    })
+}
+
+fn is_opaque(path: &Path) -> bool {
+    xattr_is(
+        path,
+        &["trusted.overlay.opaque", "user.overlay.opaque"],
+        &[b"y", b"x"],
+    )
+}
+
+fn is_xattr_whiteout(path: &Path) -> bool {
+    ["trusted.overlay.whiteout", "user.overlay.whiteout"]
+        .iter()
+        .any(|n| xattr::get(path, n).ok().flatten().is_some())
+}
+
+/// Walks a layer directory in name order. `diff_id` is the one the store records (no tar exists to hash).
+pub(crate) fn scan_dir(
+    dir: &Path,
+    diff_id: &str,
+    opts: ScanOptions<'_>,
+) -> Result<LayerScan, ScanError> {
+    let mut scan = LayerScan {
+        diff_id: diff_id.to_string(),
+        ..LayerScan::default()
+    };
+    let mut inodes: HashMap<(u64, u64), Box<[u8]>> = HashMap::new();
+    let mut found = Vec::new();
+    let walk = walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .sort_by_file_name();
+    for item in walk {
+        let item = item.map_err(|e| ScanError(format!("cannot read {}: {e}", dir.display())))?;
+        let rel = match item.path().strip_prefix(dir) {
+            Ok(r) if !r.as_os_str().is_empty() => r.as_os_str().as_bytes().to_vec(),
+            _ => continue,
+        };
+        let meta = item
+            .path()
+            .symlink_metadata()
+            .map_err(|e| ScanError(format!("cannot stat {}: {e}", item.path().display())))?;
+        let ft = meta.file_type();
+        if ft.is_char_device() && meta.rdev() == 0 {
+            scan.whiteouts.push(rel.into_boxed_slice());
+            continue;
+        }
+        if ft.is_file() && meta.len() == 0 && is_xattr_whiteout(item.path()) {
+            scan.whiteouts.push(rel.into_boxed_slice());
+            continue;
+        }
+        if ft.is_dir() && is_opaque(item.path()) {
+            scan.opaques.push(rel.clone().into_boxed_slice());
+        }
+        let (kind, link_target) = if ft.is_dir() {
+            (EntryKind::Dir, None)
+        } else if ft.is_symlink() {
+            let target = std::fs::read_link(item.path()).map_err(|e| {
+                ScanError(format!("cannot read link {}: {e}", item.path().display()))
+            })?;
+            (
+                EntryKind::Symlink,
+                Some(target.as_os_str().as_bytes().to_vec().into_boxed_slice()),
+            )
+        } else if ft.is_file() {
+            match (meta.nlink() > 1)
+                .then(|| inodes.get(&(meta.dev(), meta.ino())))
+                .flatten()
+            {
+                Some(first) => (EntryKind::Hardlink, Some(first.clone())),
+                None => {
+                    if meta.nlink() > 1 {
+                        inodes.insert((meta.dev(), meta.ino()), rel.clone().into_boxed_slice());
+                    }
+                    (EntryKind::File, None)
+                }
+            }
+        } else {
+            (EntryKind::Other, None)
+        };
+        let size = if kind == EntryKind::File {
+            meta.len()
+        } else {
+            0
+        };
+        let index = scan.entries.len() as u32;
+        if kind == EntryKind::File {
+            opts.progress.advance(size);
+            if let Some(inspector) = opts.inspector {
+                if let Some(limit) = inspector.wants(&rel, size) {
+                    let mut data = Vec::new();
+                    File::open(item.path())
+                        .and_then(|f| f.take(limit).read_to_end(&mut data))
+                        .map_err(|e| {
+                            ScanError(format!("cannot read {}: {e}", item.path().display()))
+                        })?;
+                    inspector.inspect(&rel, &data, &mut found);
+                    scan.hits.extend(found.drain(..).map(|h| (index, h)));
+                }
+            }
+            if opts.capture.is_some_and(|c| c == &rel[..]) {
+                let data = std::fs::read(item.path()).map_err(|e| {
+                    ScanError(format!("cannot read {}: {e}", item.path().display()))
+                })?;
+                scan.captured.push((index, data));
+            }
+        }
+        scan.entries.push(LayerEntry {
+            path: rel.into_boxed_slice(),
+            kind,
+            size,
+            mode: meta.mode() & 0o7777,
+            uid: meta.uid() as u64,
+            gid: meta.gid() as u64,
+            mtime: meta.mtime().max(0) as u64,
+            link_target,
+        });
+    }
+    opts.progress.layer_done();
+    Ok(scan)
+}
