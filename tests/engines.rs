@@ -414,3 +414,130 @@ fn secrets_from_a_podman_build_are_found_in_every_format() {
         check_secret_findings(archive.to_str().unwrap(), &format!("podman {format}"));
     }
 }
+
+fn secrets_of(args: &[&str]) -> Vec<(String, String, String, String, String)> {
+    let mut all = vec!["secrets", "--json"];
+    all.extend_from_slice(args);
+    let v = json_of(&all);
+    let mut out: Vec<_> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let s = |k: &str| f[k].to_string();
+            (
+                s("rule"),
+                s("layer"),
+                s("path"),
+                s("status"),
+                format!("{} {}", s("removed_in"), s("fingerprint")),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// One image, read from its archive, from the engine's store in place and through the engine's API: the
+/// same layers, diff_ids, counts, sizes, waste, final tree and secrets.
+#[test]
+fn every_path_to_a_docker_image_gives_the_same_answers() {
+    if !engine_ready(DOCKER, "layerscope-demo:1") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("demo.tar");
+    sh(Command::new(DOCKER).args(["save", "-o", archive.to_str().unwrap(), "layerscope-demo:1"]));
+    let archive = archive.to_str().unwrap();
+    let reference = comparable(&json_of(&["--json", "-", archive]));
+    let tree = json_of(&["ls", "--json", archive]);
+    let secrets = secrets_of(&[archive]);
+    for source in ["docker-store", "docker", "auto"] {
+        let r = json_of(&["--json", "-", "--source", source, "layerscope-demo:1"]);
+        assert_eq!(comparable(&r), reference, "{source}");
+        assert_eq!(
+            json_of(&["ls", "--json", "--source", source, "layerscope-demo:1"]),
+            tree,
+            "{source}"
+        );
+        assert_eq!(
+            secrets_of(&["--source", source, "layerscope-demo:1"]),
+            secrets,
+            "{source}"
+        );
+    }
+    assert_eq!(
+        json_of(&[
+            "--json",
+            "-",
+            "--source",
+            "docker-store",
+            "layerscope-demo:1"
+        ])["image"]["format"],
+        "docker-store"
+    );
+    let daemon = json_of(&["--json", "-", "docker-daemon:layerscope-demo:1"]);
+    assert_eq!(comparable(&daemon), reference);
+}
+
+#[test]
+fn every_path_to_a_podman_image_gives_the_same_answers() {
+    if !engine_ready("podman", "localhost/layerscope-demo:1") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("demo.tar");
+    sh(Command::new("podman").args([
+        "save",
+        "-q",
+        "--format",
+        "oci-archive",
+        "-o",
+        archive.to_str().unwrap(),
+        "localhost/layerscope-demo:1",
+    ]));
+    let archive = archive.to_str().unwrap();
+    let mut reference = comparable(&json_of(&["--json", "-", archive]));
+    reference["config_digest"] = serde_json::Value::Null;
+    let tree = json_of(&["ls", "--json", archive]);
+    let secrets = secrets_of(&[archive]);
+    for name in [
+        "containers-storage:localhost/layerscope-demo:1",
+        "localhost/layerscope-demo:1",
+    ] {
+        let mut r = comparable(&json_of(&[
+            "--json",
+            "-",
+            "--source",
+            "podman",
+            name.trim_start_matches("containers-storage:"),
+        ]));
+        r["config_digest"] = serde_json::Value::Null;
+        assert_eq!(r, reference, "{name}");
+        let mut r = comparable(&json_of(&["--json", "-", name]));
+        r["config_digest"] = serde_json::Value::Null;
+        assert_eq!(r, reference, "{name}");
+        assert_eq!(json_of(&["ls", "--json", name]), tree, "{name}");
+        assert_eq!(secrets_of(&[name]), secrets, "{name}");
+    }
+}
+
+#[test]
+fn missing_images_and_unreadable_stores_are_explained() {
+    let out = run(&["no-such-image-anywhere:42"]);
+    assert_bad_input(&out, "looked in the Docker store");
+    let out = run(&[
+        "--source",
+        "docker-store",
+        "--docker-root",
+        "/nonexistent",
+        "x:1",
+    ]);
+    assert_bad_input(&out, "--source docker");
+    if engine_ready(DOCKER, "layerscope-demo:1") {
+        assert_bad_input(
+            &run(&["--source", "docker", "no-such-image-anywhere:42"]),
+            "the Docker API answered 404",
+        );
+    }
+}

@@ -67,9 +67,6 @@ pub fn load(
         ))
     })?;
     let opened = source::open_source(image, kind, args.docker_root.as_deref())?;
-    if let Some(description) = &opened.description {
-        eprintln!("note: reading {image} from {description}");
-    }
     let opts = LoadOptions {
         selection: Selection {
             image: args.image_ref.clone().or(opened.image_ref.clone()),
@@ -82,6 +79,9 @@ pub fn load(
     let progress = StderrProgress::new();
     let result = opened.source.load(&opts, &progress);
     progress.finish();
+    if let (Ok(_), Some(description)) = (&result, &opened.description) {
+        eprintln!("note: read {image} from {description}");
+    }
     result
 }
 

@@ -575,12 +575,13 @@ pub fn reference_matches(wanted: &str, candidate: &str) -> bool {
     if wanted == candidate {
         return true;
     }
-    let strip = |s: &str| s.strip_prefix("localhost/").unwrap_or(s).to_string();
-    let (w, c) = (
-        normalize_reference(&strip(wanted)),
-        normalize_reference(&strip(candidate)),
-    );
-    w == c
+    // podman names local images `localhost/NAME`; a user typing `NAME` means it. The reverse is not true:
+    // `localhost/NAME` never names Docker's `NAME`.
+    let w = normalize_reference(wanted);
+    w == normalize_reference(candidate)
+        || candidate
+            .strip_prefix("localhost/")
+            .is_some_and(|c| w == normalize_reference(c))
 }
 
 fn id_matches(wanted: &str, id_source: &str) -> bool {
@@ -613,6 +614,7 @@ mod tests {
         assert!(reference_matches("sample:1", "docker.io/library/sample:1"));
         assert!(reference_matches("sample:1", "localhost/sample:1"));
         assert!(reference_matches("1", "1"));
+        assert!(!reference_matches("localhost/sample:1", "sample:1"));
         assert!(!reference_matches("sample:2", "docker.io/library/sample:1"));
     }
 

@@ -109,7 +109,9 @@ pub fn open_source(name: &str, kind: SourceKind, docker_root: Option<&Path>) -> 
                 return open_source(rest, forced, Some(&docker_root));
             }
         }
-        if name == "-" || Path::new(name).exists() {
+        // References never start with `/` or `.`: such a name is a path, even a missing one.
+        if name == "-" || name.starts_with('/') || name.starts_with('.') || Path::new(name).exists()
+        {
             return archive(name, None);
         }
     }
