@@ -81,6 +81,16 @@ pub fn docker_available() -> bool {
     matches!(get("/_ping"), Ok((200, _)))
 }
 
+/// The daemon's data root, as it reports it (`GET /info`).
+pub fn docker_root_dir() -> Option<PathBuf> {
+    let (status, body) = get("/info").ok()?;
+    if status != 200 {
+        return None;
+    }
+    let info: serde_json::Value = serde_json::from_reader(body.take(4 * 1024 * 1024)).ok()?;
+    info.get("DockerRootDir")?.as_str().map(PathBuf::from)
+}
+
 /// Whether the daemon knows the image.
 pub fn docker_has(name: &str) -> bool {
     matches!(get(&format!("/images/{}/json", encode(name))), Ok((200, _)))

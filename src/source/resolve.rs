@@ -86,8 +86,18 @@ fn split_ref(spec: &str) -> (String, Option<String>) {
 
 /// Opens what the user named.
 pub fn open_source(name: &str, kind: SourceKind, docker_root: Option<&Path>) -> Result<Opened> {
-    let docker_root: PathBuf =
-        docker_root.map_or_else(|| PathBuf::from("/var/lib/docker"), Path::to_path_buf);
+    // The default data root, else the one the daemon reports.
+    let docker_root: PathBuf = docker_root.map_or_else(
+        || {
+            let default = PathBuf::from("/var/lib/docker");
+            if DockerStore::available(&default) {
+                default
+            } else {
+                super::engine_api::docker_root_dir().unwrap_or(default)
+            }
+        },
+        Path::to_path_buf,
+    );
     let reference = |r: &str| r.to_string();
     if kind == SourceKind::Auto {
         for (prefix, forced) in [
