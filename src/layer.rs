@@ -3,6 +3,7 @@
 //! File contents are skipped (only hashed) unless asked for; memory grows with the number of entries only.
 
 use std::io::{self, Read};
+use std::sync::mpsc::{SyncSender, sync_channel};
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -143,7 +144,8 @@ impl std::fmt::Display for ScanError {
 
 struct Hashing<'p, R> {
     inner: R,
-    hasher: Sha256,
+    /// `None` when another hasher already sees the same bytes (an uncompressed blob is its own tar).
+    hasher: Option<Sha256>,
     count: u64,
     progress: Option<&'p dyn Progress>,
 }
@@ -152,21 +154,31 @@ impl<'p, R: Read> Hashing<'p, R> {
     fn new(inner: R, progress: Option<&'p dyn Progress>) -> Self {
         Hashing {
             inner,
-            hasher: Sha256::new(),
+            hasher: Some(Sha256::new()),
             count: 0,
             progress,
         }
     }
 
-    fn digest(self) -> String {
-        format!("sha256:{}", hex::encode(self.hasher.finalize()))
+    fn counting_only(inner: R, progress: Option<&'p dyn Progress>) -> Self {
+        Hashing {
+            hasher: None,
+            ..Hashing::new(inner, progress)
+        }
+    }
+
+    fn digest(self) -> Option<String> {
+        self.hasher
+            .map(|h| format!("sha256:{}", hex::encode(h.finalize())))
     }
 }
 
 impl<R: Read> Read for Hashing<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
+        if let Some(h) = &mut self.hasher {
+            h.update(&buf[..n]);
+        }
         self.count += n as u64;
         if let Some(p) = self.progress {
             p.advance(n as u64);
@@ -177,13 +189,44 @@ impl<R: Read> Read for Hashing<'_, R> {
 
 /// Reads one layer blob (tar, gzip or zstd) to its end.
 pub fn scan_blob<R: Read + Send>(reader: R, opts: ScanOptions<'_>) -> Result<LayerScan, ScanError> {
-    let mut raw = Hashing::new(reader, Some(opts.progress));
+    // Sniff first: an uncompressed blob is its own tar, so one sha256 serves as blob digest and diff_id.
+    let mut buffered = std::io::BufReader::with_capacity(256 * 1024, reader);
+    let compression = Compression::sniff(
+        std::io::BufRead::fill_buf(&mut buffered)
+            .map_err(|e| ScanError(format!("cannot read layer: {e}")))?,
+    );
+    let mut raw = match compression {
+        Compression::None => Hashing::counting_only(buffered, Some(opts.progress)),
+        _ => Hashing::new(buffered, Some(opts.progress)),
+    };
     let mut scan = LayerScan::default();
-    let (compression, plain_digest, plain_size) = {
-        let (compression, decoded) = compression::decoder(&mut raw)
+    let (plain_digest, plain_size) = {
+        let (_, decoded) = compression::decoder(&mut raw)
             .map_err(|e| ScanError(format!("cannot read layer: {e}")))?;
         let mut plain = Hashing::new(decoded, None);
-        read_entries(&mut plain, &mut scan, &opts).map_err(|e| {
+        let read = std::thread::scope(|threads| {
+            let Some(inspector) = opts.inspector else {
+                return read_entries(&mut plain, &mut scan, &opts, None);
+            };
+            let (tx, rx) = sync_channel::<Inspection>(64);
+            let worker = threads.spawn(move || {
+                let mut hits = Vec::new();
+                let mut found = Vec::new();
+                for (index, path, data) in rx {
+                    inspector.inspect(&path, &data, &mut found);
+                    hits.extend(found.drain(..).map(|h| (index, h)));
+                }
+                hits
+            });
+            let result = read_entries(&mut plain, &mut scan, &opts, Some(&tx));
+            drop(tx);
+            match worker.join() {
+                Ok(hits) => scan.hits = hits,
+                Err(_) => return Err("content inspection failed".to_string()),
+            }
+            result
+        });
+        read.map_err(|e| {
             ScanError(match compression {
                 Compression::None => e,
                 other => format!("{} layer: {e}", other.name()),
@@ -193,27 +236,30 @@ pub fn scan_blob<R: Read + Send>(reader: R, opts: ScanOptions<'_>) -> Result<Lay
         io::copy(&mut plain, &mut io::sink())
             .map_err(|e| ScanError(format!("{} layer: {e}", compression.name())))?;
         let size = plain.count;
-        (compression, plain.digest(), size)
+        (plain.digest().unwrap_or_default(), size)
     };
     io::copy(&mut raw, &mut io::sink())
         .map_err(|e| ScanError(format!("cannot read layer: {e}")))?;
     opts.progress.layer_done();
     scan.compression = Some(compression);
+    scan.blob_size = raw.count;
+    scan.blob_digest = raw.digest().unwrap_or_else(|| plain_digest.clone());
     scan.diff_id = plain_digest;
     scan.uncompressed_size = plain_size;
-    scan.blob_size = raw.count;
-    scan.blob_digest = raw.digest();
     Ok(scan)
 }
+
+/// A file's bytes on their way to the content inspector: (entry index, path, bytes).
+type Inspection = (u32, Vec<u8>, Vec<u8>);
 
 fn read_entries<R: Read>(
     reader: R,
     scan: &mut LayerScan,
     opts: &ScanOptions<'_>,
+    inspect: Option<&SyncSender<Inspection>>,
 ) -> Result<(), String> {
     let capture = opts.capture;
     let mut buffer = Vec::new();
-    let mut found = Vec::new();
     let mut archive = tar::Archive::new(reader);
     let entries = archive.entries().map_err(|e| format!("not a tar: {e}"))?;
     for entry in entries {
@@ -272,10 +318,14 @@ fn read_entries<R: Read>(
             entry.read_to_end(&mut data).map_err(read_error)?;
             scan.captured.push((index, data));
         }
-        if let Some(inspector) = opts.inspector.filter(|_| kind == EntryKind::File) {
+        if let (Some(inspector), Some(tx)) =
+            (opts.inspector, inspect.filter(|_| kind == EntryKind::File))
+        {
             if let Some(limit) = inspector.wants(&normalized, size) {
                 let data = match scan.captured.last() {
-                    Some((i, data)) if *i == index => &data[..data.len().min(limit as usize)],
+                    Some((i, data)) if *i == index => {
+                        data[..data.len().min(limit as usize)].to_vec()
+                    }
                     _ => {
                         buffer.clear();
                         // The first block tells binary from text; a binary file's rest is left to the tar
@@ -294,11 +344,11 @@ fn read_entries<R: Read>(
                                 .read_to_end(&mut buffer)
                                 .map_err(read_error)?;
                         }
-                        &buffer[..]
+                        std::mem::take(&mut buffer)
                     }
                 };
-                inspector.inspect(&normalized, data, &mut found);
-                scan.hits.extend(found.drain(..).map(|h| (index, h)));
+                // The inspector runs on its own thread, beside the tar parsing and hashing.
+                let _ = tx.send((index, normalized.clone(), data));
             }
         }
         scan.entries.push(LayerEntry {
