@@ -501,6 +501,15 @@ fn every_path_to_a_podman_image_gives_the_same_answers() {
     reference["config_digest"] = serde_json::Value::Null;
     let tree = json_of(&["ls", "--json", archive]);
     let secrets = secrets_of(&[archive]);
+    let mut streamed = comparable(&json_of(&[
+        "--json",
+        "-",
+        "--source",
+        "podman-save",
+        "localhost/layerscope-demo:1",
+    ]));
+    streamed["config_digest"] = serde_json::Value::Null;
+    assert_eq!(streamed, reference, "podman image save");
     for name in [
         "containers-storage:localhost/layerscope-demo:1",
         "localhost/layerscope-demo:1",

@@ -53,7 +53,7 @@ pub struct SourceArgs {
     #[arg(long)]
     pub no_verify: bool,
     /// Where IMAGE lives: auto (a path, else the local engines), docker (Engine API), docker-store (read
-    /// /var/lib/docker in place), podman, containers-storage, docker-archive, oci, oci-archive
+    /// /var/lib/docker in place), podman, containers-storage, podman-save, docker-archive, oci, oci-archive
     #[arg(long, value_name = "SOURCE", default_value = "auto")]
     pub source: String,
     /// Docker's data root, for the docker-store source

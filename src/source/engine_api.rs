@@ -156,10 +156,9 @@ impl ImageSource for PodmanSave {
             .args([
                 "image",
                 "save",
+                "-q",
                 "--format",
                 "oci-archive",
-                "-o",
-                "/dev/stdout",
                 &self.reference,
             ])
             .stdout(Stdio::piped())

@@ -25,6 +25,8 @@ pub enum SourceKind {
     Podman,
     /// containers-storage in place.
     ContainersStorage,
+    /// `podman image save`, streamed (what `podman` falls back to).
+    PodmanSave,
 }
 
 impl SourceKind {
@@ -36,6 +38,7 @@ impl SourceKind {
             "docker-store" => SourceKind::DockerStore,
             "podman" => SourceKind::Podman,
             "containers-storage" => SourceKind::ContainersStorage,
+            "podman-save" => SourceKind::PodmanSave,
             _ => return None,
         })
     }
@@ -166,6 +169,12 @@ pub fn open_source(name: &str, kind: SourceKind, docker_root: Option<&Path>) -> 
                 format!("containers-storage at {}", root.display()),
             ))
         }
+        SourceKind::PodmanSave => Ok(engine(
+            Box::new(PodmanSave {
+                reference: reference(name),
+            }),
+            "podman image save".into(),
+        )),
         SourceKind::Podman => Ok(podman_auto(name)?.unwrap_or_else(|| {
             engine(
                 Box::new(PodmanSave {
