@@ -3,7 +3,8 @@
 //! Data flows one way: [`source`] reads an image from any format into an [`image::Image`] (each layer scanned
 //! once, in parallel), [`tree`] applies the layers into one arena tree with per-path histories, [`analysis`]
 //! derives change counts and wasted space, [`report`] renders results, and [`ci`] turns them into pass/fail.
-//! The library never prints and never touches a terminal.
+//! The core never prints and never touches a terminal; [`tui`], the interactive explorer, is the one module that
+//! does, and no core module imports it.
 //!
 //! Reading an image is `source::open(path)?.load(&options, &progress)`; the pieces also work alone. Two layers
 //! scanned from tar bytes, the second deleting a file of the first, then the merged tree and the waste:
@@ -48,5 +49,6 @@ pub mod report;
 pub mod secrets;
 pub mod source;
 pub mod tree;
+pub mod tui;
 
 pub use error::{Error, Result};

@@ -193,6 +193,9 @@ fn analyze(args: AnalyzeArgs) -> Result<i32> {
             Ok(if outcome.passed { 0 } else { EXIT_RULE_FAILED })
         }
         None if args.json.is_none() => {
+            if std::io::stdout().is_terminal() {
+                return layerscope::tui::run(&loaded, &analysis, paint().color);
+            }
             print(&text::summary(&loaded.image, &analysis, paint()))?;
             Ok(0)
         }

@@ -1,0 +1,248 @@
+//! Keypress-to-frame benchmark of the interactive explorer: `App::update` plus a full draw into ratatui's
+//! TestBackend (120x40), on generated images built in memory (no archive, no engine: the UI never reads file
+//! contents, so the entries carry their sizes only).
+//!
+//! `cargo bench --bench tui` measures, for each image, the median and p95 of: arrow down in the tree, page down,
+//! switching layers with the arrows (whole-image and layer-changes modes), expanding/collapsing a directory,
+//! typing a filter and a search. Images: LAYERSCOPE_BENCH_FILES files (default 80000) over 24 layers and 2 GB
+//! of declared content, like `benches/load.rs`'s layout; and 120,000 files over 120 layers. Samples per scenario:
+//! LAYERSCOPE_BENCH_SAMPLES (default 200).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use layerscope::analysis::{self, Analysis};
+use layerscope::image::{
+    Format, HistoryItem, Image, ImageConfig, ImageMeta, Layer, Platform, map_history,
+};
+use layerscope::layer::{EntryKind, LayerEntry, LayerScan};
+use layerscope::tui::app::{Action, App, Pane};
+use layerscope::tui::keymap::Command;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::layout::Rect;
+
+fn env_num(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The file layout of `benches/load.rs` (400 packages x 50 directories; every fifth layer deletes a tenth of the
+/// layer below), with declared sizes summing to `total_bytes`.
+fn scans(files: u64, layers: u64, total_bytes: u64) -> Vec<LayerScan> {
+    let per_layer = files / layers;
+    let avg = total_bytes / files.max(1);
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    (0..layers)
+        .map(|l| {
+            let mut scan = LayerScan::default();
+            for f in 0..per_layer {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let dir = format!("usr/share/pkg{:03}/d{:02}", (l * 7 + f / 500) % 400, f % 50);
+                let size = if f % 100 == 0 {
+                    avg * 40
+                } else {
+                    seed % (avg * 6 / 5) + 1
+                };
+                scan.entries.push(LayerEntry {
+                    path: format!("{dir}/l{l}f{f}.bin").into_bytes().into(),
+                    kind: EntryKind::File,
+                    size,
+                    mode: 0o644,
+                    uid: 0,
+                    gid: 0,
+                    mtime: 0,
+                    link_target: None,
+                });
+                if l % 5 == 4 && f % 10 == 0 {
+                    let victim = format!(
+                        "usr/share/pkg{:03}/d{:02}/l{}f{f}.bin",
+                        ((l - 1) * 7 + f / 500) % 400,
+                        f % 50,
+                        l - 1
+                    );
+                    scan.whiteouts.push(victim.into_bytes().into());
+                }
+            }
+            scan.diff_id = format!("sha256:{l:064x}");
+            scan
+        })
+        .collect()
+}
+
+fn image(scans: Vec<LayerScan>) -> Image {
+    let history: Vec<HistoryItem> = (0..scans.len())
+        .map(|i| HistoryItem {
+            created_by: Some(format!("/bin/sh -c make step-{i} && rm -rf /tmp/build-{i}")),
+            ..HistoryItem::default()
+        })
+        .collect();
+    let histories = map_history(&history, scans.len());
+    Image {
+        meta: ImageMeta {
+            source: "bench".into(),
+            format: Format::DockerArchive,
+            layout: "legacy",
+            archive_compression: None,
+            reference: None,
+            platform: Platform::parse("linux/amd64").unwrap(),
+            config_digest: String::new(),
+            manifest_digest: None,
+            config: ImageConfig::default(),
+        },
+        layers: scans
+            .into_iter()
+            .zip(histories)
+            .enumerate()
+            .map(|(index, (scan, history))| Layer {
+                index,
+                blob_path: String::new(),
+                media_type: None,
+                diff_id: scan.diff_id.clone(),
+                history,
+                scan: Arc::new(scan),
+            })
+            .collect(),
+    }
+}
+
+struct Bench<'a> {
+    app: App<'a>,
+    terminal: Terminal<TestBackend>,
+}
+
+impl Bench<'_> {
+    /// Time of one update + one frame.
+    fn step(&mut self, action: Action) -> Duration {
+        let start = Instant::now();
+        self.app.update(action);
+        let app = &self.app;
+        self.terminal
+            .draw(|f| layerscope::tui::view::draw(f, app))
+            .unwrap();
+        start.elapsed()
+    }
+}
+
+fn report(name: &str, mut times: Vec<Duration>) {
+    times.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let p95 = times[(times.len() * 95 / 100).min(times.len() - 1)];
+    println!(
+        "  {name:<34} median {:>7.2} ms   p95 {:>7.2} ms   max {:>7.2} ms",
+        ms(times[times.len() / 2]),
+        ms(p95),
+        ms(times[times.len() - 1])
+    );
+}
+
+fn run(label: &str, image: &Image, analysis: &Analysis, samples: usize) {
+    let cmd = Action::Command;
+    let size = Rect::new(0, 0, 120, 40);
+    let start = Instant::now();
+    let app = App::new(image, analysis, true, size);
+    let open = start.elapsed();
+    let mut b = Bench {
+        app,
+        terminal: Terminal::new(TestBackend::new(120, 40)).unwrap(),
+    };
+    println!(
+        "{label}: {} paths in the tree, {} layers; opening the explorer: {:.1} ms",
+        analysis.tree.node_count() - 1,
+        image.layers.len(),
+        open.as_secs_f64() * 1e3
+    );
+    let last = image.layers.len() - 1;
+    let times: Vec<Duration> = (0..samples)
+        .map(|i| {
+            b.step(cmd(if (i / last) % 2 == 0 {
+                Command::Down
+            } else {
+                Command::Up
+            }))
+        })
+        .collect();
+    report("layer switch (whole image)", times);
+    b.step(cmd(Command::ModeLayer));
+    let times: Vec<Duration> = (0..samples)
+        .map(|i| {
+            b.step(cmd(if (i / last) % 2 == 0 {
+                Command::Down
+            } else {
+                Command::Up
+            }))
+        })
+        .collect();
+    report("layer switch (layer changes)", times);
+    b.step(cmd(Command::ModeImage));
+    b.step(cmd(Command::Last));
+    b.app.focus = Pane::Tree;
+    report(
+        "tree: arrow down",
+        (0..samples).map(|_| b.step(cmd(Command::Down))).collect(),
+    );
+    report(
+        "tree: page down",
+        (0..samples)
+            .map(|_| b.step(cmd(Command::PageDown)))
+            .collect(),
+    );
+    b.step(cmd(Command::First));
+    b.step(cmd(Command::Down));
+    b.step(cmd(Command::Down));
+    report(
+        "tree: collapse/expand a directory",
+        (0..samples)
+            .map(|_| b.step(cmd(Command::ToggleDir)))
+            .collect(),
+    );
+    let times = (0..samples)
+        .map(|_| {
+            let start = Instant::now();
+            b.app.tree.rebuild();
+            start.elapsed()
+        })
+        .collect();
+    report("(rows rebuilt, no filter, no frame)", times);
+    let mut times = Vec::new();
+    while times.len() < samples {
+        b.step(cmd(Command::Filter));
+        for c in "pkg01.*d3".chars() {
+            times.push(b.step(Action::Char(c)));
+        }
+        for _ in 0..9 {
+            times.push(b.step(Action::Backspace));
+        }
+        b.step(Action::Submit);
+    }
+    report("tree: filter typing (per key)", times);
+    let mut times = Vec::new();
+    while times.len() < samples {
+        b.step(cmd(Command::Search));
+        for c in "l9f12".chars() {
+            times.push(b.step(Action::Char(c)));
+        }
+        b.step(Action::Submit);
+        times.push(b.step(cmd(Command::SearchNext)));
+    }
+    report("tree: search typing and n (per key)", times);
+}
+
+fn main() {
+    let files = env_num("LAYERSCOPE_BENCH_FILES", 80_000);
+    let samples = env_num("LAYERSCOPE_BENCH_SAMPLES", 200).max(10) as usize;
+    for (files, layers) in [(files, 24), (120_000, 120)] {
+        let img = image(scans(files, layers, 2_000_000_000));
+        let a = analysis::analyze(&img, 1);
+        run(
+            &format!("{files} files, {layers} layers, 2 GB"),
+            &img,
+            &a,
+            samples,
+        );
+    }
+}

@@ -1,0 +1,145 @@
+//! `App::update` for keys, per place: the file tree pane, the image details list and the overlays (help,
+//! viewer, wasted-files and secrets lists).
+
+use super::app::{App, Effect, Overlay, Prompt, PromptKind};
+use super::keymap::Command;
+
+impl App<'_> {
+    pub(super) fn tree_command(&mut self, c: Command) -> Effect {
+        let page = self.tree.page as isize;
+        let hidden = &mut self.tree.options.hidden;
+        let mut rebuild = true;
+        match c {
+            Command::ToggleAdded => hidden.added = !hidden.added,
+            Command::ToggleRemoved => hidden.removed = !hidden.removed,
+            Command::ToggleModified => hidden.modified = !hidden.modified,
+            Command::ToggleUnmodified => hidden.unmodified = !hidden.unmodified,
+            Command::ToggleSortSize => {
+                self.tree.options.sort_by_size = !self.tree.options.sort_by_size
+            }
+            _ => rebuild = false,
+        }
+        if rebuild {
+            self.tree.rebuild();
+            return Effect::None;
+        }
+        match c {
+            Command::Up => self.tree.move_by(-1),
+            Command::Down => self.tree.move_by(1),
+            Command::PageUp => self.tree.move_by(-page),
+            Command::PageDown => self.tree.move_by(page),
+            Command::First => self.tree.move_to(0),
+            Command::Last => self.tree.move_to(usize::MAX),
+            Command::Expand => {
+                self.tree.set_collapsed(self.tree.cursor, false);
+            }
+            Command::Collapse => {
+                let folded = self.tree.set_collapsed(self.tree.cursor, true);
+                match self.tree.parent_of_selected() {
+                    Some(p) if !folded => self.tree.move_to(p),
+                    _ => {}
+                }
+            }
+            Command::ToggleDir => {
+                let v = self.tree.cursor;
+                let collapsed = self
+                    .tree
+                    .visible()
+                    .get(v)
+                    .is_some_and(|r| self.tree.row_collapsed(*r));
+                self.tree.set_collapsed(v, !collapsed);
+            }
+            Command::ToggleCollapseAll => self.tree.toggle_collapse_all(),
+            Command::ToggleAttributes => self.tree.attributes = !self.tree.attributes,
+            Command::SwitchPane => self.switch_pane(),
+            Command::Search => self.open_prompt(PromptKind::Search, self.search.clone()),
+            Command::SearchNext => self.search_step(true, false),
+            Command::SearchPrev => self.search_step(false, false),
+            Command::Filter => self.open_prompt(
+                PromptKind::Filter {
+                    previous: self.filter_text.clone(),
+                },
+                self.filter_text.clone(),
+            ),
+            Command::ViewFile => return self.view_selected(),
+            Command::Extract => self.extract_selected(),
+            _ => {}
+        }
+        Effect::None
+    }
+
+    pub(super) fn open_prompt(&mut self, kind: PromptKind, input: String) {
+        self.prompt = Some(Prompt {
+            kind,
+            input,
+            error: None,
+        });
+    }
+
+    pub(super) fn list_command(&mut self, c: Command) -> Effect {
+        let len = self.list_len(false);
+        let page = self.areas().image_list_rows();
+        let cursor = &mut self.image_list;
+        match c {
+            Command::Up => cursor.move_by(-1, len, page),
+            Command::Down => cursor.move_by(1, len, page),
+            Command::PageUp => cursor.move_by(-(page as isize), len, page),
+            Command::PageDown => cursor.move_by(page as isize, len, page),
+            Command::First => cursor.move_by(isize::MIN / 2, len, page),
+            Command::Last => cursor.move_by(isize::MAX / 2, len, page),
+            Command::Select => {
+                let i = cursor.selected;
+                self.jump_to_item(i, false);
+            }
+            Command::SwitchPane => self.switch_pane(),
+            _ => {}
+        }
+        Effect::None
+    }
+
+    pub(super) fn overlay_command(&mut self, c: Command) -> Effect {
+        let page = self.areas().overlay_rows();
+        let len = self.list_len(false);
+        match self.overlay.as_mut() {
+            Some(Overlay::Help { scroll }) => {
+                let total = super::view::help::line_count();
+                let max = total.saturating_sub(page);
+                *scroll = match c {
+                    Command::Up => scroll.saturating_sub(1),
+                    Command::Down => (*scroll + 1).min(max),
+                    Command::PageUp => scroll.saturating_sub(page),
+                    Command::PageDown => (*scroll + page).min(max),
+                    _ => *scroll,
+                };
+            }
+            Some(Overlay::Viewer(v)) => {
+                let max = v.content.line_count().saturating_sub(page);
+                v.scroll = match c {
+                    Command::Up => v.scroll.saturating_sub(1),
+                    Command::Down => (v.scroll + 1).min(max),
+                    Command::PageUp => v.scroll.saturating_sub(page),
+                    Command::PageDown => (v.scroll + page).min(max),
+                    Command::First => 0,
+                    Command::Last => max,
+                    _ => v.scroll,
+                };
+            }
+            Some(Overlay::Wasted(cursor)) | Some(Overlay::Secrets(cursor)) => match c {
+                Command::Up => cursor.move_by(-1, len, page),
+                Command::Down => cursor.move_by(1, len, page),
+                Command::PageUp => cursor.move_by(-(page as isize), len, page),
+                Command::PageDown => cursor.move_by(page as isize, len, page),
+                Command::First => cursor.move_by(isize::MIN / 2, len, page),
+                Command::Last => cursor.move_by(isize::MAX / 2, len, page),
+                Command::Select => {
+                    let i = cursor.selected;
+                    let secrets = matches!(self.overlay, Some(Overlay::Secrets(_)));
+                    self.jump_to_item(i, secrets);
+                }
+                _ => {}
+            },
+            None => {}
+        }
+        Effect::None
+    }
+}

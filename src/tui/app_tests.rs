@@ -1,0 +1,360 @@
+//! Unit tests of `App::update`: pure state transitions, no terminal.
+
+use std::path::PathBuf;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::layout::Rect;
+
+use super::app::{Action, App, Effect, Mode, Overlay, Pane, PromptKind};
+use super::fixture;
+use super::keymap::Command as C;
+use crate::analysis::Analysis;
+use crate::image::Image;
+
+fn app<'a>(image: &'a Image, analysis: &'a Analysis) -> App<'a> {
+    App::new(image, analysis, false, Rect::new(0, 0, 120, 40))
+}
+
+fn cmd(app: &mut App, c: C) -> Effect {
+    app.update(Action::Command(c))
+}
+
+fn typed(app: &mut App, text: &str) {
+    for c in text.chars() {
+        app.update(Action::Char(c));
+    }
+}
+
+fn selected_path(app: &App) -> String {
+    let node = app.tree.selected_node().unwrap();
+    app.analysis.tree.display_path(node)
+}
+
+#[test]
+fn starts_on_the_first_layer_with_layers_focused() {
+    let image = fixture::image();
+    let analysis = fixture::analysis(&image);
+    let app = app(&image, &analysis);
+    assert_eq!(
+        (app.focus, app.layer, app.mode),
+        (Pane::Layers, 0, Mode::Image)
+    );
+    assert_eq!(app.range(), (None, 0, false));
+}
+
+#[test]
+fn arrows_home_and_end_move_between_layers() {
+    let image = fixture::image();
+    let analysis = fixture::analysis(&image);
+    let mut app = app(&image, &analysis);
+    cmd(&mut app, C::Down);
+    assert_eq!((app.layer, app.tree.to()), (1, 1));
+    cmd(&mut app, C::Last);
+    assert_eq!(app.layer, 2);
+    cmd(&mut app, C::Down);
+    assert_eq!(app.layer, 2);
+    cmd(&mut app, C::First);
+    assert_eq!(app.layer, 0);
+    cmd(&mut app, C::Up);
+    assert_eq!(app.layer, 0);
+}
+
+#[test]
+fn modes_change_the_range_and_listing() {
+    let image = fixture::image();
+    let analysis = fixture::analysis(&image);
+    let mut app = app(&image, &analysis);
+    cmd(&mut app, C::Last);
+    cmd(&mut app, C::ModeLayer);
+    assert_eq!(app.range(), (Some(1), 2, true));
+    assert!(app.tree.visible().len() < 10);
+    cmd(&mut app, C::Up);
+    cmd(&mut app, C::CompareFrom);
+    cmd(&mut app, C::Down);
+    assert_eq!(app.mode, Mode::Range { from: 1 });
+    assert_eq!(app.range(), (Some(0), 2, true));
+    cmd(&mut app, C::CycleMode);
+    assert_eq!(app.mode, Mode::Image);
+}
+
+#[test]
+fn tab_cycles_panes_and_q_quits() {
+    let image = fixture::image();
+    let analysis = fixture::analysis(&image);
+    let mut app = app(&image, &analysis);
+    cmd(&mut app, C::SwitchPane);
+    assert_eq!(app.focus, Pane::Image);
+    cmd(&mut app, C::SwitchPane);
+    assert_eq!(app.focus, Pane::Tree);
+    cmd(&mut app, C::SwitchPane);
+    assert_eq!(app.focus, Pane::Layers);
+    assert_eq!(cmd(&mut app, C::Quit), Effect::Quit);
+}
+
+#[test]
+fn keys_map_through_the_table_per_focus() {
+    let image = fixture::image();
+    let analysis = fixture::analysis(&image);
+    let mut app = app(&image, &analysis);
+    let ctrl_a = KeyEvent::new(KeyCode::Char('a'), KeyModifiers::CONTROL);
+    assert_eq!(
+        app.action_for_key(ctrl_a),
+        Some(Action::Command(C::ModeImage))
+    );
+    app.focus = Pane::Tree;
+    assert_eq!(
+        app.action_for_key(ctrl_a),
+        Some(Action::Command(C::ToggleAdded))
+    );
+    cmd(&mut app, C::Filter);
+    let f = KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE);
+    assert_eq!(app.action_for_key(f), Some(Action::Char('q')));
+}
+
+#[test]
+fn tree_keys_fold_hide_and_sort() {
+    let image = fixture::image();
+    let analysis = fixture::analysis(&image);
+    let mut app = app(&image, &analysis);
+    app.focus = Pane::Tree;
+    let all = app.tree.visible().len();
+    assert_eq!(selected_path(&app), "/bin");
+    cmd(&mut app, C::Collapse);
+    assert_eq!(app.tree.visible().len(), all - 2);
+    cmd(&mut app, C::Expand);
+    assert_eq!(app.tree.visible().len(), all);
+    cmd(&mut app, C::ToggleDir);
+    assert_eq!(app.tree.visible().len(), all - 2);
+    cmd(&mut app, C::ToggleDir);
+    cmd(&mut app, C::Down);
+    cmd(&mut app, C::Collapse);
+    assert_eq!(
+        selected_path(&app),
+        "/bin",
+        "left on a file goes to its directory"
+    );
+    cmd(&mut app, C::ToggleAdded);
+    assert!(app.tree.visible().is_empty());
+    cmd(&mut app, C::ToggleAdded);
+    cmd(&mut app, C::ToggleSortSize);
+    assert_eq!(selected_path(&app), "/bin");
+    cmd(&mut app, C::First);
+    assert_eq!(selected_path(&app), "/usr");
+    cmd(&mut app, C::ToggleCollapseAll);
+    assert_eq!(app.tree.visible().len(), 3);
+    cmd(&mut app, C::ToggleAttributes);
+    assert!(!app.tree.attributes);
+}
+
+#[test]
+fn filter_applies_while_typing_and_esc_restores() {
+    let image = fixture::image();
+    let analysis = fixture::analysis(&image);
+    let mut app = app(&image, &analysis);
+    app.focus = Pane::Tree;
+    cmd(&mut app, C::Filter);
+    typed(&mut app, "passwd");
+    assert_eq!(app.tree.visible().len(), 2);
+    app.update(Action::Submit);
+    assert!(app.prompt.is_none());
+    assert_eq!(app.filter_text, "passwd");
+    cmd(&mut app, C::Filter);
+    typed(&mut app, "(");
+    assert!(app.prompt.as_ref().unwrap().error.is_some());
+    assert_eq!(
+        app.tree.visible().len(),
+        2,
+        "a bad regex keeps the last good filter"
+    );
+    cmd(&mut app, C::Close);
+    assert_eq!(app.filter_text, "passwd");
+    cmd(&mut app, C::Filter);
+    for _ in 0..6 {
+        app.update(Action::Backspace);
+    }
+    app.update(Action::Submit);
+    assert!(app.filter_text.is_empty());
+    assert!(app.tree.visible().len() > 2);
+}
+
+#[test]
+fn search_moves_and_reveals_with_next_and_previous() {
+    let image = fixture::image();
+    let analysis = fixture::analysis(&image);
+    let mut app = app(&image, &analysis);
+    cmd(&mut app, C::Last);
+    app.focus = Pane::Tree;
+    cmd(&mut app, C::ToggleCollapseAll);
+    cmd(&mut app, C::Search);
+    typed(&mut app, "app.conf");
+    assert_eq!(selected_path(&app), "/srv/app/app.conf");
+    app.update(Action::Submit);
+    cmd(&mut app, C::SearchNext);
+    assert_eq!(selected_path(&app), "/srv/app/app.conf.bak");
+    cmd(&mut app, C::SearchNext);
+    assert_eq!(selected_path(&app), "/srv/app/app.conf");
+    cmd(&mut app, C::SearchPrev);
+    assert_eq!(selected_path(&app), "/srv/app/app.conf.bak");
+    assert!(app.status.is_some());
+}
+
+#[test]
+fn wasted_and_secret_lists_jump_to_the_file_at_its_layer() {
+    let image = fixture::image();
+    let analysis = fixture::analysis(&image);
+    let mut app = app(&image, &analysis);
+    cmd(&mut app, C::Wasted);
+    assert!(matches!(app.overlay, Some(Overlay::Wasted(_))));
+    cmd(&mut app, C::Select);
+    assert!(app.overlay.is_none());
+    assert_eq!((app.layer, app.focus), (1, Pane::Tree));
+    assert_eq!(selected_path(&app), "/tmp/cache.img");
+    cmd(&mut app, C::Secrets);
+    cmd(&mut app, C::Select);
+    assert_eq!(app.layer, 1);
+    assert_eq!(selected_path(&app), "/home/ci/.netrc");
+}
+
+#[test]
+fn a_jump_clears_a_filter_that_hides_the_target() {
+    let image = fixture::image();
+    let analysis = fixture::analysis(&image);
+    let mut app = app(&image, &analysis);
+    app.focus = Pane::Tree;
+    app.apply_filter("passwd").unwrap();
+    cmd(&mut app, C::Secrets);
+    cmd(&mut app, C::Select);
+    assert_eq!(selected_path(&app), "/home/ci/.netrc");
+    assert!(app.filter_text.is_empty());
+}
+
+#[test]
+fn viewing_a_deleted_file_reads_the_version_before() {
+    let image = fixture::image();
+    let analysis = fixture::analysis(&image);
+    let mut app = app(&image, &analysis);
+    cmd(&mut app, C::Last);
+    app.focus = Pane::Tree;
+    cmd(&mut app, C::Search);
+    typed(&mut app, "cache.img");
+    app.update(Action::Submit);
+    let effect = cmd(&mut app, C::ViewFile);
+    assert_eq!(effect, Effect::ReadFile { layer: 1, entry: 3 });
+    app.update(Action::FileRead(Ok(b"hello\n".to_vec())));
+    let Some(Overlay::Viewer(v)) = &app.overlay else {
+        panic!("no viewer");
+    };
+    assert!(v.title.contains("deleted in layer 2"), "{}", v.title);
+    assert_eq!(v.content.line(0), "hello");
+    cmd(&mut app, C::Close);
+    assert!(app.overlay.is_none());
+}
+
+#[test]
+fn a_hardlink_views_the_bytes_it_shares_and_a_directory_explains() {
+    let image = fixture::image();
+    let analysis = fixture::analysis(&image);
+    let mut app = app(&image, &analysis);
+    cmd(&mut app, C::Down);
+    app.focus = Pane::Tree;
+    cmd(&mut app, C::Search);
+    typed(&mut app, "conf.bak");
+    app.update(Action::Submit);
+    assert_eq!(
+        cmd(&mut app, C::ViewFile),
+        Effect::ReadFile { layer: 1, entry: 0 }
+    );
+    cmd(&mut app, C::Close);
+    cmd(&mut app, C::First);
+    assert_eq!(cmd(&mut app, C::ViewFile), Effect::None);
+    assert!(app.status.as_deref().unwrap().contains("a directory"));
+}
+
+#[test]
+fn extract_asks_a_path_then_confirmation_to_overwrite() {
+    let image = fixture::image();
+    let analysis = fixture::analysis(&image);
+    let mut app = app(&image, &analysis);
+    app.focus = Pane::Tree;
+    cmd(&mut app, C::Search);
+    typed(&mut app, "passwd");
+    app.update(Action::Submit);
+    cmd(&mut app, C::Extract);
+    assert!(matches!(
+        app.prompt.as_ref().unwrap().kind,
+        PromptKind::Extract { .. }
+    ));
+    typed(&mut app, "/tmp/out");
+    let to = PathBuf::from("/tmp/out");
+    let effect = app.update(Action::Submit);
+    let entry = 5;
+    assert_eq!(
+        effect,
+        Effect::Extract {
+            layer: 0,
+            entry,
+            to: to.clone(),
+            overwrite: false
+        }
+    );
+    app.update(Action::ExtractExists(to.clone()));
+    assert_eq!(app.update(Action::Char('n')), Effect::None);
+    assert!(app.prompt.is_none());
+    app.update(Action::ExtractExists(to.clone()));
+    let effect = app.update(Action::Char('y'));
+    assert_eq!(
+        effect,
+        Effect::Extract {
+            layer: 0,
+            entry,
+            to,
+            overwrite: true
+        }
+    );
+    app.update(Action::Extracted(Ok("wrote 30 bytes to /tmp/out".into())));
+    assert_eq!(app.status.as_deref(), Some("wrote 30 bytes to /tmp/out"));
+}
+
+#[test]
+fn mouse_clicks_select_and_the_wheel_scrolls() {
+    let image = fixture::image();
+    let analysis = fixture::analysis(&image);
+    let mut app = app(&image, &analysis);
+    let areas = app.areas();
+    let layer2_line = areas.layers.y + 1 + app.layer_lines[2] as u16;
+    app.update(Action::Click {
+        column: 2,
+        row: layer2_line,
+    });
+    assert_eq!(app.layer, 2);
+    app.update(Action::Click {
+        column: areas.tree.x + 5,
+        row: areas.tree.y + 4,
+    });
+    assert_eq!((app.focus, app.tree.cursor), (Pane::Tree, 2));
+    app.update(Action::Scroll {
+        column: 2,
+        row: areas.layers.y + 2,
+        down: false,
+    });
+    assert_eq!(app.layer, 1);
+}
+
+#[test]
+fn help_toggles_and_resize_keeps_the_cursor_on_screen() {
+    let image = fixture::image();
+    let analysis = fixture::analysis(&image);
+    let mut app = app(&image, &analysis);
+    cmd(&mut app, C::Help);
+    assert!(matches!(app.overlay, Some(Overlay::Help { .. })));
+    cmd(&mut app, C::Down);
+    cmd(&mut app, C::Help);
+    assert!(app.overlay.is_none());
+    app.focus = Pane::Tree;
+    cmd(&mut app, C::Last);
+    app.update(Action::Resize {
+        width: 80,
+        height: 12,
+    });
+    assert!(app.tree.cursor >= app.tree.top && app.tree.cursor < app.tree.top + app.tree.page);
+}

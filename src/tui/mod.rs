@@ -1,0 +1,35 @@
+//! The interactive explorer (`layerscope IMAGE` on a terminal): layers beside their Dockerfile instructions,
+//! layer and image details, and the merged file tree at any layer, in ratatui.
+//!
+//! - [`app`]: the state and `App::update(Action) -> Effect`, pure (no terminal, no I/O), unit-tested.
+//! - [`file_tree`]: the tree pane's rows, kept incremental (see there) so 100k+ paths stay instant.
+//! - [`keymap`]: every key binding as data; it also feeds the help overlay, the footer and the README.
+//! - [`view`]: drawing, functions of `&App`, one file per pane; [`layout`] says where panes sit.
+//! - [`effects`]: reading and extracting file bytes, asked for by `update` and reported back as actions.
+//! - `terminal`: raw mode, alternate screen, mouse, restoring the terminal on exit, panic and signals.
+//!
+//! The core modules (source, layer, tree, analysis, report, ci, secrets) never import this one.
+
+pub mod app;
+mod app_actions;
+mod app_commands;
+pub mod content;
+pub mod effects;
+pub mod file_tree;
+pub mod keymap;
+pub mod layout;
+mod terminal;
+pub mod theme;
+pub mod view;
+
+#[cfg(test)]
+mod app_tests;
+#[cfg(test)]
+mod file_tree_tests;
+#[cfg(test)]
+pub(crate) mod fixture;
+#[cfg(test)]
+mod snapshot_tests;
+
+pub use app::{Action, App, Effect};
+pub use terminal::run;

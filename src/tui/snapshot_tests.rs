@@ -1,0 +1,164 @@
+//! Rendering snapshots (ratatui's TestBackend, text only) of every pane, mode and overlay on the synthetic
+//! fixture, at 120x40, at 80x24, narrow and too small. Review changes with `cargo insta review`.
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier};
+
+use super::app::{Action, App, Pane};
+use super::fixture;
+use super::keymap::Command as C;
+
+fn render(app: &App) -> TestBackend {
+    let mut terminal = Terminal::new(TestBackend::new(app.size.width, app.size.height)).unwrap();
+    terminal.draw(|f| super::view::draw(f, app)).unwrap();
+    terminal.backend().clone()
+}
+
+macro_rules! scenario {
+    ($name:ident, $w:expr, $h:expr, |$app:ident| $body:block) => {
+        #[test]
+        fn $name() {
+            let image = fixture::image();
+            let analysis = fixture::analysis(&image);
+            #[allow(unused_mut)]
+            let mut $app = App::new(&image, &analysis, false, Rect::new(0, 0, $w, $h));
+            $body
+            insta::assert_snapshot!(render(&$app));
+        }
+    };
+}
+
+fn cmd(app: &mut App, c: C) {
+    app.update(Action::Command(c));
+}
+
+fn typed(app: &mut App, text: &str) {
+    for c in text.chars() {
+        app.update(Action::Char(c));
+    }
+}
+
+scenario!(start_first_layer_whole_image, 120, 40, |app| {});
+
+scenario!(last_layer_whole_image_shows_removed_files, 120, 40, |app| {
+    cmd(&mut app, C::Last);
+});
+
+scenario!(layer_changes_only, 120, 40, |app| {
+    cmd(&mut app, C::Down);
+    cmd(&mut app, C::ModeLayer);
+});
+
+scenario!(range_of_layers, 120, 40, |app| {
+    cmd(&mut app, C::CompareFrom);
+    cmd(&mut app, C::Last);
+});
+
+scenario!(
+    tree_focused_collapsed_sorted_without_attributes,
+    120,
+    40,
+    |app| {
+        cmd(&mut app, C::Last);
+        cmd(&mut app, C::SwitchPane);
+        cmd(&mut app, C::SwitchPane);
+        cmd(&mut app, C::ToggleSortSize);
+        cmd(&mut app, C::ToggleAttributes);
+        cmd(&mut app, C::Down);
+        cmd(&mut app, C::Collapse);
+        cmd(&mut app, C::ToggleUnmodified);
+    }
+);
+
+scenario!(filter_prompt_with_a_bad_regex, 120, 40, |app| {
+    app.focus = Pane::Tree;
+    cmd(&mut app, C::Filter);
+    typed(&mut app, "conf(");
+});
+
+scenario!(help_overlay, 120, 40, |app| {
+    cmd(&mut app, C::Help);
+});
+
+scenario!(wasted_files_overlay, 120, 40, |app| {
+    cmd(&mut app, C::Wasted);
+    cmd(&mut app, C::Down);
+});
+
+scenario!(secrets_overlay, 120, 40, |app| {
+    cmd(&mut app, C::Secrets);
+});
+
+scenario!(viewer_text, 120, 40, |app| {
+    cmd(&mut app, C::Last);
+    app.focus = Pane::Tree;
+    cmd(&mut app, C::Search);
+    typed(&mut app, "app.conf");
+    app.update(Action::Submit);
+    cmd(&mut app, C::ViewFile);
+    app.update(Action::FileRead(Ok(b"port=9090\nworkers=4\n".to_vec())));
+});
+
+scenario!(viewer_hexdump, 120, 40, |app| {
+    app.focus = Pane::Tree;
+    cmd(&mut app, C::Down);
+    cmd(&mut app, C::ViewFile);
+    let bytes: Vec<u8> = (0..40u8).collect();
+    app.update(Action::FileRead(Ok(bytes)));
+});
+
+scenario!(image_details_focused, 120, 40, |app| {
+    cmd(&mut app, C::SwitchPane);
+    cmd(&mut app, C::Down);
+});
+
+scenario!(small_80x24, 80, 24, |app| {
+    cmd(&mut app, C::Down);
+});
+
+scenario!(narrow_60x20, 60, 20, |app| {
+    cmd(&mut app, C::Last);
+});
+
+scenario!(too_small, 18, 5, |app| {});
+
+#[test]
+fn colours_mark_changes_and_no_color_keeps_only_markers() {
+    let image = fixture::image();
+    let analysis = fixture::analysis(&image);
+    for color in [true, false] {
+        let mut app = App::new(&image, &analysis, color, Rect::new(0, 0, 120, 40));
+        cmd(&mut app, C::Last);
+        let buf = render(&app).buffer().clone();
+        let area = app.areas().tree;
+        let cells: Vec<_> = (area.y..area.y + area.height)
+            .flat_map(|y| (area.x..area.x + area.width).map(move |x| (x, y)))
+            .map(|(x, y)| buf[(x, y)].clone())
+            .collect();
+        let has = |c: Color| cells.iter().any(|cell| cell.fg == c);
+        assert_eq!(has(Color::Red) && has(Color::Yellow), color);
+        if !color {
+            assert!(
+                cells
+                    .iter()
+                    .all(|c| c.fg == Color::Reset && c.bg == Color::Reset)
+            );
+        }
+        let layers = app.areas().layers;
+        let selected = &buf[(layers.x + 3, layers.y + 1 + app.layer_lines[2] as u16)];
+        assert!(selected.modifier.contains(Modifier::REVERSED));
+    }
+}
+
+#[test]
+fn build_argument_values_are_never_drawn() {
+    let image = fixture::image();
+    let analysis = fixture::analysis(&image);
+    let mut app = App::new(&image, &analysis, false, Rect::new(0, 0, 200, 60));
+    cmd(&mut app, C::Down);
+    let text = render(&app).to_string();
+    assert!(text.contains("TOKEN=glpa"), "{text}");
+    assert!(!text.contains("AXPX6"), "{text}");
+}

@@ -1,0 +1,82 @@
+//! The image details pane: total size, wasted bytes, efficiency, the user waste ratio, then one scrollable list
+//! of the wasted files (largest first) followed by the secrets found, if any.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::{fit, inner, padded, pane};
+use crate::report::text::size;
+use crate::tui::app::{App, Pane};
+use crate::tui::layout::IMAGE_SUMMARY_LINES;
+use crate::tui::theme::Theme;
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
+    let focused = app.focus == Pane::Image && app.overlay.is_none();
+    frame.render_widget(pane(" Image ", focused, theme), area);
+    let body = inner(area);
+    let width = body.width as usize;
+    let waste = &app.analysis.waste;
+    let label = |t: &'static str| Span::styled(t, theme.dim());
+    let secrets = &app.analysis.secrets;
+    let mut lines = vec![
+        Line::from(vec![
+            label("total "),
+            Span::raw(size(app.analysis.size_bytes)),
+            label("  wasted "),
+            Span::raw(size(waste.wasted_bytes)),
+        ]),
+        Line::from(vec![
+            label("efficiency "),
+            Span::raw(format!("{:.1} %", waste.efficiency * 100.0)),
+            label("  user waste "),
+            Span::raw(format!("{:.1} %", waste.user_wasted_ratio * 100.0)),
+        ]),
+        Line::from(vec![
+            label("secrets "),
+            Span::styled(
+                secrets.len().to_string(),
+                if secrets.is_empty() {
+                    theme.dim()
+                } else {
+                    theme.warn()
+                },
+            ),
+            label("  (w: wasted files, s: secrets)"),
+        ]),
+        Line::styled(
+            fit(&format!("{:>9}  {}", "wasted", "path (layers)"), width),
+            theme.title(),
+        ),
+    ];
+    debug_assert_eq!(lines.len(), IMAGE_SUMMARY_LINES as usize);
+    let rows = body.height.saturating_sub(IMAGE_SUMMARY_LINES) as usize;
+    let total = waste.files.len() + secrets.len();
+    for i in (app.image_list.top..total).take(rows) {
+        let text = if let Some(f) = waste.files.get(i) {
+            let layers: Vec<String> = f.layers.iter().map(u32::to_string).collect();
+            format!(
+                "{:>9}  {} ({})",
+                size(f.wasted_bytes),
+                f.path,
+                layers.join(",")
+            )
+        } else {
+            let s = &secrets[i - waste.files.len()];
+            format!(
+                "{:>9}  {} {} L{}",
+                "secret",
+                s.rule,
+                s.path.as_deref().unwrap_or(s.location.name()),
+                s.layer.map_or("-".into(), |l| l.to_string())
+            )
+        };
+        let mut line = padded(vec![Span::raw(fit(&text, width))], width);
+        if i == app.image_list.selected {
+            line = line.style(theme.selected(focused));
+        }
+        lines.push(line);
+    }
+    frame.render_widget(Paragraph::new(lines), body);
+}

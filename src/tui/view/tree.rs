@@ -1,0 +1,124 @@
+//! The file tree pane: the merged tree at the selected layer (or one layer's or a range's changes) with change
+//! colours and markers, permission, uid:gid and size columns, directory totals and link targets. Only the rows
+//! on screen are formatted.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::{fit, inner, padded, pane};
+use crate::layer::EntryKind;
+use crate::path;
+use crate::report::text::{mode_string, size};
+use crate::tui::app::{App, Mode, Pane};
+use crate::tui::theme::{Theme, marker};
+
+fn title(app: &App) -> String {
+    let (from, to, _) = app.range();
+    let what = match app.mode {
+        Mode::Image => format!("image at layer {to}"),
+        Mode::Layer => format!("layer {to} changes"),
+        Mode::Range { .. } => format!("changes of layers {}..{to}", from.map_or(0, |f| f + 1)),
+    };
+    let mut parts = vec![what];
+    if !app.filter_text.is_empty() {
+        parts.push(format!("filter /{}/", app.filter_text));
+    }
+    let h = app.tree.options.hidden;
+    let hidden: Vec<&str> = [
+        (h.added, "added"),
+        (h.removed, "removed"),
+        (h.modified, "modified"),
+        (h.unmodified, "unmodified"),
+    ]
+    .iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, n)| *n)
+    .collect();
+    if !hidden.is_empty() {
+        parts.push(format!("hiding {}", hidden.join(",")));
+    }
+    if app.tree.options.sort_by_size {
+        parts.push("by size".into());
+    }
+    parts.push(format!("{} rows", app.tree.visible().len()));
+    format!(" Files · {} ", parts.join(" · "))
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
+    let focused = app.focus == Pane::Tree && app.overlay.is_none();
+    frame.render_widget(pane(title(app), focused, theme), area);
+    let body = inner(area);
+    let width = body.width as usize;
+    let attrs = app.tree.attributes && width >= 40;
+    let owners = attrs && width >= 60;
+    let mut header = String::from("  ");
+    if attrs {
+        header.push_str("Permission ");
+        if owners {
+            header.push_str("  UID:GID ");
+        }
+        header.push_str("     Size ");
+    }
+    header.push_str("Name");
+    let mut lines = vec![Line::styled(fit(&header, width), theme.title())];
+    let ft = &app.tree;
+    let tree = &app.analysis.tree;
+    let rows = body.height.saturating_sub(1) as usize;
+    let visible = ft.visible();
+    if visible.is_empty() {
+        lines.push(Line::styled(
+            "  (nothing to show: change the filter, mode or layer)",
+            theme.dim(),
+        ));
+    }
+    for v in (ft.top..visible.len()).take(rows) {
+        let f = visible[v];
+        let row = &ft.rows()[f as usize];
+        let entry = ft.entry_of(row);
+        let kind = entry.map_or(EntryKind::Dir, |e| e.kind);
+        let style = theme.change(row.change);
+        let mut spans = vec![Span::styled(format!("{} ", marker(row.change)), style)];
+        if attrs {
+            let mut cols = format!("{} ", mode_string(kind, entry.map_or(0o755, |e| e.mode)));
+            if owners {
+                let ids = format!(
+                    "{}:{}",
+                    entry.map_or(0, |e| e.uid),
+                    entry.map_or(0, |e| e.gid)
+                );
+                cols.push_str(&format!("{ids:>9} "));
+            }
+            cols.push_str(&format!("{:>9} ", size(ft.size_of(row))));
+            spans.push(Span::styled(cols, style));
+        }
+        spans.push(Span::styled(ft.guides(f), theme.dim()));
+        let mut name = path::display(tree.name(row.node));
+        if row.is_dir {
+            name.push('/');
+            if ft.row_collapsed(f) {
+                let inside = row.end - f - 1;
+                if inside > 0 {
+                    name.push_str(&format!(" …{inside}"));
+                }
+            }
+        }
+        if let Some(target) = entry.and_then(|e| e.link_target.as_deref()) {
+            match kind {
+                EntryKind::Hardlink => {
+                    name.push_str(&format!(" => {}", path::display_absolute(target)))
+                }
+                _ => name.push_str(&format!(" -> {}", path::display(target))),
+            }
+        }
+        let used: usize = spans.iter().map(|s| s.width()).sum();
+        spans.push(Span::styled(fit(&name, width.saturating_sub(used)), style));
+        let mut line = padded(spans, width);
+        if v == ft.cursor {
+            line = line.style(theme.selected(focused));
+        }
+        lines.push(line);
+    }
+    frame.render_widget(Paragraph::new(lines), body);
+}

@@ -1,0 +1,41 @@
+//! The file viewer overlay (`v`): a file's bytes as they were at the selected layer, as text or a hexdump; only
+//! the lines on screen are formatted.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::Line;
+use ratatui::widgets::Paragraph;
+
+use super::{fit, inner, pane};
+use crate::report::text::size;
+use crate::tui::app::Viewer;
+use crate::tui::content::Content;
+use crate::tui::theme::Theme;
+
+pub fn draw(frame: &mut Frame, area: Rect, viewer: &Viewer, theme: Theme) {
+    let kind = match &viewer.content {
+        Content::Text { .. } => "text",
+        Content::Binary { .. } => "binary",
+        _ => "",
+    };
+    let bytes = viewer
+        .content
+        .size()
+        .map(|s| size(s as u64))
+        .unwrap_or_default();
+    let title = format!(" {} · {kind} {bytes} (v or Esc closes) ", viewer.title);
+    frame.render_widget(pane(title, true, theme), area);
+    let body = inner(area);
+    let width = body.width as usize;
+    let mut lines = Vec::with_capacity(body.height as usize);
+    let total = viewer.content.line_count();
+    for i in (viewer.scroll..total).take(body.height as usize) {
+        let text = viewer.content.line(i);
+        let line = Line::raw(fit(&text, width));
+        lines.push(match viewer.content {
+            Content::Error(_) => line.style(theme.warn()),
+            _ => line,
+        });
+    }
+    frame.render_widget(Paragraph::new(lines), body);
+}

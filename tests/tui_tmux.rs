@@ -1,0 +1,248 @@
+//! End to end: the real binary's explorer driven inside tmux (send-keys, capture-pane) on a real Docker-built
+//! image. The layers pane shows the instructions, moving to a layer shows the files it added, a filter and the
+//! help overlay work, `q` exits 0 and leaves the terminal as it was (main screen back, cooked mode).
+//!
+//! Skips when tmux is missing, unless LAYERSCOPE_REQUIRE_ENGINES=1 (CI), where it fails instead.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    socket: String,
+    dir: tempfile::TempDir,
+}
+
+impl Tmux {
+    fn cmd(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux runs")
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            let out = self.cmd(&["send-keys", "-t", "e2e", k]);
+            assert!(out.status.success(), "send-keys {k}: {out:?}");
+            std::thread::sleep(Duration::from_millis(60));
+        }
+    }
+
+    fn text(&self, text: &str) {
+        let out = self.cmd(&["send-keys", "-t", "e2e", "-l", text]);
+        assert!(out.status.success());
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "e2e"]).stdout).into_owned()
+    }
+
+    /// Waits until the screen satisfies `ok`; panics with the screen after 20 s.
+    fn wait(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if ok(&screen) {
+                return screen;
+            }
+            if start.elapsed() > Duration::from_secs(20) {
+                panic!("timed out waiting for {what}; screen:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn exit_file(&self) -> PathBuf {
+        self.dir.path().join("exit")
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["kill-server"]);
+    }
+}
+
+fn tmux_available() -> bool {
+    let found = Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        if std::env::var_os("LAYERSCOPE_REQUIRE_ENGINES").is_some() {
+            panic!("tmux is required (LAYERSCOPE_REQUIRE_ENGINES is set) but was not found");
+        }
+        eprintln!("skipping: tmux not found (apt-get install tmux)");
+    }
+    found
+}
+
+fn start(name: &str) -> Tmux {
+    let t = Tmux {
+        socket: format!("layerscope-e2e-{}-{name}", std::process::id()),
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let out = t.cmd(&[
+        "-f",
+        "/dev/null",
+        "new-session",
+        "-d",
+        "-s",
+        "e2e",
+        "-x",
+        "120",
+        "-y",
+        "40",
+        "env",
+        "PS1=$ ",
+        "TERM=tmux-256color",
+        "sh",
+    ]);
+    assert!(out.status.success(), "tmux new-session: {out:?}");
+    t.cmd(&["set-option", "-g", "escape-time", "10"]);
+    t
+}
+
+#[test]
+fn explorer_in_tmux() {
+    if !tmux_available() {
+        return;
+    }
+    let t = start("keys");
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real/docker-legacy.tar");
+    let line = format!(
+        "'{}' '{}'; echo EXIT=$? > '{}'",
+        env!("CARGO_BIN_EXE_layerscope"),
+        fixture.display(),
+        t.exit_file().display()
+    );
+    t.text(&line);
+    t.keys(&["Enter"]);
+
+    // The layers pane: every instruction as written, empty steps under their layer, build args masked.
+    let screen = t.wait("the layers pane", |s| s.contains("Layers (7)"));
+    for expected in [
+        "RUN mkdir -p /srv/app/stati",
+        "RUN printf 'machine api.exa",
+        "RUN dd if=/dev/zero of=/tmp",
+        "└ WORKDIR /srv/app",
+        "└ CMD [\"cat\" \"app.conf\"]",
+        "Files · image at layer 0",
+    ] {
+        assert!(screen.contains(expected), "{expected:?} missing:\n{screen}");
+    }
+    assert!(
+        !screen.contains("AXPX6LYb"),
+        "a build argument in clear:\n{screen}"
+    );
+
+    // Layer 3, only its changes: the .netrc and assets.bin it added.
+    t.keys(&["Down", "Down", "Down", "C-l"]);
+    let screen = t.wait("layer 3's changes", |s| {
+        s.contains("Files · layer 3 changes")
+    });
+    assert!(
+        screen.contains(".netrc") && screen.contains("assets.bin"),
+        "{screen}"
+    );
+    assert!(screen.contains("Layer 3 "), "{screen}");
+    // Layer 4: the build cache it added, and the .ssh directory it deleted (marked).
+    t.keys(&["Down"]);
+    let screen = t.wait("layer 4's changes", |s| {
+        s.contains("Files · layer 4 changes")
+    });
+    assert!(
+        screen.contains("+ -rw-r--r--") && screen.contains("build-cache.img"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("- -rw-------") && screen.contains("id_rsa"),
+        "{screen}"
+    );
+    assert!(!screen.contains("── assets.bin"), "{screen}");
+
+    // A filter, typed in the tree pane.
+    t.keys(&["Tab", "Tab", "f"]);
+    t.text("ssh");
+    t.keys(&["Enter"]);
+    let screen = t.wait("the filter", |s| s.contains("filter /ssh/"));
+    assert!(
+        screen.contains("└── id_rsa") && !screen.contains("── build-cache.img"),
+        "{screen}"
+    );
+
+    // The help overlay lists the keys; Esc closes it.
+    t.keys(&["?"]);
+    let screen = t.wait("the help", |s| s.contains("Keys (? or Esc closes"));
+    assert!(
+        screen.contains("ctrl+space") && screen.contains("collapse all"),
+        "{screen}"
+    );
+    t.keys(&["Escape"]);
+    t.wait("the help to close", |s| {
+        !s.contains("Keys (? or Esc closes")
+    });
+
+    // q quits with 0, back on the shell's screen in cooked mode.
+    t.keys(&["q"]);
+    let start = Instant::now();
+    while !t.exit_file().exists() && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let code = std::fs::read_to_string(t.exit_file()).unwrap_or_default();
+    assert_eq!(code.trim(), "EXIT=0", "screen:\n{}", t.screen());
+    t.text("stty -a | tr ' ' '\\n' | grep -x -e icanon -e echo -e -icanon -e -echo");
+    t.keys(&["Enter"]);
+    let screen = t.wait("stty", |s| s.lines().any(|l| l == "icanon"));
+    assert!(
+        !screen.contains("Layers (7)"),
+        "the UI is still on screen:\n{screen}"
+    );
+    assert!(screen.lines().any(|l| l == "echo"), "{screen}");
+    assert!(
+        screen.contains("$ '"),
+        "the shell's screen is back:\n{screen}"
+    );
+}
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    if !tmux_available() {
+        return;
+    }
+    let t = start("sigterm");
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real/docker-legacy.tar");
+    let pid_file = t.dir.path().join("pid");
+    let line = format!(
+        "sh -c 'echo $$ > \"$1\"; exec \"$2\" \"$3\"' sh '{}' '{}' '{}'; echo EXIT=$? > '{}'",
+        pid_file.display(),
+        env!("CARGO_BIN_EXE_layerscope"),
+        fixture.display(),
+        t.exit_file().display()
+    );
+    t.text(&line);
+    t.keys(&["Enter"]);
+    t.wait("the explorer", |s| s.contains("Layers (7)"));
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    let killed = Command::new("kill")
+        .args(["-TERM", pid.trim()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let start = Instant::now();
+    while !t.exit_file().exists() && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let code = std::fs::read_to_string(t.exit_file()).unwrap_or_default();
+    assert_eq!(code.trim(), "EXIT=143", "screen:\n{}", t.screen());
+    let screen = t.screen();
+    assert!(
+        !screen.contains("Layers (7)"),
+        "the UI is still on screen:\n{screen}"
+    );
+}
