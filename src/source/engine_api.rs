@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 
 use super::{ImageSource, LoadOptions, LoadedImage, load_catalog, stream_catalog};
 use crate::error::{Error, Result};
-use crate::layer::{ContentInspector, Progress, ScanOptions};
+use crate::layer::Progress;
 
 /// The Docker daemon's socket: `DOCKER_HOST=unix:///path`, else `/var/run/docker.sock`.
 pub fn docker_socket() -> Result<PathBuf> {
@@ -127,20 +127,9 @@ impl ImageSource for DockerApi {
                 detail: format!("the Docker API answered {status}: {}", message.trim()),
             });
         }
-        let scan = scan_options(opts, progress);
+        let scan = opts.scan_options(progress);
         let catalog = stream_catalog(&name, body, scan)?;
         load_catalog(&name, catalog, opts, progress)
-    }
-}
-
-fn scan_options<'a>(opts: &'a LoadOptions, progress: &'a dyn Progress) -> ScanOptions<'a> {
-    ScanOptions {
-        capture: opts.capture.as_deref(),
-        progress,
-        inspector: opts
-            .inspector
-            .as_deref()
-            .map(|i| i as &dyn ContentInspector),
     }
 }
 
@@ -169,7 +158,7 @@ impl ImageSource for PodmanSave {
             .stdout
             .take()
             .ok_or_else(|| Error::invalid(&name, "no output from podman"))?;
-        let scan = scan_options(opts, progress);
+        let scan = opts.scan_options(progress);
         let result = stream_catalog(&name, stdout, scan)
             .and_then(|c| load_catalog(&name, c, opts, progress));
         let output = child.wait_with_output().map_err(|e| Error::io(&name, e))?;

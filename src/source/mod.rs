@@ -38,6 +38,20 @@ pub struct LoadOptions {
     pub inspector: Option<Arc<dyn ContentInspector + Send>>,
 }
 
+impl LoadOptions {
+    /// The per-layer scan settings these options ask for.
+    pub(crate) fn scan_options<'a>(&'a self, progress: &'a dyn Progress) -> ScanOptions<'a> {
+        ScanOptions {
+            capture: self.capture.as_deref(),
+            progress,
+            inspector: self
+                .inspector
+                .as_deref()
+                .map(|i| i as &dyn ContentInspector),
+        }
+    }
+}
+
 /// Anything that can produce an image.
 pub trait ImageSource {
     /// Reads the image: its facts and every layer, scanned once, bottom to top.
@@ -125,14 +139,7 @@ impl ArchiveSource {
         opts: &LoadOptions,
         progress: &dyn Progress,
     ) -> Result<Box<dyn Catalog + Send>> {
-        let scan = ScanOptions {
-            capture: opts.capture.as_deref(),
-            progress,
-            inspector: opts
-                .inspector
-                .as_deref()
-                .map(|i| i as &dyn ContentInspector),
-        };
+        let scan = opts.scan_options(progress);
         let Some(path) = &self.path else {
             return stream_catalog(&self.name, std::io::stdin(), scan);
         };
@@ -226,14 +233,7 @@ pub(crate) fn load_catalog(
 ) -> Result<LoadedImage> {
     {
         let resolved = layout::resolve(catalog.as_ref(), &opts.selection)?;
-        let scan = ScanOptions {
-            capture: opts.capture.as_deref(),
-            progress,
-            inspector: opts
-                .inspector
-                .as_deref()
-                .map(|i| i as &dyn ContentInspector),
-        };
+        let scan = opts.scan_options(progress);
         // One blob may back several layers (Docker 25+ dedups the empty layer): scan each once, in parallel.
         let mut keys: Vec<&str> = resolved.layers.iter().map(|l| l.key.as_str()).collect();
         keys.sort_unstable();

@@ -13,7 +13,7 @@ use super::layout::{reference_matches, sha256_of};
 use super::{DirEntries, ImageSource, LoadOptions, LoadedImage, overlay};
 use crate::error::{Error, Result};
 use crate::image::{Format, Image, ImageConfig, ImageMeta, Layer, map_history};
-use crate::layer::{Progress, ScanOptions};
+use crate::layer::Progress;
 
 fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| match e.kind() {
@@ -63,14 +63,7 @@ fn assemble(found: StoreImage, opts: &LoadOptions, progress: &dyn Progress) -> R
         }
     }
     progress.begin(found.layers.len(), None);
-    let scan_opts = ScanOptions {
-        capture: opts.capture.as_deref(),
-        progress,
-        inspector: opts
-            .inspector
-            .as_deref()
-            .map(|i| i as &dyn crate::layer::ContentInspector),
-    };
+    let scan_opts = opts.scan_options(progress);
     let scans = found
         .layers
         .par_iter()
