@@ -53,13 +53,24 @@ RUN rm /swap && mkdir /swap && echo z > /swap/in && rm -rf /flip && echo f > /fl
 CMD ["sh"]
 "#;
 
-fn build(engine: &str, base: &str, tag: &str, extra: &[&str]) {
+/// Builds `dockerfile` (its `FROM BASE` pointing at `base`) with `files` in the context.
+fn build(
+    engine: &str,
+    dockerfile: &str,
+    files: &[(&str, &str)],
+    base: &str,
+    tag: &str,
+    extra: &[&str],
+) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("Dockerfile"),
-        DOCKERFILE.replace("BASE", base),
+        dockerfile.replace("BASE", base),
     )
     .unwrap();
+    for (name, content) in files {
+        std::fs::write(dir.path().join(name), content).unwrap();
+    }
     let mut cmd = Command::new(engine);
     cmd.arg("build")
         .args(extra)
@@ -69,6 +80,12 @@ fn build(engine: &str, base: &str, tag: &str, extra: &[&str]) {
         cmd.env("DOCKER_BUILDKIT", "0");
     }
     sh(&mut cmd);
+}
+
+/// `podman save --format FORMAT -o PATH IMAGE`.
+fn podman_save(format: &str, path: &std::path::Path, image: &str) {
+    let path = path.to_str().unwrap();
+    sh(Command::new("podman").args(["save", "-q", "--format", format, "-o", path, image]));
 }
 
 /// "<type> <size> <path>" lines of an exported container filesystem, without what the engine adds.
@@ -153,6 +170,8 @@ fn docker_built_tree_matches_docker_export() {
     }
     build(
         DOCKER,
+        DOCKERFILE,
+        &[],
         "layerscope-base:1",
         "layerscope-rules:1",
         &["--network", "none"],
@@ -224,6 +243,8 @@ fn podman_built_tree_matches_podman_export() {
     }
     build(
         "podman",
+        DOCKERFILE,
+        &[],
         "localhost/layerscope-base:1",
         "localhost/layerscope-rules:1",
         &["--isolation", "chroot"],
@@ -231,15 +252,7 @@ fn podman_built_tree_matches_podman_export() {
     let dir = tempfile::tempdir().unwrap();
     for format in ["oci-archive", "docker-archive"] {
         let archive = dir.path().join(format!("{format}.tar"));
-        sh(Command::new("podman").args([
-            "save",
-            "-q",
-            "--format",
-            format,
-            "-o",
-            archive.to_str().unwrap(),
-            "localhost/layerscope-rules:1",
-        ]));
+        podman_save(format, &archive, "localhost/layerscope-rules:1");
         assert_eq!(
             our_lines(archive.to_str().unwrap()),
             export_lines("podman", "localhost/layerscope-rules:1"),
@@ -259,6 +272,12 @@ COPY slack.json /app/slack.json
 RUN rm -rf /root/.aws /tmp/run-secret.txt && echo '{}' > /app/slack.json
 CMD ["sh"]
 "#;
+
+/// The COPY source of the secrets image: a Slack token that a later layer overwrites.
+const SECRETS_CONTEXT: &[(&str, &str)] = &[(
+    "slack.json",
+    "{\"slack\": \"xoxb-123456789012-1234567890123-Zx9Vb7Nm1Qw5Er8Ty2Ui4Op\"}\n",
+)];
 
 fn check_secret_findings(archive: &str, what: &str) {
     let findings = json_of(&["secrets", "--json", archive]);
@@ -331,36 +350,15 @@ fn check_secret_findings(archive: &str, what: &str) {
     );
 }
 
-fn build_secrets(engine: &str, base: &str, tag: &str, extra: &[&str]) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("Dockerfile"),
-        SECRETS_DOCKERFILE.replace("BASE", base),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("slack.json"),
-        "{\"slack\": \"xoxb-123456789012-1234567890123-Zx9Vb7Nm1Qw5Er8Ty2Ui4Op\"}\n",
-    )
-    .unwrap();
-    let mut cmd = Command::new(engine);
-    cmd.arg("build")
-        .args(extra)
-        .args(["-q", "-t", tag])
-        .arg(dir.path());
-    if engine == DOCKER {
-        cmd.env("DOCKER_BUILDKIT", "0");
-    }
-    sh(&mut cmd);
-}
-
 #[test]
 fn secrets_from_a_docker_build_are_found_in_every_format() {
     if !engine_ready(DOCKER, "layerscope-base:1") {
         return;
     }
-    build_secrets(
+    build(
         DOCKER,
+        SECRETS_DOCKERFILE,
+        SECRETS_CONTEXT,
         "layerscope-base:1",
         "layerscope-secrets:1",
         &["--network", "none"],
@@ -393,8 +391,10 @@ fn secrets_from_a_podman_build_are_found_in_every_format() {
     if !engine_ready("podman", "localhost/layerscope-base:1") {
         return;
     }
-    build_secrets(
+    build(
         "podman",
+        SECRETS_DOCKERFILE,
+        SECRETS_CONTEXT,
         "localhost/layerscope-base:1",
         "localhost/layerscope-secrets:1",
         &["--isolation", "chroot"],
@@ -402,15 +402,7 @@ fn secrets_from_a_podman_build_are_found_in_every_format() {
     let dir = tempfile::tempdir().unwrap();
     for format in ["oci-archive", "docker-archive"] {
         let archive = dir.path().join(format!("{format}.tar"));
-        sh(Command::new("podman").args([
-            "save",
-            "-q",
-            "--format",
-            format,
-            "-o",
-            archive.to_str().unwrap(),
-            "localhost/layerscope-secrets:1",
-        ]));
+        podman_save(format, &archive, "localhost/layerscope-secrets:1");
         check_secret_findings(archive.to_str().unwrap(), &format!("podman {format}"));
     }
 }
@@ -487,15 +479,7 @@ fn every_path_to_a_podman_image_gives_the_same_answers() {
     }
     let dir = tempfile::tempdir().unwrap();
     let archive = dir.path().join("demo.tar");
-    sh(Command::new("podman").args([
-        "save",
-        "-q",
-        "--format",
-        "oci-archive",
-        "-o",
-        archive.to_str().unwrap(),
-        "localhost/layerscope-demo:1",
-    ]));
+    podman_save("oci-archive", &archive, "localhost/layerscope-demo:1");
     let archive = archive.to_str().unwrap();
     let mut reference = comparable(&json_of(&["--json", "-", archive]));
     reference["config_digest"] = serde_json::Value::Null;
