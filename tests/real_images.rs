@@ -175,26 +175,7 @@ fn final_tree_matches_docker_export() {
         let mut expected: Vec<&str> = expected.lines().collect();
         expected.sort();
         for f in DOCKER_FORMATS {
-            let rows = json_of(&["ls", dir.join(f).to_str().unwrap(), "--json"]);
-            let mut got: Vec<String> = rows
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|r| {
-                    // A hardlink is a file's second name; export shows directories with size 0.
-                    let kind = match r["type"].as_str().unwrap() {
-                        "hardlink" => "file",
-                        k => k,
-                    };
-                    let size = if kind == "file" {
-                        r["size"].as_u64().unwrap()
-                    } else {
-                        0
-                    };
-                    format!("{kind} {size} {}", r["path"].as_str().unwrap())
-                })
-                .collect();
-            got.sort();
+            let got = export_lines(dir.join(f).to_str().unwrap(), |_| true);
             assert_eq!(got, expected, "{}: {f}", dir.display());
         }
     }

@@ -434,3 +434,29 @@ pub fn assert_bad_input(out: &Output, needle: &str) {
     assert_eq!(err.lines().count(), 1, "expected one line, got: {err}");
     assert!(err.contains(needle), "expected {needle:?} in: {err}");
 }
+
+/// The final tree of an image (`ls --json`) as `docker export` would list it: "<type> <size> <path>", sorted;
+/// a hardlink is a file's second name, directories have size 0. `keep` filters paths.
+pub fn export_lines(image: &str, keep: impl Fn(&str) -> bool) -> Vec<String> {
+    let rows = json_of(&["ls", image, "--json"]);
+    let mut lines: Vec<String> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| keep(r["path"].as_str().unwrap()))
+        .map(|r| {
+            let kind = match r["type"].as_str().unwrap() {
+                "hardlink" => "file",
+                k => k,
+            };
+            let size = if kind == "file" {
+                r["size"].as_u64().unwrap()
+            } else {
+                0
+            };
+            format!("{kind} {size} {}", r["path"].as_str().unwrap())
+        })
+        .collect();
+    lines.sort();
+    lines
+}
