@@ -48,6 +48,22 @@ impl ListCursor {
             self.top = self.selected + 1 - page;
         }
     }
+
+    /// Applies a movement command (line, page, first, last); false for any other command.
+    pub fn apply(&mut self, c: super::keymap::Command, len: usize, page: usize) -> bool {
+        use super::keymap::Command;
+        let delta = match c {
+            Command::Up => -1,
+            Command::Down => 1,
+            Command::PageUp => -(page as isize),
+            Command::PageDown => page as isize,
+            Command::First => isize::MIN / 2,
+            Command::Last => isize::MAX / 2,
+            _ => return false,
+        };
+        self.move_by(delta, len, page);
+        true
+    }
 }
 
 pub struct Viewer {

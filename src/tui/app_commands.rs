@@ -80,13 +80,10 @@ impl App<'_> {
         let len = self.list_len(false);
         let page = self.areas().image_list_rows();
         let cursor = &mut self.image_list;
+        if cursor.apply(c, len, page) {
+            return Effect::None;
+        }
         match c {
-            Command::Up => cursor.move_by(-1, len, page),
-            Command::Down => cursor.move_by(1, len, page),
-            Command::PageUp => cursor.move_by(-(page as isize), len, page),
-            Command::PageDown => cursor.move_by(page as isize, len, page),
-            Command::First => cursor.move_by(isize::MIN / 2, len, page),
-            Command::Last => cursor.move_by(isize::MAX / 2, len, page),
             Command::Select => {
                 let i = cursor.selected;
                 self.jump_to_item(i, false);
@@ -124,20 +121,16 @@ impl App<'_> {
                     _ => v.scroll,
                 };
             }
-            Some(Overlay::Wasted(cursor)) | Some(Overlay::Secrets(cursor)) => match c {
-                Command::Up => cursor.move_by(-1, len, page),
-                Command::Down => cursor.move_by(1, len, page),
-                Command::PageUp => cursor.move_by(-(page as isize), len, page),
-                Command::PageDown => cursor.move_by(page as isize, len, page),
-                Command::First => cursor.move_by(isize::MIN / 2, len, page),
-                Command::Last => cursor.move_by(isize::MAX / 2, len, page),
-                Command::Select => {
+            Some(Overlay::Wasted(cursor)) | Some(Overlay::Secrets(cursor)) => {
+                if cursor.apply(c, len, page) {
+                    return Effect::None;
+                }
+                if c == Command::Select {
                     let i = cursor.selected;
                     let secrets = matches!(self.overlay, Some(Overlay::Secrets(_)));
                     self.jump_to_item(i, secrets);
                 }
-                _ => {}
-            },
+            }
             None => {}
         }
         Effect::None
