@@ -296,35 +296,31 @@ mod tests {
             let content = def.content.clone().unwrap_or_default();
             let data = format!("{content}\nsome bytes");
             for ex in &def.examples {
-                let mut hits = Vec::new();
-                scanner.inspect(
-                    ex.trim_start_matches('/').as_bytes(),
-                    data.as_bytes(),
-                    &mut hits,
-                );
                 assert!(
-                    hits.iter()
-                        .any(|h| scanner.rules().info(h.rule).unwrap().id == def.id),
+                    file_rule_fires(&scanner, ex, &data, &def.id),
                     "{} misses {ex}",
                     def.id
                 );
             }
             for ex in &def.counter_examples {
-                let mut hits = Vec::new();
-                scanner.inspect(
-                    ex.trim_start_matches('/').as_bytes(),
-                    data.as_bytes(),
-                    &mut hits,
-                );
                 assert!(
-                    !hits
-                        .iter()
-                        .any(|h| scanner.rules().info(h.rule).unwrap().id == def.id),
+                    !file_rule_fires(&scanner, ex, &data, &def.id),
                     "{} fires on {ex}",
                     def.id
                 );
             }
         }
+    }
+
+    fn file_rule_fires(scanner: &SecretScanner, path: &str, data: &str, id: &str) -> bool {
+        let mut hits = Vec::new();
+        scanner.inspect(
+            path.trim_start_matches('/').as_bytes(),
+            data.as_bytes(),
+            &mut hits,
+        );
+        hits.iter()
+            .any(|h| scanner.rules().info(h.rule).unwrap().id == id)
     }
 
     #[test]
