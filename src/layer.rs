@@ -3,7 +3,7 @@
 //! File contents are skipped (only hashed) unless asked for; memory grows with the number of entries only.
 
 use std::io::{self, Read};
-use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -208,18 +208,36 @@ pub fn scan_blob<R: Read + Send>(reader: R, opts: ScanOptions<'_>) -> Result<Lay
             let Some(inspector) = opts.inspector else {
                 return read_entries(&mut plain, &mut scan, &opts, None);
             };
-            let (tx, rx) = sync_channel::<Inspection>(64);
+            // Files travel to the inspector's thread in batches, and the batches travel back to be refilled:
+            // one hand-over per megabyte of text rather than per file, and no allocation once warm.
+            let (to_inspector, batches) = sync_channel::<Batch>(2);
+            let (to_reader, spares) = sync_channel::<Batch>(4);
             let worker = threads.spawn(move || {
                 let mut hits = Vec::new();
                 let mut found = Vec::new();
-                for (index, path, data) in rx {
-                    inspector.inspect(&path, &data, &mut found);
-                    hits.extend(found.drain(..).map(|h| (index, h)));
+                for mut batch in batches {
+                    for file in &batch.files {
+                        inspector.inspect(
+                            &batch.paths[file.path.clone()],
+                            &batch.bytes[file.data.clone()],
+                            &mut found,
+                        );
+                        hits.extend(found.drain(..).map(|h| (file.index, h)));
+                    }
+                    batch.clear();
+                    let _ = to_reader.try_send(batch);
                 }
                 hits
             });
-            let result = read_entries(&mut plain, &mut scan, &opts, Some(&tx));
-            drop(tx);
+            let mut feed = Feed {
+                inspector,
+                batch: Batch::default(),
+                to_inspector,
+                spares,
+            };
+            let result = read_entries(&mut plain, &mut scan, &opts, Some(&mut feed));
+            feed.send();
+            drop(feed);
             match worker.join() {
                 Ok(hits) => scan.hits = hits,
                 Err(_) => return Err("content inspection failed".to_string()),
@@ -249,17 +267,106 @@ pub fn scan_blob<R: Read + Send>(reader: R, opts: ScanOptions<'_>) -> Result<Lay
     Ok(scan)
 }
 
-/// A file's bytes on their way to the content inspector: (entry index, path, bytes).
-type Inspection = (u32, Vec<u8>, Vec<u8>);
+/// Files' bytes on their way to the content inspector, back to back.
+#[derive(Default)]
+struct Batch {
+    /// File contents; `filled` bytes are in use. Never shrunk, so a reused batch needs no zeroing.
+    bytes: Vec<u8>,
+    filled: usize,
+    paths: Vec<u8>,
+    files: Vec<BatchFile>,
+}
+
+struct BatchFile {
+    index: u32,
+    path: std::ops::Range<usize>,
+    data: std::ops::Range<usize>,
+}
+
+/// Text beyond this starts a new batch.
+const BATCH_BYTES: usize = 1 << 20;
+
+impl Batch {
+    fn clear(&mut self) {
+        self.filled = 0;
+        self.paths.clear();
+        self.files.clear();
+    }
+}
+
+/// The reader's end of the inspector's thread: fills a batch, sends it when full, takes back emptied ones.
+struct Feed<'a> {
+    inspector: &'a dyn ContentInspector,
+    batch: Batch,
+    to_inspector: SyncSender<Batch>,
+    spares: Receiver<Batch>,
+}
+
+impl Feed<'_> {
+    fn send(&mut self) {
+        if self.batch.files.is_empty() {
+            return;
+        }
+        let spare = self.spares.try_recv().unwrap_or_default();
+        let full = std::mem::replace(&mut self.batch, spare);
+        // A send fails only when the inspector's thread is gone; its join reports that.
+        let _ = self.to_inspector.send(full);
+    }
+
+    /// Adds up to `len` bytes of a file from `reader`: the inspector's probe first, the rest if it wants it.
+    fn add(&mut self, index: u32, path: &[u8], reader: &mut impl Read, len: u64) -> io::Result<()> {
+        let len = usize::try_from(len).unwrap_or(usize::MAX);
+        if self.batch.filled + len > BATCH_BYTES {
+            self.send();
+        }
+        let batch = &mut self.batch;
+        let start = batch.filled;
+        if batch.bytes.len() < start + len {
+            batch.bytes.resize(start + len, 0);
+        }
+        let probe = len.min(usize::try_from(self.inspector.probe_len()).unwrap_or(usize::MAX));
+        let mut got = fill(reader, &mut batch.bytes[start..start + probe])?;
+        if got == probe
+            && probe < len
+            && self
+                .inspector
+                .wants_rest(&batch.bytes[start..start + probe])
+        {
+            got += fill(reader, &mut batch.bytes[start + probe..start + len])?;
+        }
+        let path_start = batch.paths.len();
+        batch.paths.extend_from_slice(path);
+        batch.files.push(BatchFile {
+            index,
+            path: path_start..batch.paths.len(),
+            data: start..start + got,
+        });
+        batch.filled = start + got;
+        Ok(())
+    }
+}
+
+/// Reads until `buf` is full or the reader ends; returns the bytes read.
+fn fill(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        match reader.read(&mut buf[done..]) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
 
 fn read_entries<R: Read>(
     reader: R,
     scan: &mut LayerScan,
     opts: &ScanOptions<'_>,
-    inspect: Option<&SyncSender<Inspection>>,
+    mut feed: Option<&mut Feed<'_>>,
 ) -> Result<(), String> {
     let capture = opts.capture;
-    let mut buffer = Vec::new();
     let mut archive = tar::Archive::new(reader);
     let entries = archive.entries().map_err(|e| format!("not a tar: {e}"))?;
     for entry in entries {
@@ -318,37 +425,16 @@ fn read_entries<R: Read>(
             entry.read_to_end(&mut data).map_err(read_error)?;
             scan.captured.push((index, data));
         }
-        if let (Some(inspector), Some(tx)) =
-            (opts.inspector, inspect.filter(|_| kind == EntryKind::File))
-        {
-            if let Some(limit) = inspector.wants(&normalized, size) {
-                let data = match scan.captured.last() {
+        if let Some(feed) = feed.as_deref_mut().filter(|_| kind == EntryKind::File) {
+            if let Some(limit) = feed.inspector.wants(&normalized, size) {
+                let len = limit.min(size);
+                match scan.captured.last() {
                     Some((i, data)) if *i == index => {
-                        data[..data.len().min(limit as usize)].to_vec()
+                        feed.add(index, &normalized, &mut &data[..], len)
                     }
-                    _ => {
-                        buffer.clear();
-                        // The first block tells binary from text; a binary file's rest is left to the tar
-                        // reader to skip, as if nobody looked.
-                        let probe = limit.min(inspector.probe_len());
-                        (&mut entry)
-                            .take(probe)
-                            .read_to_end(&mut buffer)
-                            .map_err(read_error)?;
-                        if buffer.len() as u64 == probe
-                            && probe < limit
-                            && inspector.wants_rest(&buffer)
-                        {
-                            (&mut entry)
-                                .take(limit - probe)
-                                .read_to_end(&mut buffer)
-                                .map_err(read_error)?;
-                        }
-                        std::mem::take(&mut buffer)
-                    }
-                };
-                // The inspector runs on its own thread, beside the tar parsing and hashing.
-                let _ = tx.send((index, normalized.clone(), data));
+                    _ => feed.add(index, &normalized, &mut entry, len),
+                }
+                .map_err(read_error)?;
             }
         }
         scan.entries.push(LayerEntry {

@@ -2,12 +2,14 @@
 //! build history, with where they came and went.
 //!
 //! - [`rules`]: the rule set (built in as data in `assets/secrets/rules.toml`, plus the user's), compiled once.
+//! - `prefilter`: the case-insensitive SIMD keyword search that decides where rule regexes run.
 //! - [`scanner`]: the content inspector that runs during the one pass over each layer, and on config/history text.
 //! - [`findings`]: turns raw hits into findings with status (visible, removed, overwritten) from the image tree.
 //! - [`redact`]: masking for every output, and the build-argument redaction of history text.
 //! - [`settings`]: user rules, allowlists and baselines.
 
 pub mod findings;
+mod prefilter;
 pub mod redact;
 pub mod rules;
 pub mod scanner;

@@ -1,12 +1,12 @@
 //! Secret rules as data: the built-in set (`assets/secrets/rules.toml`) plus the user's, compiled once into a
-//! keyword prefilter (Aho-Corasick, case-insensitive) and per-rule regexes.
+//! keyword prefilter (case-insensitive, see [`super::prefilter`]) and per-rule regexes.
 
-use aho_corasick::AhoCorasick;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use regex::bytes::Regex;
 use serde::Deserialize;
 
 use super::Severity;
+use super::prefilter::Prefilter;
 
 const BUILTIN: &str = include_str!("../../assets/secrets/rules.toml");
 
@@ -93,7 +93,7 @@ pub struct RuleInfo<'a> {
 pub struct Ruleset {
     pub content: Vec<ContentRule>,
     pub files: Vec<FileRule>,
-    pub(crate) prefilter: AhoCorasick,
+    pub(crate) prefilter: Prefilter,
     /// Keyword pattern number -> content rules using it.
     pub(crate) keyword_rules: Vec<Vec<usize>>,
 }
@@ -152,8 +152,8 @@ impl Ruleset {
                 content: def.content.as_ref().map(|c| c.as_bytes().to_vec()),
             });
         }
-        // A hit of `client_secret` must also wake the rules keyed on `secret`: with leftmost-longest matching
-        // only the longer keyword is reported.
+        // A hit of `client_secret` must also wake the rules keyed on `secret`: the prefilter may report only
+        // the longer keyword.
         let merged: Vec<Vec<usize>> = keywords
             .iter()
             .map(|k| {
@@ -169,13 +169,7 @@ impl Ruleset {
             })
             .collect();
         let keyword_rules = merged;
-        // Leftmost-longest: a long keyword (`_authtoken`) wins over one inside it (`token`); a DFA is fastest.
-        let prefilter = AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .match_kind(aho_corasick::MatchKind::LeftmostLongest)
-            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-            .build(&keywords)
-            .map_err(|e| format!("keywords: {e}"))?;
+        let prefilter = Prefilter::new(&keywords)?;
         Ok(Ruleset {
             content,
             files,

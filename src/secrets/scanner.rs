@@ -1,5 +1,5 @@
-//! The secret scanner: a content inspector run inside the one pass over each layer. Keywords are found with
-//! Aho-Corasick; a rule's regex runs only on the line of a hit of one of its keywords (and, for rules that
+//! The secret scanner: a content inspector run inside the one pass over each layer. Keywords are found by the
+//! prefilter (SIMD, case-insensitive); a rule's regex runs only on the line of a hit of one of its keywords (and, for rules that
 //! span two lines like PEM keys, the next line). Binary files are
 //! skipped (but still matched by name), and at most `max_bytes` of each file are read.
 
@@ -31,10 +31,12 @@ impl SecretScanner {
         let mut hits: Vec<ContentHit> = Vec::new();
         let mut scanned_until = vec![0usize; self.rules.content.len()];
         let mut line_cursor = (0usize, 1u32);
-        for m in self.rules.prefilter.find_iter(data) {
-            let start = line_start(data, m.start());
-            let end = line_end(data, m.end());
-            for &rule_index in &self.rules.keyword_rules[m.pattern().as_usize()] {
+        let mut keyword_hits = Vec::new();
+        self.rules.prefilter.find_all(data, &mut keyword_hits);
+        for m in &keyword_hits {
+            let start = line_start(data, m.start);
+            let end = line_end(data, m.end);
+            for &rule_index in &self.rules.keyword_rules[m.keyword] {
                 if scanned_until[rule_index] > start {
                     continue; // this line was already searched for this rule
                 }
