@@ -3,6 +3,7 @@
 //! File contents are skipped (only hashed) unless asked for; memory grows with the number of entries only.
 
 use std::io::{self, Read};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use serde::Serialize;
@@ -189,6 +190,16 @@ impl<R: Read> Read for Hashing<'_, R> {
 
 /// Reads one layer blob (tar, gzip or zstd) to its end.
 pub fn scan_blob<R: Read + Send>(reader: R, opts: ScanOptions<'_>) -> Result<LayerScan, ScanError> {
+    let layers = InFlight::enter();
+    scan_blob_with(reader, opts, layers.beside())
+}
+
+/// [`scan_blob`], with the content inspector on a thread of its own (`beside`) or on the reading thread.
+fn scan_blob_with<R: Read + Send>(
+    reader: R,
+    opts: ScanOptions<'_>,
+    beside: bool,
+) -> Result<LayerScan, ScanError> {
     // Sniff first: an uncompressed blob is its own tar, so one sha256 serves as blob digest and diff_id.
     let mut buffered = std::io::BufReader::with_capacity(256 * 1024, reader);
     let compression = Compression::sniff(
@@ -208,39 +219,15 @@ pub fn scan_blob<R: Read + Send>(reader: R, opts: ScanOptions<'_>) -> Result<Lay
             let Some(inspector) = opts.inspector else {
                 return read_entries(&mut plain, &mut scan, &opts, None);
             };
-            // Files travel to the inspector's thread in batches, and the batches travel back to be refilled:
-            // one hand-over per megabyte of text rather than per file, and no allocation once warm.
-            let (to_inspector, batches) = sync_channel::<Batch>(2);
-            let (to_reader, spares) = sync_channel::<Batch>(4);
-            let worker = threads.spawn(move || {
-                let mut hits = Vec::new();
-                let mut found = Vec::new();
-                for mut batch in batches {
-                    for file in &batch.files {
-                        inspector.inspect(
-                            &batch.paths[file.path.clone()],
-                            &batch.bytes[file.data.clone()],
-                            &mut found,
-                        );
-                        hits.extend(found.drain(..).map(|h| (file.index, h)));
-                    }
-                    batch.clear();
-                    let _ = to_reader.try_send(batch);
-                }
-                hits
-            });
-            let mut feed = Feed {
-                inspector,
-                batch: Batch::default(),
-                to_inspector,
-                spares,
+            let mut feed = if beside {
+                Feed::beside(inspector, threads)
+            } else {
+                Feed::inline(inspector)
             };
             let result = read_entries(&mut plain, &mut scan, &opts, Some(&mut feed));
-            feed.send();
-            drop(feed);
-            match worker.join() {
-                Ok(hits) => scan.hits = hits,
-                Err(_) => return Err("content inspection failed".to_string()),
+            match feed.finish() {
+                Some(hits) => scan.hits = hits,
+                None => return Err("content inspection failed".to_string()),
             }
             result
         });
@@ -265,6 +252,32 @@ pub fn scan_blob<R: Read + Send>(reader: R, opts: ScanOptions<'_>) -> Result<Lay
     scan.diff_id = plain_digest;
     scan.uncompressed_size = plain_size;
     Ok(scan)
+}
+
+/// Layer blobs being scanned right now, process-wide (decides where a layer's content inspection runs).
+static LAYERS_IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts one layer in flight until dropped.
+struct InFlight(usize);
+
+impl InFlight {
+    fn enter() -> InFlight {
+        InFlight(LAYERS_IN_FLIGHT.fetch_add(1, Ordering::Relaxed) + 1)
+    }
+
+    /// Whether this layer's content inspection gets a thread of its own. When as many layers are in flight as
+    /// there are cores, the cores are busy already: inspecting on the reading thread, while the bytes are still
+    /// in its cache, costs less than handing them to another core. With fewer layers (a single-layer image),
+    /// the inspection overlaps the decompression, hashing and parsing.
+    fn beside(&self) -> bool {
+        self.0 < std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        LAYERS_IN_FLIGHT.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Files' bytes on their way to the content inspector, back to back.
@@ -292,32 +305,118 @@ impl Batch {
         self.paths.clear();
         self.files.clear();
     }
+
+    fn inspect(&self, inspector: &dyn ContentInspector, hits: &mut Vec<(u32, ContentHit)>) {
+        let mut found = Vec::new();
+        for file in &self.files {
+            inspector.inspect(
+                &self.paths[file.path.clone()],
+                &self.bytes[file.data.clone()],
+                &mut found,
+            );
+            hits.extend(found.drain(..).map(|h| (file.index, h)));
+        }
+    }
 }
 
-/// The reader's end of the inspector's thread: fills a batch, sends it when full, takes back emptied ones.
-struct Feed<'a> {
+/// Hands files' bytes to a content inspector: at once on the reading thread, or in batches to a thread of its
+/// own (one hand-over per megabyte of text rather than per file; emptied batches come back to be refilled, so
+/// nothing is allocated once warm).
+pub(crate) struct Feed<'a, 'scope> {
     inspector: &'a dyn ContentInspector,
     batch: Batch,
-    to_inspector: SyncSender<Batch>,
-    spares: Receiver<Batch>,
+    mode: FeedMode<'scope>,
 }
 
-impl Feed<'_> {
-    fn send(&mut self) {
+enum FeedMode<'scope> {
+    Inline(Vec<(u32, ContentHit)>),
+    Beside {
+        to_inspector: SyncSender<Batch>,
+        spares: Receiver<Batch>,
+        worker: std::thread::ScopedJoinHandle<'scope, Vec<(u32, ContentHit)>>,
+    },
+}
+
+impl<'a, 'scope> Feed<'a, 'scope> {
+    pub(crate) fn inline(inspector: &'a dyn ContentInspector) -> Self {
+        Feed {
+            inspector,
+            batch: Batch::default(),
+            mode: FeedMode::Inline(Vec::new()),
+        }
+    }
+
+    fn beside<'env>(
+        inspector: &'env dyn ContentInspector,
+        threads: &'scope std::thread::Scope<'scope, 'env>,
+    ) -> Self
+    where
+        'env: 'a,
+    {
+        let (to_inspector, batches) = sync_channel::<Batch>(2);
+        let (to_reader, spares) = sync_channel::<Batch>(4);
+        let worker = threads.spawn(move || {
+            let mut hits = Vec::new();
+            for mut batch in batches {
+                batch.inspect(inspector, &mut hits);
+                batch.clear();
+                let _ = to_reader.try_send(batch);
+            }
+            hits
+        });
+        Feed {
+            inspector,
+            batch: Batch::default(),
+            mode: FeedMode::Beside {
+                to_inspector,
+                spares,
+                worker,
+            },
+        }
+    }
+
+    pub(crate) fn inspector(&self) -> &'a dyn ContentInspector {
+        self.inspector
+    }
+
+    /// Inspects what is batched: here, or by sending it to the inspector's thread.
+    fn flush(&mut self) {
         if self.batch.files.is_empty() {
             return;
         }
-        let spare = self.spares.try_recv().unwrap_or_default();
-        let full = std::mem::replace(&mut self.batch, spare);
-        // A send fails only when the inspector's thread is gone; its join reports that.
-        let _ = self.to_inspector.send(full);
+        match &mut self.mode {
+            FeedMode::Inline(hits) => {
+                self.batch.inspect(self.inspector, hits);
+                self.batch.clear();
+            }
+            FeedMode::Beside {
+                to_inspector,
+                spares,
+                ..
+            } => {
+                let spare = spares.try_recv().unwrap_or_default();
+                let full = std::mem::replace(&mut self.batch, spare);
+                // A send fails only when the inspector's thread is gone; `finish` reports that.
+                let _ = to_inspector.send(full);
+            }
+        }
     }
 
     /// Adds up to `len` bytes of a file from `reader`: the inspector's probe first, the rest if it wants it.
-    fn add(&mut self, index: u32, path: &[u8], reader: &mut impl Read, len: u64) -> io::Result<()> {
+    pub(crate) fn add(
+        &mut self,
+        index: u32,
+        path: &[u8],
+        reader: &mut impl Read,
+        len: u64,
+    ) -> io::Result<()> {
         let len = usize::try_from(len).unwrap_or(usize::MAX);
-        if self.batch.filled + len > BATCH_BYTES {
-            self.send();
+        let limit = match self.mode {
+            FeedMode::Inline(_) => 0, // inspect each file while its bytes are in the cache
+            FeedMode::Beside { .. } => BATCH_BYTES,
+        };
+        if self.batch.filled + len > limit {
+            self.flush();
         }
         let batch = &mut self.batch;
         let start = batch.filled;
@@ -344,6 +443,22 @@ impl Feed<'_> {
         batch.filled = start + got;
         Ok(())
     }
+
+    /// Inspects what is left and returns every hit (`None` if the inspector's thread failed).
+    pub(crate) fn finish(mut self) -> Option<Vec<(u32, ContentHit)>> {
+        self.flush();
+        match self.mode {
+            FeedMode::Inline(hits) => Some(hits),
+            FeedMode::Beside {
+                to_inspector,
+                worker,
+                ..
+            } => {
+                drop(to_inspector);
+                worker.join().ok()
+            }
+        }
+    }
 }
 
 /// Reads until `buf` is full or the reader ends; returns the bytes read.
@@ -364,7 +479,7 @@ fn read_entries<R: Read>(
     reader: R,
     scan: &mut LayerScan,
     opts: &ScanOptions<'_>,
-    mut feed: Option<&mut Feed<'_>>,
+    mut feed: Option<&mut Feed<'_, '_>>,
 ) -> Result<(), String> {
     let capture = opts.capture;
     let mut archive = tar::Archive::new(reader);
@@ -426,7 +541,7 @@ fn read_entries<R: Read>(
             scan.captured.push((index, data));
         }
         if let Some(feed) = feed.as_deref_mut().filter(|_| kind == EntryKind::File) {
-            if let Some(limit) = feed.inspector.wants(&normalized, size) {
+            if let Some(limit) = feed.inspector().wants(&normalized, size) {
                 let len = limit.min(size);
                 match scan.captured.last() {
                     Some((i, data)) if *i == index => {
@@ -572,5 +687,71 @@ mod tests {
         let scan = scan_blob(&t[..], opts).unwrap();
         assert_eq!(scan.captured, vec![(1, b"second".to_vec())]);
         assert_eq!(read_entry_bytes(&t[..], 0).unwrap(), b"first");
+    }
+
+    /// Reports what it was given: the length and the first and last bytes of each file it inspects.
+    struct Recorder;
+
+    impl ContentInspector for Recorder {
+        fn wants(&self, path: &[u8], _size: u64) -> Option<u64> {
+            (!path.starts_with(b"skip")).then_some(300_000)
+        }
+        fn probe_len(&self) -> u64 {
+            16
+        }
+        fn wants_rest(&self, head: &[u8]) -> bool {
+            !head.contains(&0)
+        }
+        fn inspect(&self, path: &[u8], data: &[u8], hits: &mut Vec<ContentHit>) {
+            hits.push(ContentHit {
+                rule: data.len() as u32,
+                line: 0,
+                text: format!(
+                    "{} {:?}",
+                    String::from_utf8_lossy(path),
+                    (data.first(), data.last())
+                ),
+            });
+        }
+    }
+
+    /// The inspector sees the same bytes whether it runs on the reading thread or on its own, in batches.
+    #[test]
+    fn inspection_is_the_same_inline_and_beside() {
+        let big: Vec<u8> = (0..900_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+        let mut binary = vec![b'x'; 5000];
+        binary[3] = 0;
+        let mut files: Vec<(String, Vec<u8>)> = vec![
+            ("small".into(), b"hello".to_vec()),
+            ("skip/me".into(), b"not wanted".to_vec()),
+            ("binary".into(), binary),
+            ("empty".into(), Vec::new()),
+            ("capped".into(), big.clone()),
+        ];
+        // Enough text to fill several batches.
+        for i in 0..40 {
+            files.push((format!("many/{i}"), big[..60_000 + i].to_vec()));
+        }
+        let entries: Vec<(&str, &[u8])> = files
+            .iter()
+            .map(|(n, d)| (n.as_str(), d.as_slice()))
+            .collect();
+        let t = tar_of(&entries);
+        let opts = ScanOptions {
+            capture: Some(b"small"),
+            inspector: Some(&Recorder),
+            ..ScanOptions::default()
+        };
+        let inline = scan_blob_with(&t[..], opts, false).unwrap();
+        let beside = scan_blob_with(&t[..], opts, true).unwrap();
+        assert_eq!(inline.hits, beside.hits);
+        assert_eq!(inline.diff_id, beside.diff_id);
+        assert_eq!(inline.captured, vec![(0, b"hello".to_vec())]);
+        let seen: Vec<(u32, u32)> = inline.hits.iter().map(|(i, h)| (*i, h.rule)).collect();
+        // small (5 bytes), binary (the probe only), empty (size 0: still offered), capped (at the limit), many.
+        assert_eq!(&seen[..4], &[(0, 5), (2, 16), (3, 0), (4, 300_000)]);
+        assert_eq!(seen.len(), 4 + 40);
+        assert_eq!(seen[4 + 39], (4 + 40, 60_039));
+        assert!(inline.hits[3].1.text.starts_with("capped (Some(97), Some("));
     }
 }

@@ -24,10 +24,25 @@ pub struct ContentDef {
     /// The secret must mix letters and digits (keeps identifiers out of generic rules).
     #[serde(default)]
     pub mixed: bool,
+    /// Where the regex runs around a keyword hit.
+    #[serde(default)]
+    pub window: Window,
     #[serde(default)]
     pub examples: Vec<String>,
     #[serde(default)]
     pub counter_examples: Vec<String>,
+}
+
+/// Where a content rule's regex runs around a keyword hit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Window {
+    /// The keyword's whole line (and the next one, for regexes that span two lines).
+    #[default]
+    Line,
+    /// From the start of the word holding the keyword (letters, digits and `_ . + -`) to the end of its line:
+    /// for regexes whose match starts in that word, most keyword lines then cost a few bytes of regex.
+    Word,
 }
 
 /// A risky-file rule as written in TOML.
@@ -69,6 +84,7 @@ pub struct ContentRule {
     pub regex: Regex,
     pub entropy: Option<f64>,
     pub mixed: bool,
+    pub window: Window,
     /// Also search the line after a keyword's line (a PEM header's key material is there).
     pub next_line: bool,
 }
@@ -77,7 +93,6 @@ pub struct FileRule {
     pub id: String,
     pub description: String,
     pub severity: Severity,
-    pub globs: GlobSet,
     pub content: Option<Vec<u8>>,
 }
 
@@ -93,6 +108,9 @@ pub struct RuleInfo<'a> {
 pub struct Ruleset {
     pub content: Vec<ContentRule>,
     pub files: Vec<FileRule>,
+    /// Every file rule's globs in one set (one match per path, not one per rule), and glob -> file rule.
+    pub(crate) file_globs: GlobSet,
+    pub(crate) file_glob_rules: Vec<usize>,
     pub(crate) prefilter: Prefilter,
     /// Keyword pattern number -> content rules using it.
     pub(crate) keyword_rules: Vec<Vec<usize>>,
@@ -129,11 +147,13 @@ impl Ruleset {
                 regex,
                 entropy: def.entropy,
                 mixed: def.mixed,
+                window: def.window,
             });
         }
         let mut files = Vec::new();
+        let mut builder = GlobSetBuilder::new();
+        let mut file_glob_rules = Vec::new();
         for def in defs.file.iter().filter(|d| !disabled.contains(&d.id)) {
-            let mut builder = GlobSetBuilder::new();
             for p in &def.paths {
                 let glob = globset::GlobBuilder::new(p.trim_start_matches('/'))
                     .literal_separator(true)
@@ -141,17 +161,16 @@ impl Ruleset {
                     .build()
                     .map_err(|e| format!("file rule {}: bad glob {p:?}: {e}", def.id))?;
                 builder.add(glob);
+                file_glob_rules.push(files.len());
             }
             files.push(FileRule {
                 id: def.id.clone(),
                 description: def.description.clone(),
                 severity: def.severity,
-                globs: builder
-                    .build()
-                    .map_err(|e| format!("file rule {}: {e}", def.id))?,
                 content: def.content.as_ref().map(|c| c.as_bytes().to_vec()),
             });
         }
+        let file_globs = builder.build().map_err(|e| format!("file rules: {e}"))?;
         // A hit of `client_secret` must also wake the rules keyed on `secret`: the prefilter may report only
         // the longer keyword.
         let merged: Vec<Vec<usize>> = keywords
@@ -173,6 +192,8 @@ impl Ruleset {
         Ok(Ruleset {
             content,
             files,
+            file_globs,
+            file_glob_rules,
             prefilter,
             keyword_rules,
         })
@@ -275,6 +296,26 @@ mod tests {
                         .iter()
                         .any(|h| scanner.rules().info(h.rule).unwrap().id == def.id),
                     "{} fires on its counter-example {ex:?}: {hits:?}",
+                    def.id
+                );
+            }
+        }
+    }
+
+    /// A rule searched from the keyword's word still finds its examples behind other text on the same line.
+    #[test]
+    fn word_window_rules_find_examples_mid_line() {
+        let defs = RuleDefs::builtin();
+        let scanner = SecretScanner::new(Ruleset::compile(&defs, &[]).unwrap(), 1 << 20);
+        let prefix = "x".repeat(3000) + " let config = load(); // see ";
+        for def in defs.rule.iter().filter(|d| d.window == Window::Word) {
+            for ex in &def.examples {
+                let line = format!("{prefix}{ex}");
+                let hits = scanner.scan_text(line.as_bytes());
+                assert!(
+                    hits.iter()
+                        .any(|h| scanner.rules().info(h.rule).unwrap().id == def.id),
+                    "{} misses {ex:?} mid-line",
                     def.id
                 );
             }

@@ -5,7 +5,7 @@
 
 use crate::layer::{ContentHit, ContentInspector};
 
-use super::rules::Ruleset;
+use super::rules::{Ruleset, Window};
 
 /// How much of a file's start decides whether it is binary.
 const BINARY_PROBE: usize = 8 * 1024;
@@ -34,20 +34,30 @@ impl SecretScanner {
         let mut keyword_hits = Vec::new();
         self.rules.prefilter.find_all(data, &mut keyword_hits);
         for m in &keyword_hits {
-            let start = line_start(data, m.start);
+            let line = line_start(data, m.start);
             let end = line_end(data, m.end);
             for &rule_index in &self.rules.keyword_rules[m.keyword] {
-                if scanned_until[rule_index] > start {
-                    continue; // this line was already searched for this rule
-                }
                 let rule = &self.rules.content[rule_index];
+                let start = match rule.window {
+                    Window::Line => line,
+                    Window::Word => word_start(data, m.start, line),
+                };
+                if scanned_until[rule_index] > start {
+                    continue; // an earlier hit's window already reached past this one
+                }
                 let end = if rule.next_line {
                     next_line_end(data, end)
                 } else {
                     end
                 };
                 scanned_until[rule_index] = end;
-                for caps in rule.regex.captures_iter(&data[start..end]) {
+                let window = &data[start..end];
+                // Most keyword lines hold no secret: a plain match test (no capture slots to allocate and fill)
+                // settles them at about half the cost.
+                if !rule.regex.is_match(window) {
+                    continue;
+                }
+                for caps in rule.regex.captures_iter(window) {
                     let Some(found) = caps.get(1).or_else(|| caps.get(0)) else {
                         continue;
                     };
@@ -87,6 +97,15 @@ impl SecretScanner {
 fn line_start(data: &[u8], pos: usize) -> usize {
     let floor = pos.saturating_sub(WINDOW);
     memchr::memrchr(b'\n', &data[floor..pos]).map_or(floor, |i| floor + i + 1)
+}
+
+/// The start of the word holding `pos` (letters, digits, `_ . + -`), not before `floor`.
+fn word_start(data: &[u8], pos: usize, floor: usize) -> usize {
+    let is_word = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'+' | b'-');
+    data[floor..pos]
+        .iter()
+        .rposition(|b| !is_word(b))
+        .map_or(floor, |i| floor + i + 1)
 }
 
 fn line_end(data: &[u8], pos: usize) -> usize {
@@ -204,12 +223,23 @@ impl ContentInspector for SecretScanner {
             return; // the content rules already name this file's secrets
         }
         let path = String::from_utf8_lossy(path);
+        let candidate = globset::Candidate::new(path.as_ref());
+        if !self.rules.file_globs.is_match_candidate(&candidate) {
+            return; // the common case: one set lookup for every rule
+        }
+        let mut rules: Vec<usize> = self
+            .rules
+            .file_globs
+            .matches_candidate(&candidate)
+            .into_iter()
+            .map(|glob| self.rules.file_glob_rules[glob])
+            .collect();
+        rules.sort_unstable();
+        rules.dedup();
+        // The first rule (in rule order) whose globs match and whose content marker, if any, is present.
         let first_file_rule = self.rules.content.len();
-        for (i, rule) in self.rules.files.iter().enumerate() {
-            if !rule.globs.is_match(path.as_ref()) {
-                continue;
-            }
-            if let Some(needle) = &rule.content {
+        for i in rules {
+            if let Some(needle) = &self.rules.files[i].content {
                 if memchr::memmem::find(data, needle).is_none() {
                     continue;
                 }

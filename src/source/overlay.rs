@@ -5,12 +5,11 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
-use crate::layer::{EntryKind, LayerEntry, LayerScan, ScanError, ScanOptions};
+use crate::layer::{EntryKind, Feed, LayerEntry, LayerScan, ScanError, ScanOptions};
 
 fn xattr_is(path: &Path, names: &[&str], values: &[&[u8]]) -> bool {
     names.iter().any(|n| {
@@ -46,7 +45,7 @@ pub(crate) fn scan_dir(
         ..LayerScan::default()
     };
     let mut inodes: HashMap<(u64, u64), Box<[u8]>> = HashMap::new();
-    let mut found = Vec::new();
+    let mut feed = opts.inspector.map(Feed::inline);
     let walk = walkdir::WalkDir::new(dir)
         .follow_links(false)
         .sort_by_file_name();
@@ -106,16 +105,13 @@ pub(crate) fn scan_dir(
         let index = scan.entries.len() as u32;
         if kind == EntryKind::File {
             opts.progress.advance(size);
-            if let Some(inspector) = opts.inspector {
-                if let Some(limit) = inspector.wants(&rel, size) {
-                    let mut data = Vec::new();
+            if let Some(feed) = &mut feed {
+                if let Some(limit) = feed.inspector().wants(&rel, size) {
                     File::open(item.path())
-                        .and_then(|f| f.take(limit).read_to_end(&mut data))
+                        .and_then(|mut f| feed.add(index, &rel, &mut f, limit.min(size)))
                         .map_err(|e| {
                             ScanError(format!("cannot read {}: {e}", item.path().display()))
                         })?;
-                    inspector.inspect(&rel, &data, &mut found);
-                    scan.hits.extend(found.drain(..).map(|h| (index, h)));
                 }
             }
             if opts.capture.is_some_and(|c| c == &rel[..]) {
@@ -137,5 +133,8 @@ pub(crate) fn scan_dir(
         });
     }
     opts.progress.layer_done();
+    if let Some(feed) = feed {
+        scan.hits = feed.finish().unwrap_or_default();
+    }
     Ok(scan)
 }
