@@ -3,7 +3,8 @@
 //! `cargo bench --bench load` builds (once, cached under target/bench-images/) an image of
 //! LAYERSCOPE_BENCH_MB megabytes of file content (default 512) in LAYERSCOPE_BENCH_FILES files (default 80000)
 //! over 24 layers, saved as a docker archive (uncompressed layers), an OCI archive with gzip layers and one with
-//! zstd layers, then times open + scan + analyse for each (median of LAYERSCOPE_BENCH_RUNS runs, default 3).
+//! zstd layers, then times open + scan + analyse for each (median of LAYERSCOPE_BENCH_RUNS runs, default 3),
+//! without and with the secret scan, in alternating runs after one warm-up run.
 //! `LAYERSCOPE_BENCH_WRITE_ONLY=1` only writes the images (for comparing with other tools by hand).
 
 use std::io::Write;
@@ -226,8 +227,22 @@ fn main() {
         layerscope::secrets::settings::DEFAULT_MAX_FILE_BYTES,
     ));
     for (name, path) in &imgs {
-        let plain = measure(path, runs, None);
-        let scanned = measure(path, runs, Some(scanner.clone()));
+        // One run to bring the archive into the page cache, then plain and scanned runs alternate, so drift in
+        // the machine's speed touches both alike; the overhead is the median of the paired ratios.
+        run_once(path, None);
+        let mut plain = Vec::new();
+        let mut scanned = Vec::new();
+        let mut ratios = Vec::new();
+        for _ in 0..runs {
+            let p = run_once(path, None);
+            let s = run_once(path, Some(scanner.clone()));
+            ratios.push(s.0.as_secs_f64() / p.0.as_secs_f64());
+            plain.push(p);
+            scanned.push(s);
+        }
+        let plain = median(plain);
+        let scanned = median(scanned);
+        ratios.sort_by(f64::total_cmp);
         let size = std::fs::metadata(path).unwrap().len();
         println!(
             "{name:<30} {:>7.2} s  ({:>5.0} MB/s of archive; tree+waste+listing {:>6.1} ms; {})",
@@ -237,57 +252,57 @@ fn main() {
             plain.2
         );
         println!(
-            "{:<30} {:>7.2} s  with the secret scan: +{:.0} % ({})",
+            "{:<30} {:>7.2} s  with the secret scan: +{:.0} % (paired runs: {:+.0} % to {:+.0} %; {})",
             "",
             scanned.0.as_secs_f64(),
-            (scanned.0.as_secs_f64() / plain.0.as_secs_f64() - 1.0) * 100.0,
+            (ratios[ratios.len() / 2] - 1.0) * 100.0,
+            (ratios[0] - 1.0) * 100.0,
+            (ratios[ratios.len() - 1] - 1.0) * 100.0,
             scanned.2
         );
     }
 }
 
-/// Median wall time of load + analyse (+ secrets), the analysis part of the last run, and a summary.
-fn measure(
-    path: &Path,
-    runs: u64,
-    scanner: Option<Arc<SecretScanner>>,
-) -> (Duration, Duration, String) {
-    let mut times = Vec::new();
-    let mut analysis_time = Duration::ZERO;
-    let mut summary = String::new();
-    for _ in 0..runs {
-        let start = Instant::now();
-        let opts = LoadOptions {
-            selection: Selection {
-                verify: true,
-                ..Selection::default()
-            },
-            inspector: scanner
-                .clone()
-                .map(|s| s as Arc<dyn layerscope::layer::ContentInspector + Send>),
-            ..LoadOptions::default()
-        };
-        let loaded = source::open(path.to_str().unwrap())
-            .and_then(|s| s.load(&opts, &NoProgress))
-            .unwrap();
-        let mid = Instant::now();
-        let a = analysis::analyze(&loaded.image, 1);
-        let top = TreeView::at_layer(&a.tree, a.layers.len() as u32 - 1)
-            .merged(false)
-            .len();
-        let found = scanner.as_ref().map_or(0, |s| {
-            let settings = layerscope::secrets::SecretSettings::default();
-            layerscope::secrets::collect(&loaded.image, &a.tree, s, &settings, false)
-                .findings
-                .len()
-        });
-        analysis_time = mid.elapsed();
-        times.push(start.elapsed());
-        summary = format!(
+/// The run of median wall time.
+fn median(mut runs: Vec<(Duration, Duration, String)>) -> (Duration, Duration, String) {
+    runs.sort_by_key(|r| r.0);
+    runs.swap_remove(runs.len() / 2)
+}
+
+/// Wall time of one load + analyse (+ secrets), the analysis part of it, and a summary.
+fn run_once(path: &Path, scanner: Option<Arc<SecretScanner>>) -> (Duration, Duration, String) {
+    let start = Instant::now();
+    let opts = LoadOptions {
+        selection: Selection {
+            verify: true,
+            ..Selection::default()
+        },
+        inspector: scanner
+            .clone()
+            .map(|s| s as Arc<dyn layerscope::layer::ContentInspector + Send>),
+        ..LoadOptions::default()
+    };
+    let loaded = source::open(path.to_str().unwrap())
+        .and_then(|s| s.load(&opts, &NoProgress))
+        .unwrap();
+    let mid = Instant::now();
+    let a = analysis::analyze(&loaded.image, 1);
+    let top = TreeView::at_layer(&a.tree, a.layers.len() as u32 - 1)
+        .merged(false)
+        .len();
+    let found = scanner.as_ref().map_or(0, |s| {
+        let settings = layerscope::secrets::SecretSettings::default();
+        layerscope::secrets::collect(&loaded.image, &a.tree, s, &settings, false)
+            .findings
+            .len()
+    });
+    let analysis_time = mid.elapsed();
+    (
+        start.elapsed(),
+        analysis_time,
+        format!(
             "{top} paths at top, {} wasted, {found} findings",
             a.waste.wasted_bytes
-        );
-    }
-    times.sort();
-    (times[times.len() / 2], analysis_time, summary)
+        ),
+    )
 }

@@ -326,6 +326,27 @@ fn ci_fails_on_secrets_by_policy_and_baselines_suppress_them() {
         "{text}"
     );
     assert!(text.contains("RUN aws configure import"), "{text}");
+    // Every finding is named, the low-confidence ones (not counted) after the others, each with its place.
+    let findings = json_of(&["--json", "-", &path])["secrets"]
+        .as_array()
+        .unwrap()
+        .clone();
+    for f in &findings {
+        let place = f["path"]
+            .as_str()
+            .unwrap_or(f["location"].as_str().unwrap());
+        assert!(
+            text.contains(place),
+            "{place} missing from the CI text: {text}"
+        );
+    }
+    let low = text
+        .find("low-confidence findings")
+        .expect("a low-confidence section");
+    assert!(
+        text[low..].contains("/usr/lib/node_modules/pkg/test/fixture.pem:1  visible"),
+        "{text}"
+    );
     assert_eq!(ci(&["--fail-on-secrets", "visible"]).status.code(), Some(1));
     assert_eq!(ci(&["--fail-on-secrets", "none"]).status.code(), Some(0));
     assert_bad_input(

@@ -172,7 +172,7 @@ pub fn summary(image: &Image, analysis: &Analysis, p: Paint) -> String {
     out.push_str(&wasted_list(analysis, 10, p));
     if !analysis.secrets.is_empty() {
         let _ = writeln!(out);
-        out.push_str(&secrets_list(&analysis.secrets, p, false));
+        out.push_str(&secrets_list(&analysis.secrets, p, LowConfidence::Count));
     }
     out
 }
@@ -201,10 +201,19 @@ fn status_text(f: &SecretFinding, p: Paint) -> String {
     }
 }
 
-/// Each finding on two lines: severity, rule, where, status; then the redacted match and the instruction.
-/// Without `all`, low-confidence findings (test and vendored trees, weak generic matches) are counted per rule
-/// instead of listed.
-pub fn secrets_list(findings: &[SecretFinding], p: Paint, all: bool) -> String {
+/// How a findings list shows low-confidence findings (test and vendored trees, weak generic matches).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LowConfidence {
+    /// Counted per rule (the summary).
+    Count,
+    /// Listed like the others (`layerscope secrets`).
+    List,
+    /// Listed after the others, one line each (`--ci`: every finding is named, the ones that count first).
+    Brief,
+}
+
+/// Each finding on two lines: severity, layer, rule, where, status; then the redacted match and the instruction.
+pub fn secrets_list(findings: &[SecretFinding], p: Paint, low: LowConfidence) -> String {
     let mut out = String::new();
     let shipped = findings
         .iter()
@@ -218,49 +227,72 @@ pub fn secrets_list(findings: &[SecretFinding], p: Paint, all: bool) -> String {
             findings.len()
         ))
     );
-    let mut low: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
-    for f in findings {
-        if f.confidence == Confidence::Low && !all {
-            *low.entry(f.rule.as_str()).or_default() += 1;
-            continue;
-        }
-        let layer = f.layer.map_or("-".to_string(), |l| format!("L{l}"));
-        let confidence = if f.confidence == Confidence::Low {
-            " (low confidence)"
-        } else {
-            ""
-        };
-        let _ = writeln!(
-            out,
-            "  {:<8} {:<4} {:<24} {}  {}{confidence}",
+    let is_low = |f: &&SecretFinding| f.confidence == Confidence::Low;
+    let first_line = |f: &SecretFinding, suffix: &str| {
+        format!(
+            "  {:<8} {:<4} {:<24} {}  {}{suffix}",
             f.severity.name(),
-            layer,
+            f.layer.map_or("-".to_string(), |l| format!("L{l}")),
             f.rule,
             where_text(f),
             status_text(f, p)
-        );
-        let instruction = f
+        )
+    };
+    let instruction = |f: &SecretFinding, width: usize| {
+        let text = f
             .instruction
             .as_deref()
-            .map(|i| truncate(i, 70))
+            .map(|i| truncate(i, width))
             .unwrap_or_default();
+        p.fg(AnsiColor::BrightBlack, &text)
+    };
+    for f in findings {
+        if is_low(&f) && low != LowConfidence::List {
+            continue;
+        }
+        let suffix = if is_low(&f) { " (low confidence)" } else { "" };
+        let _ = writeln!(out, "{}", first_line(f, suffix));
         let _ = writeln!(
             out,
             "  {:<8} {:<4} {}  {}",
             "",
             "",
             f.redacted,
-            p.fg(AnsiColor::BrightBlack, &instruction)
+            instruction(f, 70)
         );
     }
-    if !low.is_empty() {
-        let counts: Vec<String> = low.iter().map(|(rule, n)| format!("{rule} {n}")).collect();
-        let _ = writeln!(
-            out,
-            "  and {} low-confidence findings (test/vendored trees, weak generic matches): {}; `layerscope secrets` lists them",
-            low.values().sum::<usize>(),
-            counts.join(", ")
-        );
+    let lows: Vec<&SecretFinding> = findings.iter().filter(is_low).collect();
+    if lows.is_empty() {
+        return out;
+    }
+    match low {
+        LowConfidence::List => {}
+        LowConfidence::Count => {
+            let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+            for f in &lows {
+                *counts.entry(f.rule.as_str()).or_default() += 1;
+            }
+            let counts: Vec<String> = counts
+                .iter()
+                .map(|(rule, n)| format!("{rule} {n}"))
+                .collect();
+            let _ = writeln!(
+                out,
+                "  and {} low-confidence findings (test/vendored trees, weak generic matches): {}; `layerscope secrets` lists them",
+                lows.len(),
+                counts.join(", ")
+            );
+        }
+        LowConfidence::Brief => {
+            let _ = writeln!(
+                out,
+                "  {} low-confidence findings (test/vendored trees, weak generic matches; fail-on-secrets does not count them):",
+                lows.len()
+            );
+            for f in lows {
+                let _ = writeln!(out, "{}  {}", first_line(f, ""), instruction(f, 40));
+            }
+        }
     }
     out
 }
@@ -270,7 +302,7 @@ pub fn secrets_table(findings: &[SecretFinding], p: Paint) -> String {
     if findings.is_empty() {
         return "No secrets found.\n".to_string();
     }
-    secrets_list(findings, p, true)
+    secrets_list(findings, p, LowConfidence::List)
 }
 
 fn rule_value(r: &RuleOutcome, v: f64) -> String {
@@ -288,7 +320,7 @@ pub fn ci(image: &Image, analysis: &Analysis, outcome: &CiOutcome, p: Paint) -> 
     out.push_str(&wasted_list(analysis, 20, p));
     if !analysis.secrets.is_empty() {
         let _ = writeln!(out);
-        out.push_str(&secrets_list(&analysis.secrets, p, false));
+        out.push_str(&secrets_list(&analysis.secrets, p, LowConfidence::Brief));
     }
     let _ = writeln!(out);
     let _ = writeln!(out, "{}", p.bold("Rules"));
