@@ -4,7 +4,7 @@
 
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -334,6 +334,8 @@ enum FeedMode<'scope> {
         to_inspector: SyncSender<Batch>,
         spares: Receiver<Batch>,
         worker: std::thread::ScopedJoinHandle<'scope, Vec<(u32, ContentHit)>>,
+        /// Hits of the batches the reading thread inspected itself, while the inspector's thread was busy.
+        own: Vec<(u32, ContentHit)>,
     },
 }
 
@@ -353,7 +355,7 @@ impl<'a, 'scope> Feed<'a, 'scope> {
     where
         'env: 'a,
     {
-        let (to_inspector, batches) = sync_channel::<Batch>(2);
+        let (to_inspector, batches) = sync_channel::<Batch>(1);
         let (to_reader, spares) = sync_channel::<Batch>(4);
         let worker = threads.spawn(move || {
             let mut hits = Vec::new();
@@ -371,6 +373,7 @@ impl<'a, 'scope> Feed<'a, 'scope> {
                 to_inspector,
                 spares,
                 worker,
+                own: Vec::new(),
             },
         }
     }
@@ -392,12 +395,24 @@ impl<'a, 'scope> Feed<'a, 'scope> {
             FeedMode::Beside {
                 to_inspector,
                 spares,
+                own,
                 ..
             } => {
-                let spare = spares.try_recv().unwrap_or_default();
-                let full = std::mem::replace(&mut self.batch, spare);
-                // A send fails only when the inspector's thread is gone; `finish` reports that.
-                let _ = to_inspector.send(full);
+                // When the inspector's thread is still busy, the reading thread takes this batch itself rather
+                // than wait: both threads stay at work, whichever of reading and inspecting is slower.
+                match to_inspector.try_send(std::mem::take(&mut self.batch)) {
+                    Ok(()) => self.batch = spares.try_recv().unwrap_or_default(),
+                    Err(TrySendError::Full(mut batch)) => {
+                        batch.inspect(self.inspector, own);
+                        batch.clear();
+                        self.batch = batch;
+                    }
+                    // The inspector's thread is gone; `finish` reports that.
+                    Err(TrySendError::Disconnected(mut batch)) => {
+                        batch.clear();
+                        self.batch = batch;
+                    }
+                }
             }
         }
     }
@@ -452,10 +467,15 @@ impl<'a, 'scope> Feed<'a, 'scope> {
             FeedMode::Beside {
                 to_inspector,
                 worker,
+                own,
                 ..
             } => {
                 drop(to_inspector);
-                worker.join().ok()
+                let mut hits = worker.join().ok()?;
+                hits.extend(own);
+                // Batches were inspected on two threads: back to entry order (stable: a file's hits keep theirs).
+                hits.sort_by_key(|(index, _)| *index);
+                Some(hits)
             }
         }
     }
@@ -703,6 +723,8 @@ mod tests {
             !head.contains(&0)
         }
         fn inspect(&self, path: &[u8], data: &[u8], hits: &mut Vec<ContentHit>) {
+            // Slow enough that the reading thread finds the inspector's thread busy and inspects batches too.
+            std::thread::sleep(std::time::Duration::from_millis(2));
             hits.push(ContentHit {
                 rule: data.len() as u32,
                 line: 0,

@@ -1,12 +1,13 @@
 //! The keyword prefilter: finds every occurrence of every rule keyword, ignoring ASCII case, at SIMD speed.
 //!
 //! Text is lowercased a cache-sized chunk at a time into a scratch buffer, then searched for the (lowercase)
-//! keywords with Teddy, the packed multi-substring searcher of the `aho-corasick` crate. Teddy itself cannot
-//! ignore case, and its false-candidate rate climbs steeply with the number of patterns it holds, so the keywords
-//! are split into small groups (one Teddy each): a few passes over a chunk that sits in the cache cost less than
-//! one pass of an overloaded searcher, and several times less than a byte-at-a-time automaton. A group Teddy
-//! cannot serve (no SIMD on this CPU, very short keywords) falls back to an Aho-Corasick DFA over the same
-//! lowercased chunk, so results never depend on the CPU.
+//! keywords with Teddy, the packed multi-substring searcher of the `aho-corasick` crate (which cannot ignore case
+//! itself). Teddy fingerprints the first bytes of each keyword, up to four: keywords shorter than four bytes get a
+//! group (one Teddy) of their own so the others keep four-byte fingerprints, and a large group uses "fat" Teddy
+//! (16 buckets) so frequent words do not share buckets. A few passes over a chunk that sits in the L1 cache cost
+//! several times less than one pass of a byte-at-a-time automaton. A group Teddy cannot serve (no SIMD on this
+//! CPU, more keywords than it takes) falls back to an Aho-Corasick DFA over the same lowercased chunk, so results
+//! never depend on the CPU.
 
 use std::cell::RefCell;
 
@@ -15,8 +16,11 @@ use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 /// Bytes lowercased and searched at a time: small enough to stay in the L1 cache across the group passes.
 const CHUNK: usize = 8 * 1024;
-/// Keywords per Teddy: past about two dozen, candidate verification dominates (measured in docs/PERFORMANCE.md).
-const GROUP: usize = 24;
+/// Keywords per Teddy (its limit).
+const GROUP: usize = 64;
+/// Above this many keywords a group uses fat Teddy (twice the buckets, half the bytes per step): measured faster
+/// for the built-in rules' 48 long keywords than two slim groups (docs/PERFORMANCE.md).
+const FAT_ABOVE: usize = 16;
 
 /// One occurrence of a keyword.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -117,11 +121,19 @@ impl Prefilter {
 impl Group {
     fn new(keywords: &[(Vec<u8>, usize)]) -> Result<Group, String> {
         let patterns = keywords.iter().map(|(k, _)| k);
-        let teddy = packed::Config::new()
-            .match_kind(packed::MatchKind::LeftmostLongest)
-            .builder()
-            .extend(patterns.clone())
-            .build();
+        let teddy = |fat: Option<bool>| {
+            packed::Config::new()
+                .match_kind(packed::MatchKind::LeftmostLongest)
+                .only_teddy_fat(fat)
+                .builder()
+                .extend(patterns.clone())
+                .build()
+        };
+        // Fat Teddy needs AVX2; without it, whatever Teddy the CPU allows.
+        let teddy = (keywords.len() > FAT_ABOVE)
+            .then(|| teddy(Some(true)))
+            .flatten()
+            .or_else(|| teddy(None));
         let engine = match teddy {
             Some(searcher) => Engine::Teddy(searcher),
             None => Engine::Automaton(

@@ -3,6 +3,8 @@
 //! span two lines like PEM keys, the next line). Binary files are
 //! skipped (but still matched by name), and at most `max_bytes` of each file are read.
 
+use std::os::unix::ffi::OsStrExt;
+
 use crate::layer::{ContentHit, ContentInspector};
 
 use super::rules::{Ruleset, Window};
@@ -29,10 +31,13 @@ impl SecretScanner {
     /// Content-rule hits in a piece of text (file bytes, a config value, a history line).
     pub fn scan_text(&self, data: &[u8]) -> Vec<ContentHit> {
         let mut hits: Vec<ContentHit> = Vec::new();
-        let mut scanned_until = vec![0usize; self.rules.content.len()];
-        let mut line_cursor = (0usize, 1u32);
         let mut keyword_hits = Vec::new();
         self.rules.prefilter.find_all(data, &mut keyword_hits);
+        if keyword_hits.is_empty() {
+            return hits;
+        }
+        let mut scanned_until = vec![0usize; self.rules.content.len()];
+        let mut line_cursor = (0usize, 1u32);
         for m in &keyword_hits {
             let line = line_start(data, m.start);
             let end = line_end(data, m.end);
@@ -222,8 +227,8 @@ impl ContentInspector for SecretScanner {
         if hits.len() > before {
             return; // the content rules already name this file's secrets
         }
-        let path = String::from_utf8_lossy(path);
-        let candidate = globset::Candidate::new(path.as_ref());
+        let candidate =
+            globset::Candidate::new(std::path::Path::new(std::ffi::OsStr::from_bytes(path)));
         if !self.rules.file_globs.is_match_candidate(&candidate) {
             return; // the common case: one set lookup for every rule
         }
@@ -247,7 +252,7 @@ impl ContentInspector for SecretScanner {
             hits.push(ContentHit {
                 rule: (first_file_rule + i) as u32,
                 line: 0,
-                text: format!("/{path}"),
+                text: format!("/{}", String::from_utf8_lossy(path)),
             });
             return;
         }
