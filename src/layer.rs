@@ -430,23 +430,20 @@ impl<'a, 'scope> Feed<'a, 'scope> {
             FeedMode::Inline(_) => 0, // inspect each file while its bytes are in the cache
             FeedMode::Beside { .. } => BATCH_BYTES,
         };
-        if self.batch.filled + len > limit {
+        if self.batch.filled.saturating_add(len) > limit {
             self.flush();
         }
         let batch = &mut self.batch;
         let start = batch.filled;
-        if batch.bytes.len() < start + len {
-            batch.bytes.resize(start + len, 0);
-        }
         let probe = len.min(usize::try_from(self.inspector.probe_len()).unwrap_or(usize::MAX));
-        let mut got = fill(reader, &mut batch.bytes[start..start + probe])?;
+        let mut got = read_into(&mut batch.bytes, start, probe, reader)?;
         if got == probe
             && probe < len
             && self
                 .inspector
                 .wants_rest(&batch.bytes[start..start + probe])
         {
-            got += fill(reader, &mut batch.bytes[start + probe..start + len])?;
+            got += read_into(&mut batch.bytes, start + probe, len - probe, reader)?;
         }
         let path_start = batch.paths.len();
         batch.paths.extend_from_slice(path);
@@ -479,6 +476,31 @@ impl<'a, 'scope> Feed<'a, 'scope> {
             }
         }
     }
+}
+
+/// Reads up to `want` bytes into `bytes[at..]`, growing `bytes` a step at a time as data actually arrives (a tar
+/// header may claim any size); returns the bytes read.
+fn read_into(
+    bytes: &mut Vec<u8>,
+    at: usize,
+    want: usize,
+    reader: &mut impl Read,
+) -> io::Result<usize> {
+    const STEP: usize = 1 << 20;
+    let mut got = 0;
+    while got < want {
+        let from = at + got;
+        let to = from + (want - got).min(STEP);
+        if bytes.len() < to {
+            bytes.resize(to, 0);
+        }
+        let n = fill(reader, &mut bytes[from..to])?;
+        got += n;
+        if n < to - from {
+            break; // the reader ended
+        }
+    }
+    Ok(got)
 }
 
 /// Reads until `buf` is full or the reader ends; returns the bytes read.
@@ -734,6 +756,43 @@ mod tests {
                     (data.first(), data.last())
                 ),
             });
+        }
+    }
+
+    /// Wants every byte of every file.
+    struct Greedy;
+
+    impl ContentInspector for Greedy {
+        fn wants(&self, _path: &[u8], _size: u64) -> Option<u64> {
+            Some(u64::MAX)
+        }
+        fn inspect(&self, _path: &[u8], data: &[u8], hits: &mut Vec<ContentHit>) {
+            hits.push(ContentHit {
+                rule: data.len() as u32,
+                line: 0,
+                text: String::new(),
+            });
+        }
+    }
+
+    /// A header claiming a terabyte over a few bytes of data is an error, not an attempt to allocate a terabyte.
+    #[test]
+    fn a_huge_claimed_size_is_not_allocated() {
+        let mut t = tar_of(&[("big", &[b'x'; 600])]);
+        let mut header = tar::Header::new_gnu();
+        header.set_path("big").unwrap();
+        header.set_size(1 << 40);
+        header.set_mode(0o644);
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_cksum();
+        t[..512].copy_from_slice(header.as_bytes());
+        for beside in [false, true] {
+            let opts = ScanOptions {
+                inspector: Some(&Greedy),
+                ..ScanOptions::default()
+            };
+            let err = scan_blob_with(&t[..], opts, beside).unwrap_err();
+            assert!(err.0.contains("big") || err.0.contains("tar"), "{err}");
         }
     }
 

@@ -464,3 +464,50 @@ fn sarif_is_valid_2_1_0_with_layers_in_properties() {
     assert_eq!(aws["properties"]["status"], "removed");
     assert_eq!(aws["level"], "error");
 }
+
+/// A user rule that cannot work is bad input: one line naming it, exit 2.
+#[test]
+fn broken_user_rules_are_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = archives(dir.path()).remove(0).1;
+    let rule = |extra: &str| {
+        format!(
+            "[[secrets.rule]]\nid = \"acme\"\ndescription = \"ACME token\"\nseverity = \"high\"\nregex = 'acme_[a-z]{{8}}'\n{extra}\n"
+        )
+    };
+    for (extra, needle) in [
+        (
+            "keywords = [\"acme_\", \"\"]",
+            "rule acme: a keyword is empty",
+        ),
+        ("keywords = []", "rule acme: needs at least one keyword"),
+        (
+            "keywords = [\"acme_\"]\nwindow = \"page\"",
+            "unknown variant `page`",
+        ),
+    ] {
+        std::fs::write(dir.path().join(".layerscope.toml"), rule(extra)).unwrap();
+        let out = bin()
+            .current_dir(dir.path())
+            .args(["secrets", &path])
+            .output()
+            .unwrap();
+        assert_bad_input(&out, needle);
+    }
+    // A one-letter keyword and a word window are fine.
+    std::fs::write(
+        dir.path().join(".layerscope.toml"),
+        rule("keywords = [\"a\"]\nwindow = \"word\""),
+    )
+    .unwrap();
+    let out = bin()
+        .current_dir(dir.path())
+        .args(["secrets", "--json", &path])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -128,6 +128,9 @@ impl Ruleset {
             if def.keywords.is_empty() {
                 return Err(format!("rule {}: needs at least one keyword", def.id));
             }
+            if def.keywords.iter().any(|k| k.is_empty()) {
+                return Err(format!("rule {}: a keyword is empty", def.id));
+            }
             let index = content.len();
             for k in &def.keywords {
                 let k = k.to_ascii_lowercase();
