@@ -219,11 +219,7 @@ fn scan_blob_with<R: Read + Send>(
             let Some(inspector) = opts.inspector else {
                 return read_entries(&mut plain, &mut scan, &opts, None);
             };
-            let mut feed = if beside {
-                Feed::beside(inspector, threads)
-            } else {
-                Feed::inline(inspector)
-            };
+            let mut feed = Feed::new(inspector, threads, beside);
             let result = read_entries(&mut plain, &mut scan, &opts, Some(&mut feed));
             match feed.finish() {
                 Some(hits) => scan.hits = hits,
@@ -258,10 +254,10 @@ fn scan_blob_with<R: Read + Send>(
 static LAYERS_IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
 
 /// Counts one layer in flight until dropped.
-struct InFlight(usize);
+pub(crate) struct InFlight(usize);
 
 impl InFlight {
-    fn enter() -> InFlight {
+    pub(crate) fn enter() -> InFlight {
         InFlight(LAYERS_IN_FLIGHT.fetch_add(1, Ordering::Relaxed) + 1)
     }
 
@@ -269,7 +265,7 @@ impl InFlight {
     /// there are cores, the cores are busy already: inspecting on the reading thread, while the bytes are still
     /// in its cache, costs less than handing them to another core. With fewer layers (a single-layer image),
     /// the inspection overlaps the decompression, hashing and parsing.
-    fn beside(&self) -> bool {
+    pub(crate) fn beside(&self) -> bool {
         self.0 < std::thread::available_parallelism().map_or(1, |n| n.get())
     }
 }
@@ -340,7 +336,23 @@ enum FeedMode<'scope> {
 }
 
 impl<'a, 'scope> Feed<'a, 'scope> {
-    pub(crate) fn inline(inspector: &'a dyn ContentInspector) -> Self {
+    /// A feed inspecting on a thread of its own in `threads` (`beside`), or on the caller's thread.
+    pub(crate) fn new<'env>(
+        inspector: &'env dyn ContentInspector,
+        threads: &'scope std::thread::Scope<'scope, 'env>,
+        beside: bool,
+    ) -> Self
+    where
+        'env: 'a,
+    {
+        if beside {
+            Feed::beside(inspector, threads)
+        } else {
+            Feed::inline(inspector)
+        }
+    }
+
+    fn inline(inspector: &'a dyn ContentInspector) -> Self {
         Feed {
             inspector,
             batch: Batch::default(),

@@ -9,7 +9,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
-use crate::layer::{EntryKind, Feed, LayerEntry, LayerScan, ScanError, ScanOptions};
+use crate::layer::{EntryKind, Feed, InFlight, LayerEntry, LayerScan, ScanError, ScanOptions};
 
 fn xattr_is(path: &Path, names: &[&str], values: &[&[u8]]) -> bool {
     names.iter().any(|n| {
@@ -44,8 +44,30 @@ pub(crate) fn scan_dir(
         diff_id: diff_id.to_string(),
         ..LayerScan::default()
     };
+    let layers = InFlight::enter();
+    std::thread::scope(|threads| {
+        let Some(inspector) = opts.inspector else {
+            return walk(dir, &opts, &mut scan, None);
+        };
+        let mut feed = Feed::new(inspector, threads, layers.beside());
+        let result = walk(dir, &opts, &mut scan, Some(&mut feed));
+        scan.hits = feed
+            .finish()
+            .ok_or_else(|| ScanError("content inspection failed".to_string()))?;
+        result
+    })?;
+    opts.progress.layer_done();
+    Ok(scan)
+}
+
+/// The walk itself: entries into `scan`, regular files' bytes to the inspector's feed.
+fn walk(
+    dir: &Path,
+    opts: &ScanOptions<'_>,
+    scan: &mut LayerScan,
+    mut feed: Option<&mut Feed<'_, '_>>,
+) -> Result<(), ScanError> {
     let mut inodes: HashMap<(u64, u64), Box<[u8]>> = HashMap::new();
-    let mut feed = opts.inspector.map(Feed::inline);
     let walk = walkdir::WalkDir::new(dir)
         .follow_links(false)
         .sort_by_file_name();
@@ -105,7 +127,7 @@ pub(crate) fn scan_dir(
         let index = scan.entries.len() as u32;
         if kind == EntryKind::File {
             opts.progress.advance(size);
-            if let Some(feed) = &mut feed {
+            if let Some(feed) = feed.as_deref_mut() {
                 if let Some(limit) = feed.inspector().wants(&rel, size) {
                     File::open(item.path())
                         .and_then(|mut f| feed.add(index, &rel, &mut f, limit.min(size)))
@@ -132,9 +154,5 @@ pub(crate) fn scan_dir(
             link_target,
         });
     }
-    opts.progress.layer_done();
-    if let Some(feed) = feed {
-        scan.hits = feed.finish().unwrap_or_default();
-    }
-    Ok(scan)
+    Ok(())
 }
