@@ -315,7 +315,7 @@ fn ci_fails_on_secrets_by_policy_and_baselines_suppress_them() {
         ];
         args.extend_from_slice(extra);
         args.push(&path);
-        bin().current_dir(dir.path()).args(&args).output().unwrap()
+        run_in(dir.path(), &args)
     };
     let any = ci(&[]);
     assert_eq!(any.status.code(), Some(1));
@@ -402,11 +402,7 @@ paths = ["app/config.json"]
 "#,
     )
     .unwrap();
-    let out = bin()
-        .current_dir(dir.path())
-        .args(["secrets", "--json", &path])
-        .output()
-        .unwrap();
+    let out = run_in(dir.path(), &["secrets", "--json", &path]);
     let findings: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
     let rules: Vec<&str> = findings
         .iter()
@@ -425,11 +421,7 @@ paths = ["app/config.json"]
         "{rules:?}"
     );
     // With the visible findings allowlisted, only the history leak is visible: it still fails CI.
-    let ci = bin()
-        .current_dir(dir.path())
-        .args(["--ci", "--min-efficiency", "0", &path])
-        .output()
-        .unwrap();
+    let ci = run_in(dir.path(), &["--ci", "--min-efficiency", "0", &path]);
     assert_eq!(ci.status.code(), Some(1));
 }
 
@@ -487,11 +479,7 @@ fn broken_user_rules_are_bad_input() {
         ),
     ] {
         std::fs::write(dir.path().join(".layerscope.toml"), rule(extra)).unwrap();
-        let out = bin()
-            .current_dir(dir.path())
-            .args(["secrets", &path])
-            .output()
-            .unwrap();
+        let out = run_in(dir.path(), &["secrets", &path]);
         assert_bad_input(&out, needle);
     }
     // A one-letter keyword and a word window are fine.
@@ -500,11 +488,7 @@ fn broken_user_rules_are_bad_input() {
         rule("keywords = [\"a\"]\nwindow = \"word\""),
     )
     .unwrap();
-    let out = bin()
-        .current_dir(dir.path())
-        .args(["secrets", "--json", &path])
-        .output()
-        .unwrap();
+    let out = run_in(dir.path(), &["secrets", "--json", &path]);
     assert!(
         out.status.success(),
         "{}",

@@ -391,6 +391,11 @@ pub fn run(args: &[&str]) -> Output {
     bin().args(args).output().unwrap()
 }
 
+/// Runs in `dir` (where `.layerscope.toml` is read from).
+pub fn run_in(dir: &std::path::Path, args: &[&str]) -> Output {
+    bin().current_dir(dir).args(args).output().unwrap()
+}
+
 /// Runs and parses stdout as JSON, asserting success.
 pub fn json_of(args: &[&str]) -> Value {
     let out = run(args);
