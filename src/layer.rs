@@ -190,15 +190,15 @@ impl<R: Read> Read for Hashing<'_, R> {
 
 /// Reads one layer blob (tar, gzip or zstd) to its end.
 pub fn scan_blob<R: Read + Send>(reader: R, opts: ScanOptions<'_>) -> Result<LayerScan, ScanError> {
-    let layers = InFlight::enter();
-    scan_blob_with(reader, opts, layers.beside())
+    scan_blob_with(reader, opts, None)
 }
 
-/// [`scan_blob`], with the content inspector on a thread of its own (`beside`) or on the reading thread.
+/// [`scan_blob`], with the content inspector on a thread of its own (`Some(true)`), on the reading thread
+/// (`Some(false)`) or wherever the free cores suggest (`None`).
 fn scan_blob_with<R: Read + Send>(
     reader: R,
     opts: ScanOptions<'_>,
-    beside: bool,
+    beside: Option<bool>,
 ) -> Result<LayerScan, ScanError> {
     // Sniff first: an uncompressed blob is its own tar, so one sha256 serves as blob digest and diff_id.
     let mut buffered = std::io::BufReader::with_capacity(256 * 1024, reader);
@@ -215,18 +215,12 @@ fn scan_blob_with<R: Read + Send>(
         let (_, decoded) = compression::decoder(&mut raw)
             .map_err(|e| ScanError(format!("cannot read layer: {e}")))?;
         let mut plain = Hashing::new(decoded, None);
-        let read = std::thread::scope(|threads| {
-            let Some(inspector) = opts.inspector else {
-                return read_entries(&mut plain, &mut scan, &opts, None);
-            };
-            let mut feed = Feed::new(inspector, threads, beside);
-            let result = read_entries(&mut plain, &mut scan, &opts, Some(&mut feed));
-            match feed.finish() {
-                Some(hits) => scan.hits = hits,
-                None => return Err("content inspection failed".to_string()),
-            }
-            result
+        let (read, hits) = inspecting(opts.inspector, beside, |feed| {
+            read_entries(&mut plain, &mut scan, &opts, feed)
         });
+        let read = read
+            .and_then(|()| hits.map_err(|e| e.0))
+            .map(|hits| scan.hits = hits);
         read.map_err(|e| {
             ScanError(match compression {
                 Compression::None => e,
@@ -254,10 +248,10 @@ fn scan_blob_with<R: Read + Send>(
 static LAYERS_IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
 
 /// Counts one layer in flight until dropped.
-pub(crate) struct InFlight(usize);
+struct InFlight(usize);
 
 impl InFlight {
-    pub(crate) fn enter() -> InFlight {
+    fn enter() -> InFlight {
         InFlight(LAYERS_IN_FLIGHT.fetch_add(1, Ordering::Relaxed) + 1)
     }
 
@@ -265,7 +259,7 @@ impl InFlight {
     /// there are cores, the cores are busy already: inspecting on the reading thread, while the bytes are still
     /// in its cache, costs less than handing them to another core. With fewer layers (a single-layer image),
     /// the inspection overlaps the decompression, hashing and parsing.
-    pub(crate) fn beside(&self) -> bool {
+    fn beside(&self) -> bool {
         self.0 < std::thread::available_parallelism().map_or(1, |n| n.get())
     }
 }
@@ -274,6 +268,33 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         LAYERS_IN_FLIGHT.fetch_sub(1, Ordering::Relaxed);
     }
+}
+
+/// Runs `read` with a feed to the inspector, if there is one, and returns what `read` returned and the
+/// inspector's hits. The inspector gets a thread of its own when `beside` says so, or (`None`) when fewer layers
+/// are in flight than there are cores.
+pub(crate) fn inspecting<T>(
+    inspector: Option<&dyn ContentInspector>,
+    beside: Option<bool>,
+    read: impl FnOnce(Option<&mut Feed<'_, '_>>) -> T,
+) -> (T, Result<Vec<(u32, ContentHit)>, ScanError>) {
+    let Some(inspector) = inspector else {
+        return (read(None), Ok(Vec::new()));
+    };
+    let layers = InFlight::enter();
+    let beside = beside.unwrap_or_else(|| layers.beside());
+    std::thread::scope(|threads| {
+        let mut feed = if beside {
+            Feed::beside(inspector, threads)
+        } else {
+            Feed::inline(inspector)
+        };
+        let result = read(Some(&mut feed));
+        let hits = feed
+            .finish()
+            .ok_or_else(|| ScanError("content inspection failed".to_string()));
+        (result, hits)
+    })
 }
 
 /// Files' bytes on their way to the content inspector, back to back.
@@ -336,22 +357,6 @@ enum FeedMode<'scope> {
 }
 
 impl<'a, 'scope> Feed<'a, 'scope> {
-    /// A feed inspecting on a thread of its own in `threads` (`beside`), or on the caller's thread.
-    pub(crate) fn new<'env>(
-        inspector: &'env dyn ContentInspector,
-        threads: &'scope std::thread::Scope<'scope, 'env>,
-        beside: bool,
-    ) -> Self
-    where
-        'env: 'a,
-    {
-        if beside {
-            Feed::beside(inspector, threads)
-        } else {
-            Feed::inline(inspector)
-        }
-    }
-
     fn inline(inspector: &'a dyn ContentInspector) -> Self {
         Feed {
             inspector,
@@ -803,7 +808,7 @@ mod tests {
                 inspector: Some(&Greedy),
                 ..ScanOptions::default()
             };
-            let err = scan_blob_with(&t[..], opts, beside).unwrap_err();
+            let err = scan_blob_with(&t[..], opts, Some(beside)).unwrap_err();
             assert!(err.0.contains("big") || err.0.contains("tar"), "{err}");
         }
     }
@@ -835,8 +840,8 @@ mod tests {
             inspector: Some(&Recorder),
             ..ScanOptions::default()
         };
-        let inline = scan_blob_with(&t[..], opts, false).unwrap();
-        let beside = scan_blob_with(&t[..], opts, true).unwrap();
+        let inline = scan_blob_with(&t[..], opts, Some(false)).unwrap();
+        let beside = scan_blob_with(&t[..], opts, Some(true)).unwrap();
         assert_eq!(inline.hits, beside.hits);
         assert_eq!(inline.diff_id, beside.diff_id);
         assert_eq!(inline.captured, vec![(0, b"hello".to_vec())]);

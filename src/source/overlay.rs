@@ -9,7 +9,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
-use crate::layer::{EntryKind, Feed, InFlight, LayerEntry, LayerScan, ScanError, ScanOptions};
+use crate::layer::{EntryKind, Feed, LayerEntry, LayerScan, ScanError, ScanOptions, inspecting};
 
 fn xattr_is(path: &Path, names: &[&str], values: &[&[u8]]) -> bool {
     names.iter().any(|n| {
@@ -44,18 +44,11 @@ pub(crate) fn scan_dir(
         diff_id: diff_id.to_string(),
         ..LayerScan::default()
     };
-    let layers = InFlight::enter();
-    std::thread::scope(|threads| {
-        let Some(inspector) = opts.inspector else {
-            return walk(dir, &opts, &mut scan, None);
-        };
-        let mut feed = Feed::new(inspector, threads, layers.beside());
-        let result = walk(dir, &opts, &mut scan, Some(&mut feed));
-        scan.hits = feed
-            .finish()
-            .ok_or_else(|| ScanError("content inspection failed".to_string()))?;
-        result
-    })?;
+    let (walked, hits) = inspecting(opts.inspector, None, |feed| {
+        walk(dir, &opts, &mut scan, feed)
+    });
+    walked?;
+    scan.hits = hits?;
     opts.progress.layer_done();
     Ok(scan)
 }
