@@ -42,6 +42,7 @@ pub mod analysis;
 pub mod ci;
 pub mod compression;
 pub mod error;
+pub mod escape;
 pub mod image;
 pub mod layer;
 pub mod path;

@@ -9,7 +9,8 @@ fn main() {
     let code = match cli::run::run(args) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("layerscope: {e}");
+            // Errors quote names, tags and history from the image: never raw on a terminal.
+            eprintln!("layerscope: {}", layerscope::escape::escape(&e.to_string()));
             2
         }
     };

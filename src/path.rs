@@ -4,8 +4,6 @@
 //! above the root, so `../../etc/passwd` becomes `etc/passwd`: nothing is ever written anywhere, but what we show
 //! must name the path the container would see.
 
-use std::fmt::Write as _;
-
 /// Splits a raw tar path into normalised components: no empty, `.` or `..` parts.
 pub fn components(raw: &[u8]) -> Vec<&[u8]> {
     let mut parts: Vec<&[u8]> = Vec::new();
@@ -26,26 +24,10 @@ pub fn normalize(raw: &[u8]) -> Vec<u8> {
     components(raw).join(&b'/')
 }
 
-/// Shows a path component or path: valid UTF-8 as is, invalid bytes and control characters as `\xNN`.
+/// Shows a path component or path: valid UTF-8 as is, invalid bytes and control characters as `\xNN`
+/// (see [`crate::escape`]).
 pub fn display(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len());
-    for chunk in bytes.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            if c.is_control() {
-                for b in c.to_string().bytes() {
-                    let _ = write!(out, "\\x{b:02x}");
-                }
-            } else if c == '\\' {
-                out.push_str("\\\\");
-            } else {
-                out.push(c);
-            }
-        }
-        for b in chunk.invalid() {
-            let _ = write!(out, "\\x{b:02x}");
-        }
-    }
-    out
+    crate::escape::escape_bytes(bytes)
 }
 
 /// The absolute display form of a normalised relative path: `a/b` -> `/a/b`, `` -> `/`.
