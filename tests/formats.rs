@@ -3,7 +3,6 @@
 
 mod common;
 
-use assert_cmd::Command;
 use common::*;
 use serde_json::Value;
 
@@ -254,8 +253,7 @@ fn stdin_reads_plain_and_compressed_archives() {
         &write_file(dir.path(), "l.tar", &legacy),
     ]));
     for input in [legacy, oci] {
-        let out = Command::cargo_bin("layerscope")
-            .unwrap()
+        let out = bin()
             .args(["--json", "-", "-"])
             .write_stdin(input)
             .output()

@@ -97,6 +97,8 @@ fn start(name: &str) -> Tmux {
         "-y",
         "40",
         "env",
+        "-u",
+        "CI",
         "PS1=$ ",
         "TERM=tmux-256color",
         "sh",

@@ -381,9 +381,16 @@ pub fn write_file(dir: &Path, name: &str, data: &[u8]) -> String {
     p.to_string_lossy().into_owned()
 }
 
+/// The binary, with an environment the tests control: no colour, and no `CI` (which turns `--ci` on, and which
+/// CI services set for everything they run); a test that wants it sets it.
 pub fn bin() -> Command {
-    let mut c = Command::cargo_bin("layerscope").unwrap();
-    c.env("NO_COLOR", "1");
+    Command::from_std(std_bin())
+}
+
+/// [`bin`] as a `std::process::Command`, for tests that drive the process's pipes themselves.
+pub fn std_bin() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_layerscope"));
+    c.env("NO_COLOR", "1").env_remove("CI");
     c
 }
 
