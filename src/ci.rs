@@ -1,15 +1,44 @@
-//! CI rules: thresholds from flags, `.layerscope.toml` or a `.dive-ci` file, evaluated against an analysis.
+//! CI rules: thresholds (from flags and the files `config` reads) evaluated against an analysis.
 //!
 //! Settings are layered key by key: defaults (min-efficiency 0.9, max-user-wasted-ratio 0.1, as dive's) <
 //! `.dive-ci` < `.layerscope.toml` (or `--config FILE`) < command-line flags. `"disabled"` turns a rule off.
 
-use std::path::Path;
-
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::Analysis;
-use crate::error::{Error, Result};
-pub use crate::secrets::settings::FailOn;
+use crate::secrets::{Confidence, SecretFinding, Status};
+
+/// Which secret findings fail the `fail-on-secrets` rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailOn {
+    /// Any high-confidence finding: a deleted secret still ships in its layer.
+    Any,
+    /// Only high-confidence findings still visible in the final image.
+    Visible,
+    #[serde(alias = "disabled")]
+    None,
+}
+
+impl FailOn {
+    pub fn name(self) -> &'static str {
+        match self {
+            FailOn::Any => "any",
+            FailOn::Visible => "visible",
+            FailOn::None => "none",
+        }
+    }
+
+    /// Whether a finding counts against the policy.
+    pub fn counts(self, f: &SecretFinding) -> bool {
+        f.confidence == Confidence::High
+            && match self {
+                FailOn::Any => true,
+                FailOn::Visible => f.status == Status::Visible,
+                FailOn::None => false,
+            }
+    }
+}
 
 /// A rule's setting: unset (take the lower layer's), a threshold, or explicitly disabled.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -33,6 +62,18 @@ impl<T: Copy> Setting<T> {
         match self {
             Setting::Value(v) => Some(v),
             _ => None,
+        }
+    }
+
+    /// Parses a written setting: `disabled` (any case), else a value `parse` accepts.
+    pub fn parse(
+        text: &str,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<Setting<T>, String> {
+        if text.trim().eq_ignore_ascii_case("disabled") {
+            Ok(Setting::Disabled)
+        } else {
+            parse(text).map(Setting::Value)
         }
     }
 }
@@ -70,152 +111,6 @@ impl Thresholds {
     }
 }
 
-/// Parses a size: plain bytes (`1048576`), decimal (`20MB`, `1.5 GB`) or binary (`1.5GiB`) units.
-pub fn parse_size(text: &str) -> std::result::Result<u64, String> {
-    parse_size::Config::new()
-        .with_decimal()
-        .parse_size(text.trim())
-        .map_err(|e| format!("{text:?} is not a size ({e}); use e.g. 20MB, 1.5GiB or plain bytes"))
-}
-
-/// Parses a ratio in 0..=1 (`0.9`), also accepting a percentage (`90%`).
-pub fn parse_ratio(text: &str) -> std::result::Result<f64, String> {
-    let t = text.trim();
-    let value = match t.strip_suffix('%') {
-        Some(p) => p.trim().parse::<f64>().map(|v| v / 100.0),
-        None => t.parse::<f64>(),
-    }
-    .map_err(|_| format!("{text:?} is not a ratio; use e.g. 0.9 or 90%"))?;
-    if !(0.0..=1.0).contains(&value) {
-        return Err(format!("{text:?} is outside 0..1"));
-    }
-    Ok(value)
-}
-
-/// A value in a config file: a number, a string with units, or "disabled".
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-enum RawValue {
-    Number(f64),
-    Text(String),
-}
-
-fn size_setting(v: Option<RawValue>) -> std::result::Result<Setting<u64>, String> {
-    match v {
-        None => Ok(Setting::Unset),
-        Some(RawValue::Text(t)) if t.trim().eq_ignore_ascii_case("disabled") => {
-            Ok(Setting::Disabled)
-        }
-        Some(RawValue::Text(t)) => parse_size(&t).map(Setting::Value),
-        Some(RawValue::Number(n)) if n >= 0.0 && n.fract() == 0.0 => Ok(Setting::Value(n as u64)),
-        Some(RawValue::Number(n)) => Err(format!("{n} is not a byte count")),
-    }
-}
-
-fn ratio_setting(v: Option<RawValue>) -> std::result::Result<Setting<f64>, String> {
-    match v {
-        None => Ok(Setting::Unset),
-        Some(RawValue::Text(t)) if t.trim().eq_ignore_ascii_case("disabled") => {
-            Ok(Setting::Disabled)
-        }
-        Some(RawValue::Text(t)) => parse_ratio(&t).map(Setting::Value),
-        Some(RawValue::Number(n)) => parse_ratio(&n.to_string()).map(Setting::Value),
-    }
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-struct CiTable {
-    max_wasted_bytes: Option<RawValue>,
-    max_wasted_ratio: Option<RawValue>,
-    min_efficiency: Option<RawValue>,
-    max_user_wasted_ratio: Option<RawValue>,
-    fail_on_secrets: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct LayerscopeToml {
-    #[serde(default)]
-    ci: Option<CiTable>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct DiveRules {
-    lowest_efficiency: Option<RawValue>,
-    highest_wasted_bytes: Option<RawValue>,
-    highest_user_wasted_percent: Option<RawValue>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct DiveCi {
-    #[serde(default)]
-    rules: Option<DiveRules>,
-}
-
-fn config_error(path: &Path, detail: impl Into<String>) -> Error {
-    Error::Config {
-        path: path.display().to_string(),
-        detail: detail.into(),
-    }
-}
-
-/// Reads the `[ci]` table of a `.layerscope.toml`.
-pub fn read_layerscope_toml(path: &Path) -> Result<Thresholds> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| Error::io(path.display().to_string(), e))?;
-    let parsed: LayerscopeToml =
-        toml::from_str(&text).map_err(|e| config_error(path, e.message().to_string()))?;
-    let ci = parsed.ci.unwrap_or_default();
-    let err = |e: String| config_error(path, e);
-    Ok(Thresholds {
-        max_wasted_bytes: size_setting(ci.max_wasted_bytes).map_err(err)?,
-        max_wasted_ratio: ratio_setting(ci.max_wasted_ratio).map_err(err)?,
-        min_efficiency: ratio_setting(ci.min_efficiency).map_err(err)?,
-        max_user_wasted_ratio: ratio_setting(ci.max_user_wasted_ratio).map_err(err)?,
-        fail_on_secrets: match ci.fail_on_secrets.as_deref() {
-            None => Setting::Unset,
-            Some(v) => Setting::Value(
-                FailOn::parse(v)
-                    .map_err(|e| config_error(path, format!("fail-on-secrets: {e}")))?,
-            ),
-        },
-    })
-}
-
-/// Reads a dive `.dive-ci` file; its rules map onto ours (with our definitions of waste).
-pub fn read_dive_ci(path: &Path) -> Result<Thresholds> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| Error::io(path.display().to_string(), e))?;
-    let parsed: DiveCi = if text.trim().is_empty() {
-        DiveCi::default()
-    } else {
-        serde_yaml_ng::from_str(&text).map_err(|e| config_error(path, e.to_string()))?
-    };
-    let rules = parsed.rules.unwrap_or_default();
-    let err = |e: String| config_error(path, e);
-    Ok(Thresholds {
-        max_wasted_bytes: size_setting(rules.highest_wasted_bytes).map_err(err)?,
-        max_wasted_ratio: Setting::Unset,
-        min_efficiency: ratio_setting(rules.lowest_efficiency).map_err(err)?,
-        max_user_wasted_ratio: ratio_setting(rules.highest_user_wasted_percent).map_err(err)?,
-        fail_on_secrets: Setting::Unset,
-    })
-}
-
-/// Reads a config file named by the user: dive's YAML when it is a `.dive-ci` or `.yaml`/`.yml`, else TOML.
-pub fn read_config_file(path: &Path) -> Result<Thresholds> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    if name.ends_with(".dive-ci") || name.ends_with(".yaml") || name.ends_with(".yml") {
-        read_dive_ci(path)
-    } else {
-        read_layerscope_toml(path)
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RuleStatus {
@@ -242,6 +137,17 @@ pub struct RuleOutcome {
 pub struct CiOutcome {
     pub passed: bool,
     pub rules: Vec<RuleOutcome>,
+}
+
+impl CiOutcome {
+    /// Marks the rule `name` as skipped (its input was never measured, e.g. no secret scan ran), so it can
+    /// neither pass nor fail, and recomputes the verdict.
+    pub fn skip(&mut self, name: &str) {
+        for r in self.rules.iter_mut().filter(|r| r.name == name) {
+            r.status = RuleStatus::Skip;
+        }
+        self.passed = self.rules.iter().all(|r| r.status != RuleStatus::Fail);
+    }
 }
 
 fn rule(
@@ -333,21 +239,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sizes_accept_decimal_binary_and_plain_bytes() {
-        assert_eq!(parse_size("20MB").unwrap(), 20_000_000);
-        assert_eq!(parse_size("1.5GiB").unwrap(), 1_610_612_736);
-        assert_eq!(parse_size("4096").unwrap(), 4096);
-        assert!(parse_size("lots").is_err());
-    }
-
-    #[test]
-    fn ratios_accept_fractions_and_percentages() {
-        assert_eq!(parse_ratio("0.9").unwrap(), 0.9);
-        assert_eq!(parse_ratio("20%").unwrap(), 0.2);
-        assert!(parse_ratio("1.5").is_err());
-    }
-
-    #[test]
     fn settings_layer_key_by_key() {
         let file = Thresholds {
             min_efficiency: Setting::Value(0.5),
@@ -361,30 +252,32 @@ mod tests {
     }
 
     #[test]
-    fn dive_ci_and_layerscope_toml_are_read() {
-        let dir = tempfile::tempdir().unwrap();
-        let dive = dir.path().join(".dive-ci");
-        std::fs::write(
-            &dive,
-            "rules:\n  lowestEfficiency: 0.95\n  highestWastedBytes: 20MB\n  highestUserWastedPercent: disabled\n",
-        )
-        .unwrap();
-        let t = read_dive_ci(&dive).unwrap();
-        assert_eq!(t.min_efficiency.value(), Some(0.95));
-        assert_eq!(t.max_wasted_bytes.value(), Some(20_000_000));
-        assert_eq!(t.max_user_wasted_ratio, Setting::Disabled);
+    fn disabled_is_a_setting_of_its_own() {
+        let parse = |t: &str| t.parse::<u64>().map_err(|e| e.to_string());
+        assert_eq!(Setting::parse(" Disabled ", parse), Ok(Setting::Disabled));
+        assert_eq!(Setting::parse("7", parse), Ok(Setting::Value(7)));
+        assert!(Setting::parse("seven", parse).is_err());
+    }
 
-        let toml = dir.path().join(".layerscope.toml");
-        std::fs::write(
-            &toml,
-            "[ci]\nmax-wasted-bytes = \"1.5GiB\"\nmax-wasted-ratio = 0.2\n",
-        )
-        .unwrap();
-        let t = read_layerscope_toml(&toml).unwrap();
-        assert_eq!(t.max_wasted_bytes.value(), Some(1_610_612_736));
-        assert_eq!(t.max_wasted_ratio.value(), Some(0.2));
-
-        std::fs::write(&toml, "[ci]\nmax-wastd-bytes = 1\n").unwrap();
-        assert!(read_layerscope_toml(&toml).is_err());
+    #[test]
+    fn a_skipped_rule_neither_passes_nor_fails() {
+        let analysis = Analysis {
+            tree: crate::tree::ImageTree::build(&[]),
+            layers: Vec::new(),
+            size_bytes: 0,
+            base_layers: 1,
+            waste: crate::analysis::waste::report(Vec::new(), &[], 1),
+            secrets: Vec::new(),
+        };
+        let mut outcome = evaluate(&analysis, &Thresholds::defaults());
+        let secrets = |o: &CiOutcome| {
+            o.rules
+                .iter()
+                .find(|r| r.name == "fail-on-secrets")
+                .map(|r| r.status)
+        };
+        assert_eq!(secrets(&outcome), Some(RuleStatus::Pass));
+        outcome.skip("fail-on-secrets");
+        assert_eq!(secrets(&outcome), Some(RuleStatus::Skip));
     }
 }

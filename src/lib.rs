@@ -41,6 +41,7 @@
 pub mod analysis;
 pub mod ci;
 pub mod compression;
+pub mod config;
 pub mod error;
 pub mod escape;
 pub mod image;
@@ -51,5 +52,6 @@ pub mod secrets;
 pub mod source;
 pub mod tree;
 pub mod tui;
+pub mod units;
 
 pub use error::{Error, Result};

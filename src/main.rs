@@ -5,14 +5,9 @@ mod cli;
 use clap::Parser;
 
 fn main() {
-    let args = cli::args::Cli::parse();
-    let code = match cli::run::run(args) {
-        Ok(code) => code,
-        Err(e) => {
-            // Errors quote names, tags and history from the image: never raw on a terminal.
-            eprintln!("layerscope: {}", layerscope::escape::escape(&e.to_string()));
-            2
-        }
+    let code = match cli::args::Cli::try_parse() {
+        Ok(args) => cli::output::exit_code(cli::run::run(args)),
+        Err(e) => cli::output::usage_exit_code(&e),
     };
     std::process::exit(code);
 }

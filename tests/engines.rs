@@ -256,7 +256,7 @@ const SECRETS_CONTEXT: &[(&str, &str)] = &[(
 )];
 
 fn check_secret_findings(archive: &str, what: &str) {
-    let findings = json_of(&["secrets", "--json", archive]);
+    let findings = json_of(&["secrets", "--json", "-", archive]);
     let findings = findings.as_array().unwrap();
     let get = |rule: &str, location: &str, path: Option<&str>| {
         findings
@@ -384,7 +384,7 @@ fn secrets_from_a_podman_build_are_found_in_every_format() {
 }
 
 fn secrets_of(args: &[&str]) -> Vec<(String, String, String, String, String)> {
-    let mut all = vec!["secrets", "--json"];
+    let mut all = vec!["secrets", "--json", "-"];
     all.extend_from_slice(args);
     let v = json_of(&all);
     let mut out: Vec<_> = v
@@ -418,7 +418,7 @@ fn every_path_to_a_docker_image_gives_the_same_answers() {
     sh(Command::new(DOCKER).args(["save", "-o", archive.to_str().unwrap(), "layerscope-demo:1"]));
     let archive = archive.to_str().unwrap();
     let reference = comparable(&json_of(&["--json", "-", archive]));
-    let tree = json_of(&["ls", "--json", archive]);
+    let tree = json_of(&["ls", "--json", "-", archive]);
     let secrets = secrets_of(&[archive]);
     for source in ["docker-store", "docker", "auto"] {
         let r = json_of(&["--json", "-", "--source", source, "layerscope-demo:1"]);
@@ -459,7 +459,7 @@ fn every_path_to_a_podman_image_gives_the_same_answers() {
     let archive = archive.to_str().unwrap();
     let mut reference = comparable(&json_of(&["--json", "-", archive]));
     reference["config_digest"] = serde_json::Value::Null;
-    let tree = json_of(&["ls", "--json", archive]);
+    let tree = json_of(&["ls", "--json", "-", archive]);
     let secrets = secrets_of(&[archive]);
     let mut streamed = comparable(&json_of(&[
         "--json",
@@ -486,7 +486,7 @@ fn every_path_to_a_podman_image_gives_the_same_answers() {
         let mut r = comparable(&json_of(&["--json", "-", name]));
         r["config_digest"] = serde_json::Value::Null;
         assert_eq!(r, reference, "{name}");
-        assert_eq!(json_of(&["ls", "--json", name]), tree, "{name}");
+        assert_eq!(json_of(&["ls", "--json", "-", name]), tree, "{name}");
         assert_eq!(secrets_of(&[name]), secrets, "{name}");
     }
 }

@@ -195,7 +195,7 @@ fn demo_secrets_are_found_in_every_format() {
     for dir in dirs() {
         for f in DOCKER_FORMATS.iter().chain(&PODMAN_FORMATS) {
             let path = dir.join(f);
-            let findings = json_of(&["secrets", "--json", path.to_str().unwrap()]);
+            let findings = json_of(&["secrets", "--json", "-", path.to_str().unwrap()]);
             let findings = findings.as_array().unwrap();
             let get = |rule: &str, location: &str| {
                 findings

@@ -268,7 +268,7 @@ fn no_output_shows_a_planted_secret_unless_asked() {
         run(&["--json", "-", &path]).stdout,
         run(&["--ci", &path]).stdout,
         run(&["secrets", &path]).stdout,
-        run(&["secrets", "--json", &path]).stdout,
+        run(&["secrets", "--json", "-", &path]).stdout,
         run(&["ls", &path, "--json"]).stdout,
         {
             run(&[
@@ -402,7 +402,7 @@ paths = ["app/config.json"]
 "#,
     )
     .unwrap();
-    let out = run_in(dir.path(), &["secrets", "--json", &path]);
+    let out = run_in(dir.path(), &["secrets", "--json", "-", &path]);
     let findings: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
     let rules: Vec<&str> = findings
         .iter()
@@ -488,7 +488,7 @@ fn broken_user_rules_are_bad_input() {
         rule("keywords = [\"a\"]\nwindow = \"word\""),
     )
     .unwrap();
-    let out = run_in(dir.path(), &["secrets", "--json", &path]);
+    let out = run_in(dir.path(), &["secrets", "--json", "-", &path]);
     assert!(
         out.status.success(),
         "{}",

@@ -2,7 +2,10 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use layerscope::ci::{FailOn, Setting};
+use layerscope::source::SourceKind;
+use layerscope::units;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -16,7 +19,10 @@ use clap::{Args, Parser, Subcommand};
                   optionally gzip- or zstd-compressed, - for stdin, or an image in a local engine (nginx:latest, \
                   docker-daemon:IMG, containers-storage:IMG, oci:DIR:REF, oci-archive:PATH:REF).",
     args_conflicts_with_subcommands = true,
-    after_help = "Exit codes: 0 success / CI rules passed, 1 a CI rule failed, 2 bad input or usage."
+    after_help = "--json takes the same form on every command: --json alone (or --json -) writes to stdout, \
+                  --json FILE (or --json=FILE) to FILE. Put it after IMAGE, or use --json=FILE before it.\n\n\
+                  Exit codes: 0 success / CI rules passed (also when stdout is closed early, as by | head), \
+                  1 a CI rule failed, 2 bad input or usage."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -52,13 +58,85 @@ pub struct SourceArgs {
     /// Skip checking layer and blob digests against the manifest and config
     #[arg(long)]
     pub no_verify: bool,
-    /// Where IMAGE lives: auto (a path, else the local engines), docker (Engine API), docker-store (read
-    /// /var/lib/docker in place), podman, containers-storage, podman-save, docker-archive, oci, oci-archive
-    #[arg(long, value_name = "SOURCE", default_value = "auto")]
-    pub source: String,
+    /// Where IMAGE lives
+    #[arg(long, value_name = "SOURCE", value_enum, default_value_t = SourceArg::Auto)]
+    pub source: SourceArg,
     /// Docker's data root, for the docker-store source
     #[arg(long, value_name = "DIR")]
     pub docker_root: Option<PathBuf>,
+}
+
+/// `--source`: every place an image can come from, as the user names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SourceArg {
+    /// A path if IMAGE exists, else the local engines
+    Auto,
+    /// The Docker Engine API
+    Docker,
+    /// Docker's data root (/var/lib/docker), read in place
+    DockerStore,
+    /// containers-storage in place, else `podman image save`
+    Podman,
+    /// podman's containers-storage, read in place
+    ContainersStorage,
+    /// `podman image save`, streamed
+    PodmanSave,
+    /// A docker save archive
+    DockerArchive,
+    /// An OCI layout directory
+    Oci,
+    /// An OCI layout tar
+    OciArchive,
+}
+
+impl SourceArg {
+    pub fn kind(self) -> SourceKind {
+        match self {
+            SourceArg::Auto => SourceKind::Auto,
+            SourceArg::Docker => SourceKind::Docker,
+            SourceArg::DockerStore => SourceKind::DockerStore,
+            SourceArg::Podman => SourceKind::Podman,
+            SourceArg::ContainersStorage => SourceKind::ContainersStorage,
+            SourceArg::PodmanSave => SourceKind::PodmanSave,
+            SourceArg::DockerArchive | SourceArg::Oci | SourceArg::OciArchive => {
+                SourceKind::Archive
+            }
+        }
+    }
+}
+
+/// `--fail-on-secrets`: which findings fail the build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOnArg {
+    /// Any high-confidence finding, also one a later layer deleted (it still ships)
+    Any,
+    /// Only high-confidence findings still in the final image
+    Visible,
+    /// No finding fails the build
+    #[value(alias = "disabled")]
+    None,
+}
+
+impl From<FailOnArg> for FailOn {
+    fn from(arg: FailOnArg) -> FailOn {
+        match arg {
+            FailOnArg::Any => FailOn::Any,
+            FailOnArg::Visible => FailOn::Visible,
+            FailOnArg::None => FailOn::None,
+        }
+    }
+}
+
+fn size_setting(text: &str) -> Result<Setting<u64>, String> {
+    Setting::parse(text, units::parse_size)
+}
+
+fn fraction_setting(text: &str) -> Result<Setting<f64>, String> {
+    Setting::parse(text, units::parse_fraction)
+}
+
+fn ratio_setting(text: &str) -> Result<Setting<f64>, String> {
+    Setting::parse(text, units::parse_ratio)
 }
 
 /// Secret scanning options shared by the commands that scan.
@@ -77,24 +155,24 @@ pub struct SecretArgs {
     #[arg(long, value_name = "FILE")]
     pub sarif: Option<PathBuf>,
     /// Read at most SIZE bytes of each file when scanning [default: 1MiB, or .layerscope.toml's]
-    #[arg(long, value_name = "SIZE")]
-    pub secrets_max_file_bytes: Option<String>,
+    #[arg(long, value_name = "SIZE", value_parser = units::parse_size)]
+    pub secrets_max_file_bytes: Option<u64>,
 }
 
 #[derive(Debug, Args)]
 pub struct SecretsArgs {
     /// The image: archive, OCI layout directory, or - for stdin
     #[arg(value_name = "IMAGE")]
-    pub image: String,
+    pub image: Option<String>,
     #[command(flatten)]
     pub source: SourceArgs,
     #[command(flatten)]
     pub secrets: SecretArgs,
-    /// JSON array instead of a table
-    #[arg(long)]
-    pub json: bool,
+    /// The findings as a JSON array instead of a table, on stdout (or - ) or in FILE
+    #[arg(long, short_alias = 'j', value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
+    pub json: Option<PathBuf>,
     /// Read rules and allowlists from FILE instead of ./.layerscope.toml
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, alias = "ci-config", value_name = "FILE")]
     pub config: Option<PathBuf>,
 }
 
@@ -105,35 +183,41 @@ pub struct AnalyzeArgs {
     pub image: Option<String>,
     #[command(flatten)]
     pub source: SourceArgs,
-    /// Write the JSON report (schema layerscope.report/v1) to FILE, or - for stdout
-    #[arg(long, value_name = "FILE")]
+    /// Write the JSON report (schema layerscope.report/v1) to stdout (alone, or -) or to FILE
+    #[arg(long, short_alias = 'j', value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
     pub json: Option<PathBuf>,
-    /// Evaluate the CI rules, print the result, exit 1 if a rule fails
+    /// Evaluate the CI rules, print the result, exit 1 if a rule fails (also on when CI=true is in the
+    /// environment, as in dive)
     #[arg(long)]
     pub ci: bool,
     /// How many bottom layers form the base image (for the user waste ratio)
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub base_layers: usize,
     /// CI rule: fail when wasted bytes exceed SIZE (20MB, 1.5GiB, plain bytes, or "disabled")
-    #[arg(long, value_name = "SIZE")]
-    pub max_wasted_bytes: Option<String>,
+    #[arg(long, alias = "highestWastedBytes", value_name = "SIZE", value_parser = size_setting)]
+    pub max_wasted_bytes: Option<Setting<u64>>,
     /// CI rule: fail when wasted bytes / image size exceeds RATIO (0..1 or NN%, or "disabled")
-    #[arg(long, value_name = "RATIO")]
-    pub max_wasted_ratio: Option<String>,
+    #[arg(long, value_name = "RATIO", value_parser = fraction_setting)]
+    pub max_wasted_ratio: Option<Setting<f64>>,
     /// CI rule: fail when efficiency is below RATIO (0..1 or NN%, or "disabled")
-    #[arg(long, value_name = "RATIO")]
-    pub min_efficiency: Option<String>,
-    /// CI rule: fail when wasted bytes / size of the layers above the base exceeds RATIO
-    #[arg(long, value_name = "RATIO")]
-    pub max_user_wasted_ratio: Option<String>,
-    /// CI rule: which secret findings fail the build: any (also deleted ones, the default), visible, none
-    #[arg(long, value_name = "POLICY")]
-    pub fail_on_secrets: Option<String>,
-    /// Read CI rules from FILE (.layerscope.toml format, or dive's .dive-ci YAML) instead of the working directory's
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, alias = "lowestEfficiency", value_name = "RATIO", value_parser = fraction_setting)]
+    pub min_efficiency: Option<Setting<f64>>,
+    /// CI rule: fail when wasted bytes / size of the layers above the base exceeds RATIO (may exceed 1:
+    /// 1.5 or 150%; or "disabled")
+    #[arg(long, alias = "highestUserWastedPercent", value_name = "RATIO", value_parser = ratio_setting)]
+    pub max_user_wasted_ratio: Option<Setting<f64>>,
+    /// CI rule: which secret findings fail the build [default: any]
+    #[arg(long, value_name = "POLICY", value_enum)]
+    pub fail_on_secrets: Option<FailOnArg>,
+    /// Read CI rules and secret settings from FILE (.layerscope.toml format, or dive's .dive-ci YAML) instead
+    /// of the working directory's
+    #[arg(long, alias = "ci-config", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Skip the secret scan
-    #[arg(long)]
+    #[arg(
+        long,
+        conflicts_with_all = ["sarif", "baseline", "write_baseline", "secrets_max_file_bytes", "fail_on_secrets"]
+    )]
     pub no_secrets: bool,
     #[command(flatten)]
     pub secrets: SecretArgs,
@@ -143,7 +227,7 @@ pub struct AnalyzeArgs {
 pub struct LsArgs {
     /// The image: archive, OCI layout directory, or - for stdin
     #[arg(value_name = "IMAGE")]
-    pub image: String,
+    pub image: Option<String>,
     #[command(flatten)]
     pub source: SourceArgs,
     /// Layer index [default: the top layer]
@@ -152,9 +236,12 @@ pub struct LsArgs {
     /// Only that layer's changes (added, modified, deleted), deleted entries included
     #[arg(long)]
     pub changes: bool,
-    /// JSON array instead of text
+    /// The entries as a JSON array instead of text, on stdout (alone, or -) or in FILE
+    #[arg(long, short_alias = 'j', value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
+    pub json: Option<PathBuf>,
+    /// Show secrets in clear in names and paths (they are masked by default)
     #[arg(long)]
-    pub json: bool,
+    pub show_secrets: bool,
 }
 
 #[derive(Debug, Args)]

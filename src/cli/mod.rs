@@ -1,7 +1,8 @@
-//! The command-line interface: argument definitions, progress display and command wiring. A thin layer over
-//! the library.
+//! The command-line interface: argument definitions, progress display, output streams and command wiring. A
+//! thin layer over the library.
 
 pub mod args;
+pub mod output;
 mod progress;
 pub mod run;
 mod scan;

@@ -6,13 +6,15 @@ use std::path::Path;
 use clap::CommandFactory;
 use layerscope::analysis::{self, Analysis};
 use layerscope::ci::{self, Setting, Thresholds};
+use layerscope::config::Config;
 use layerscope::image::Platform;
 use layerscope::report::{json, text};
 use layerscope::source::{self, LoadOptions, LoadedImage, Selection};
 use layerscope::tree::{State, TreeView};
 use layerscope::{Error, Result, path};
 
-use super::args::{AnalyzeArgs, CatArgs, Cli, Command, LsArgs, SourceArgs};
+use super::args::{AnalyzeArgs, CatArgs, Cli, Command, LsArgs, SecretsArgs, SourceArgs};
+use super::output::{self, paint};
 use super::progress::StderrProgress;
 use super::scan::Scan;
 use layerscope::layer::ContentInspector;
@@ -25,24 +27,30 @@ pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Some(Command::Ls(args)) => ls(args),
         Some(Command::Cat(args)) => cat(args),
-        Some(Command::Secrets(args)) => super::scan::secrets_command(args),
+        Some(Command::Secrets(args)) => secrets(args),
         Some(Command::Completions { shell }) => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "layerscope",
-                &mut std::io::stdout(),
-            );
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "layerscope", &mut script);
+            output::print(&String::from_utf8_lossy(&script))?;
             Ok(0)
         }
         None => analyze(cli.analyze),
     }
 }
 
-pub fn paint() -> text::Paint {
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    text::Paint {
-        color: !no_color && std::io::stdout().is_terminal(),
+/// The IMAGE argument. `--json` takes an optional FILE, so in `--json app.tar` clap reads app.tar as the FILE:
+/// say so rather than only that IMAGE is missing.
+fn image_arg(image: Option<String>, json: Option<&Path>, example: &str) -> Result<String> {
+    match (image, json) {
+        (Some(image), _) => Ok(image),
+        (None, Some(taken)) if !output::is_stdout(taken) => Err(Error::Usage(format!(
+            "--json took {} as its FILE, leaving no IMAGE; put IMAGE first (`{example} --json`), or write \
+             `--json - IMAGE` (stdout) or `--json=FILE IMAGE`",
+            taken.display()
+        ))),
+        (None, _) => Err(Error::Usage(format!(
+            "no IMAGE given; try `{example}` or `layerscope --help`"
+        ))),
     }
 }
 
@@ -60,12 +68,7 @@ pub fn load(
         })?),
         None => None,
     };
-    let kind = source::SourceKind::parse(&args.source).ok_or_else(|| {
-        Error::Usage(format!(
-            "--source {:?}: expected auto, docker, docker-store, podman, containers-storage, docker-archive, oci or oci-archive",
-            args.source
-        ))
-    })?;
+    let kind = args.source.kind();
     let opened = source::open_source(image, kind, args.docker_root.as_deref())?;
     let opts = LoadOptions {
         selection: Selection {
@@ -85,83 +88,92 @@ pub fn load(
     result
 }
 
-pub fn write_out(target: &Path, content: &str) -> Result<()> {
-    if target == Path::new("-") {
-        let mut out = std::io::stdout().lock();
-        out.write_all(content.as_bytes())
-            .and_then(|_| out.write_all(b"\n"))
-            .map_err(|e| Error::io("stdout", e))
-    } else {
-        std::fs::write(target, format!("{content}\n"))
-            .map_err(|e| Error::io(target.display().to_string(), e))
-    }
-}
-
-pub fn print(content: &str) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(content.as_bytes()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => other.map_err(|e| Error::io("stdout", e)),
-    }
-}
-
-fn setting<T>(
-    flag: &Option<String>,
-    parse: fn(&str) -> std::result::Result<T, String>,
-    name: &str,
-) -> Result<Setting<T>> {
-    match flag.as_deref() {
-        None => Ok(Setting::Unset),
-        Some(v) if v.trim().eq_ignore_ascii_case("disabled") => Ok(Setting::Disabled),
-        Some(v) => parse(v)
-            .map(Setting::Value)
-            .map_err(|e| Error::Usage(format!("--{name}: {e}"))),
-    }
+/// Whether the environment says this is a CI run (`CI=true`, as CI services set it): dive turns its gate on then.
+fn ci_from_env() -> bool {
+    std::env::var("CI").is_ok_and(|v| {
+        matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "true" | "1" | "yes" | "on"
+        )
+    })
 }
 
 /// Rules from flags over the config file(s) over the defaults.
-fn thresholds(args: &AnalyzeArgs) -> Result<Thresholds> {
+fn thresholds(args: &AnalyzeArgs, files: Thresholds) -> Thresholds {
     let flags = Thresholds {
-        max_wasted_bytes: setting(&args.max_wasted_bytes, ci::parse_size, "max-wasted-bytes")?,
-        max_wasted_ratio: setting(&args.max_wasted_ratio, ci::parse_ratio, "max-wasted-ratio")?,
-        min_efficiency: setting(&args.min_efficiency, ci::parse_ratio, "min-efficiency")?,
-        max_user_wasted_ratio: setting(
-            &args.max_user_wasted_ratio,
-            ci::parse_ratio,
-            "max-user-wasted-ratio",
-        )?,
-        fail_on_secrets: setting(&args.fail_on_secrets, ci::FailOn::parse, "fail-on-secrets")?,
+        max_wasted_bytes: args.max_wasted_bytes.unwrap_or_default(),
+        max_wasted_ratio: args.max_wasted_ratio.unwrap_or_default(),
+        min_efficiency: args.min_efficiency.unwrap_or_default(),
+        max_user_wasted_ratio: args.max_user_wasted_ratio.unwrap_or_default(),
+        fail_on_secrets: args
+            .fail_on_secrets
+            .map_or(Setting::Unset, |p| Setting::Value(p.into())),
     };
-    let mut files = Thresholds::default();
-    if let Some(config) = &args.config {
-        files = ci::read_config_file(config)?;
-    } else {
-        if Path::new(".dive-ci").is_file() {
-            files = ci::read_dive_ci(Path::new(".dive-ci"))?;
-        }
-        if Path::new(".layerscope.toml").is_file() {
-            files = ci::read_layerscope_toml(Path::new(".layerscope.toml"))?.over(files);
-        }
+    flags.over(files).over(Thresholds::defaults())
+}
+
+/// Rule flags given without `--ci` would do nothing: say so (a warning, not an error, so that one command line
+/// serves both a laptop and a CI job where CI=true turns the gate on).
+fn warn_rules_without_ci(args: &AnalyzeArgs) {
+    let given: Vec<&str> = [
+        ("--max-wasted-bytes", args.max_wasted_bytes.is_some()),
+        ("--max-wasted-ratio", args.max_wasted_ratio.is_some()),
+        ("--min-efficiency", args.min_efficiency.is_some()),
+        (
+            "--max-user-wasted-ratio",
+            args.max_user_wasted_ratio.is_some(),
+        ),
+        ("--fail-on-secrets", args.fail_on_secrets.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(flag, set)| set.then_some(flag))
+    .collect();
+    if !given.is_empty() {
+        eprintln!(
+            "warning: {} only appl{} with --ci (or CI=true in the environment); ignored",
+            given.join(", "),
+            if given.len() == 1 { "ies" } else { "y" }
+        );
     }
-    Ok(flags.over(files).over(Thresholds::defaults()))
+}
+
+/// The line that says which configuration files the rules came from.
+fn config_line(files: &[std::path::PathBuf]) -> String {
+    if files.is_empty() {
+        "Config: no file (built-in defaults and flags)\n".to_string()
+    } else {
+        let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        format!("Config: {} (flags override)\n", names.join(", "))
+    }
 }
 
 fn analyze(args: AnalyzeArgs) -> Result<i32> {
-    let Some(image) = args.image.clone() else {
-        return Err(Error::Usage(
-            "no IMAGE given; try `layerscope app.tar` or `layerscope --help`".into(),
-        ));
-    };
-    // Read the rules first: a bad flag or config file should not cost a full image read.
-    let rules = if args.ci {
-        Some(thresholds(&args)?)
+    let image = image_arg(
+        args.image.clone(),
+        args.json.as_deref(),
+        "layerscope app.tar",
+    )?;
+    let mut targets = vec![("--json", args.json.as_deref())];
+    targets.extend(Scan::targets(&args.secrets));
+    output::one_on_stdout(&targets)?;
+    let stdout_taken = targets
+        .iter()
+        .any(|(_, t)| t.is_some_and(output::is_stdout));
+    let ci = args.ci || ci_from_env();
+    if !ci {
+        warn_rules_without_ci(&args);
+    }
+    // Read the configuration first: a bad flag or config file should not cost a full image read.
+    let config = if ci || !args.no_secrets || args.config.is_some() {
+        Config::load(args.config.as_deref(), Path::new(""))?
     } else {
-        None
+        Config::default()
     };
+    let rules = ci.then(|| thresholds(&args, config.ci));
     let scan = if args.no_secrets {
         None
     } else {
-        Some(Scan::prepare(&args.secrets, args.config.as_deref())?)
+        Some(Scan::prepare(&args.secrets, config.secrets)?)
     };
     let mut loaded = load(
         &image,
@@ -173,34 +185,69 @@ fn analyze(args: AnalyzeArgs) -> Result<i32> {
     if let Some(scan) = &scan {
         scan.apply(&mut loaded, &mut analysis)?;
     }
-    let outcome = rules.map(|t| ci::evaluate(&analysis, &t));
+    let mut outcome = rules.map(|t| ci::evaluate(&analysis, &t));
+    if let (Some(outcome), None) = (&mut outcome, &scan) {
+        // No scan ran: no finding was counted, so the rule can neither pass nor fail.
+        outcome.skip("fail-on-secrets");
+    }
     if let Some(target) = &args.json {
         let mut report = json::report(&loaded.image, &analysis, outcome.as_ref());
         if scan.is_some() {
             report.secrets = Some(&analysis.secrets);
         }
-        write_out(target, &json::to_string(&report))?;
+        output::write_to(target, &json::to_string(&report))?;
     }
-    let json_on_stdout = args.json.as_deref() == Some(Path::new("-"));
+    let p = paint(args.secrets.show_secrets);
     match &outcome {
         Some(outcome) => {
-            let rendered = text::ci(&loaded.image, &analysis, outcome, paint());
-            if json_on_stdout {
-                eprint!("{rendered}");
-            } else {
-                print(&rendered)?;
-            }
+            let rendered = text::ci(&loaded.image, &analysis, outcome, p);
+            output::human(
+                &format!("{}{rendered}", config_line(&config.files)),
+                stdout_taken,
+            )?;
             Ok(if outcome.passed { 0 } else { EXIT_RULE_FAILED })
         }
         None if args.json.is_none() => {
-            if std::io::stdout().is_terminal() {
-                return layerscope::tui::run(&loaded, &analysis, paint().color);
+            if !stdout_taken && std::io::stdout().is_terminal() {
+                return layerscope::tui::run(&loaded, &analysis, p.color);
             }
-            print(&text::summary(&loaded.image, &analysis, paint()))?;
+            output::human(&text::summary(&loaded.image, &analysis, p), stdout_taken)?;
             Ok(0)
         }
         None => Ok(0),
     }
+}
+
+/// `layerscope secrets IMAGE`: the findings alone.
+fn secrets(args: SecretsArgs) -> Result<i32> {
+    let image = image_arg(
+        args.image.clone(),
+        args.json.as_deref(),
+        "layerscope secrets app.tar",
+    )?;
+    let mut targets = vec![("--json", args.json.as_deref())];
+    targets.extend(Scan::targets(&args.secrets));
+    output::one_on_stdout(&targets)?;
+    let stdout_taken = targets
+        .iter()
+        .any(|(_, t)| t.is_some_and(output::is_stdout));
+    let config = Config::load(args.config.as_deref(), Path::new(""))?;
+    let scan = Scan::prepare(&args.secrets, config.secrets)?;
+    let mut loaded = load(&image, &args.source, None, Some(scan.inspector()))?;
+    let mut analysis = analysis::analyze(&loaded.image, 1);
+    scan.apply(&mut loaded, &mut analysis)?;
+    match &args.json {
+        Some(target) => {
+            let json = serde_json::to_string_pretty(&analysis.secrets)
+                .map_err(|e| Error::Usage(e.to_string()))?;
+            output::write_to(target, &json)?;
+        }
+        None => output::human(
+            &text::secrets_table(&analysis.secrets, paint(args.secrets.show_secrets)),
+            stdout_taken,
+        )?,
+    }
+    Ok(0)
 }
 
 fn check_layer(analysis: &Analysis, layer: Option<usize>) -> Result<u32> {
@@ -219,7 +266,12 @@ fn check_layer(analysis: &Analysis, layer: Option<usize>) -> Result<u32> {
 }
 
 fn ls(args: LsArgs) -> Result<i32> {
-    let loaded = load(&args.image, &args.source, None, None)?;
+    let image = image_arg(
+        args.image.clone(),
+        args.json.as_deref(),
+        "layerscope ls app.tar",
+    )?;
+    let loaded = load(&image, &args.source, None, None)?;
     let analysis = analysis::analyze(&loaded.image, 1);
     let layer = check_layer(&analysis, args.layer)?;
     let view = TreeView::at_layer(&analysis.tree, layer);
@@ -228,17 +280,17 @@ fn ls(args: LsArgs) -> Result<i32> {
     } else {
         view.merged(false)
     };
-    if args.json {
+    if let Some(target) = &args.json {
         let text = serde_json::to_string_pretty(&rows).map_err(|e| Error::Usage(e.to_string()))?;
-        print(&format!("{text}\n"))?;
+        output::write_to(target, &text)?;
     } else {
-        let p = paint();
+        let p = paint(args.show_secrets);
         let mut out = String::new();
         for row in &rows {
             out.push_str(&text::listing_line(row, p));
             out.push('\n');
         }
-        print(&out)?;
+        output::print(&out)?;
     }
     Ok(0)
 }

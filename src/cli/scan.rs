@@ -1,35 +1,18 @@
-//! Secret-scan wiring for the commands: settings from `.layerscope.toml` and flags, the scanner handed to the
+//! Secret-scan wiring for the commands: the scanner built from the configured settings and flags, handed to the
 //! loader (so scanning shares the one pass over each layer), findings applied to the analysis with redaction,
-//! and the baseline, SARIF and `secrets` command outputs.
+//! and the baseline and SARIF outputs.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use layerscope::analysis::{self, Analysis};
+use layerscope::analysis::Analysis;
 use layerscope::layer::ContentInspector;
-use layerscope::report::{sarif, text};
+use layerscope::report::sarif;
 use layerscope::secrets::{self, SecretScanner, SecretSettings, settings::baseline_json};
 use layerscope::source::LoadedImage;
 use layerscope::{Error, Result};
 
-use super::args::{SecretArgs, SecretsArgs};
-use super::run::{load, paint, print, write_out};
-
-/// The `.layerscope.toml` in force: `--config FILE` when it is TOML, else the working directory's.
-pub fn toml_config(explicit: Option<&Path>) -> Option<PathBuf> {
-    match explicit {
-        Some(p) => {
-            let name = p
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let yaml =
-                name.ends_with(".dive-ci") || name.ends_with(".yaml") || name.ends_with(".yml");
-            (!yaml).then(|| p.to_path_buf())
-        }
-        None => Some(PathBuf::from(".layerscope.toml")).filter(|p| p.is_file()),
-    }
-}
+use super::args::SecretArgs;
+use super::output;
 
 /// A scanner ready for loading, from the config file and flags.
 pub struct Scan {
@@ -39,14 +22,10 @@ pub struct Scan {
 }
 
 impl Scan {
-    pub fn prepare(args: &SecretArgs, config: Option<&Path>) -> Result<Scan> {
-        let mut settings = match toml_config(config) {
-            Some(path) => SecretSettings::from_toml(&path)?,
-            None => SecretSettings::default(),
-        };
-        if let Some(size) = &args.secrets_max_file_bytes {
-            settings.max_file_bytes = layerscope::ci::parse_size(size)
-                .map_err(|e| Error::Usage(format!("--secrets-max-file-bytes: {e}")))?;
+    /// `settings` come from the configuration files (`config::Config`); the flags go over them.
+    pub fn prepare(args: &SecretArgs, mut settings: SecretSettings) -> Result<Scan> {
+        if let Some(size) = args.secrets_max_file_bytes {
+            settings.max_file_bytes = size;
         }
         if let Some(baseline) = &args.baseline {
             settings.load_baseline(baseline)?;
@@ -81,30 +60,22 @@ impl Scan {
         }
         analysis.secrets = report.findings;
         if let Some(path) = &self.args.write_baseline {
-            write_out(path, &baseline_json(&analysis.secrets))?;
+            output::write_to(path, &baseline_json(&analysis.secrets))?;
         }
         if let Some(path) = &self.args.sarif {
-            write_out(
+            output::write_to(
                 path,
                 &sarif::to_string(&loaded.image, &analysis.secrets, self.scanner.rules()),
             )?;
         }
         Ok(())
     }
-}
 
-/// `layerscope secrets IMAGE`: the findings alone.
-pub fn secrets_command(args: SecretsArgs) -> Result<i32> {
-    let scan = Scan::prepare(&args.secrets, args.config.as_deref())?;
-    let mut loaded = load(&args.image, &args.source, None, Some(scan.inspector()))?;
-    let mut analysis = analysis::analyze(&loaded.image, 1);
-    scan.apply(&mut loaded, &mut analysis)?;
-    if args.json {
-        let json = serde_json::to_string_pretty(&analysis.secrets)
-            .map_err(|e| Error::Usage(e.to_string()))?;
-        print(&format!("{json}\n"))?;
-    } else {
-        print(&text::secrets_table(&analysis.secrets, paint()))?;
+    /// The outputs this scan writes, for the check that only one goes to stdout.
+    pub fn targets(args: &SecretArgs) -> [(&'static str, Option<&std::path::Path>); 2] {
+        [
+            ("--sarif", args.sarif.as_deref()),
+            ("--write-baseline", args.write_baseline.as_deref()),
+        ]
     }
-    Ok(0)
 }

@@ -12,10 +12,12 @@ use crate::layer::EntryKind;
 use crate::secrets::{Confidence, SecretFinding, Status};
 use crate::tree::{ChangeKind, ListedEntry};
 
-/// Paints text when colour is on.
+/// How text is rendered: colour, and whether secrets are shown in clear.
 #[derive(Debug, Clone, Copy)]
 pub struct Paint {
     pub color: bool,
+    /// `--show-secrets`: secrets (and secret-like names) in clear; renderers mask them otherwise.
+    pub show_secrets: bool,
 }
 
 impl Paint {
@@ -331,6 +333,9 @@ pub fn ci(image: &Image, analysis: &Analysis, outcome: &CiOutcome, p: Paint) -> 
             RuleStatus::Skip => p.fg(AnsiColor::BrightBlack, "SKIP"),
         };
         let detail = match (r.policy, r.threshold) {
+            (Some(policy), _) if r.status == RuleStatus::Skip && policy != "none" => {
+                "not evaluated: no secret scan ran".to_string()
+            }
             (Some(policy), _) => format!(
                 "{} high-confidence finding(s) count under policy {policy}",
                 r.actual

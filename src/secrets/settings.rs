@@ -1,90 +1,27 @@
-//! The user's secret settings: the `[secrets]` table of `.layerscope.toml` (extra rules, disabled rules,
-//! allowlists by path glob, regex and fingerprint, bytes read per file, the CI policy) and baselines.
+//! The user's secret settings, typed: extra rules, disabled rules, allowlists by path glob, regex and
+//! fingerprint, bytes read per file (`config` reads them from `[secrets]` of `.layerscope.toml`), and baselines.
 
 use std::collections::HashSet;
 use std::path::Path;
 
 use globset::GlobSet;
 use regex::Regex;
-use serde::{Deserialize, Serialize};
 
-use super::rules::{ContentDef, FileDef, RuleDefs, Ruleset, globs};
-use super::{SecretFinding, Status};
+use super::SecretFinding;
+use super::rules::{RuleDefs, Ruleset, globs};
 use crate::error::{Error, Result};
 
 /// Default bytes read from the start of each file.
 pub const DEFAULT_MAX_FILE_BYTES: u64 = 1024 * 1024;
 
-/// Which findings fail `--ci`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FailOn {
-    /// Any high-confidence finding: a deleted secret still ships in its layer.
-    Any,
-    /// Only high-confidence findings still visible in the final image.
-    Visible,
-    None,
-}
-
-impl FailOn {
-    pub fn parse(text: &str) -> std::result::Result<FailOn, String> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "any" => Ok(FailOn::Any),
-            "visible" => Ok(FailOn::Visible),
-            "none" | "disabled" => Ok(FailOn::None),
-            other => Err(format!("{other:?} is not one of any, visible, none")),
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            FailOn::Any => "any",
-            FailOn::Visible => "visible",
-            FailOn::None => "none",
-        }
-    }
-
-    /// Whether a finding counts against the policy.
-    pub fn counts(self, f: &SecretFinding) -> bool {
-        f.confidence == super::Confidence::High
-            && match self {
-                FailOn::Any => true,
-                FailOn::Visible => f.status == Status::Visible,
-                FailOn::None => false,
-            }
-    }
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-struct Allowlist {
-    #[serde(default)]
-    paths: Vec<String>,
-    #[serde(default)]
-    regexes: Vec<String>,
-    #[serde(default)]
-    fingerprints: Vec<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-struct SecretsTable {
-    #[serde(default)]
-    max_file_bytes: Option<toml::Value>,
-    #[serde(default)]
-    disabled_rules: Vec<String>,
-    #[serde(default)]
-    rule: Vec<ContentDef>,
-    #[serde(default)]
-    file: Vec<FileDef>,
-    #[serde(default)]
-    allowlist: Allowlist,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct ConfigFile {
-    #[serde(default)]
-    secrets: Option<SecretsTable>,
+/// Findings the user allows, as written in the `[secrets.allowlist]` table.
+#[derive(Debug, Clone, Default)]
+pub struct Allowlist {
+    /// Globs on the path in the image (no leading `/`).
+    pub paths: Vec<String>,
+    /// Regexes on the secret itself.
+    pub regexes: Vec<String>,
+    pub fingerprints: Vec<String>,
 }
 
 /// Everything that shapes a secret scan besides the image.
@@ -120,50 +57,30 @@ fn config_error(path: &Path, detail: impl Into<String>) -> Error {
 }
 
 impl SecretSettings {
-    /// Reads the `[secrets]` table of a `.layerscope.toml` (absent table: defaults).
-    pub fn from_toml(path: &Path) -> Result<SecretSettings> {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| Error::io(path.display().to_string(), e))?;
-        let parsed: ConfigFile =
-            toml::from_str(&text).map_err(|e| config_error(path, e.message().to_string()))?;
-        let Some(t) = parsed.secrets else {
-            return Ok(SecretSettings::default());
-        };
-        let max_file_bytes = match t.max_file_bytes {
-            None => DEFAULT_MAX_FILE_BYTES,
-            Some(toml::Value::Integer(n)) if n > 0 => n as u64,
-            Some(toml::Value::String(s)) => {
-                crate::ci::parse_size(&s).map_err(|e| config_error(path, e))?
-            }
-            Some(other) => {
-                return Err(config_error(
-                    path,
-                    format!("max-file-bytes: {other} is not a size"),
-                ));
-            }
-        };
-        let allow_paths = globs(&t.allowlist.paths).map_err(|e| config_error(path, e))?;
-        let allow_regexes = t
-            .allowlist
+    /// Settings from what the user wrote (see `config`, which reads `.layerscope.toml`): compiles the allowlist
+    /// and checks that the rules compile. The error says which pattern is wrong.
+    pub fn new(
+        max_file_bytes: u64,
+        disabled_rules: Vec<String>,
+        extra_rules: RuleDefs,
+        allowlist: Allowlist,
+    ) -> std::result::Result<SecretSettings, String> {
+        let allow_paths = globs(&allowlist.paths)?;
+        let allow_regexes = allowlist
             .regexes
             .iter()
-            .map(|r| {
-                Regex::new(r).map_err(|e| config_error(path, format!("allowlist regex {r:?}: {e}")))
-            })
-            .collect::<Result<Vec<_>>>()?;
+            .map(|r| Regex::new(r).map_err(|e| format!("allowlist regex {r:?}: {e}")))
+            .collect::<std::result::Result<Vec<_>, String>>()?;
         let settings = SecretSettings {
             max_file_bytes,
-            disabled_rules: t.disabled_rules,
-            extra_rules: RuleDefs {
-                rule: t.rule,
-                file: t.file,
-            },
+            disabled_rules,
+            extra_rules,
             allow_paths,
             allow_regexes,
-            allow_fingerprints: t.allowlist.fingerprints.into_iter().collect(),
+            allow_fingerprints: allowlist.fingerprints.into_iter().collect(),
             baseline: HashSet::new(),
         };
-        settings.ruleset().map_err(|e| config_error(path, e))?;
+        settings.ruleset()?;
         Ok(settings)
     }
 
@@ -234,36 +151,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn secrets_table_is_read_with_rules_and_allowlists() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(".layerscope.toml");
-        std::fs::write(
-            &path,
-            r#"
-[ci]
-min-efficiency = 0.5
-[secrets]
-max-file-bytes = "64KiB"
-disabled-rules = ["jwt"]
-[[secrets.rule]]
-id = "acme-token"
-description = "ACME internal token"
-severity = "high"
-keywords = ["acme_"]
-regex = 'acme_[a-z0-9]{16}'
-[secrets.allowlist]
-paths = ["usr/share/doc/**"]
-fingerprints = ["0123"]
-"#,
-        )
-        .unwrap();
-        let s = SecretSettings::from_toml(&path).unwrap();
-        assert_eq!(s.max_file_bytes, 65536);
-        let rules = s.ruleset().unwrap();
-        assert!(rules.content.iter().any(|r| r.id == "acme-token"));
+    fn allowlist_patterns_and_rules_are_checked_when_built() {
+        let list = |regexes: &[&str]| Allowlist {
+            regexes: regexes.iter().map(|r| r.to_string()).collect(),
+            ..Allowlist::default()
+        };
+        let ok = SecretSettings::new(1, vec!["jwt".into()], RuleDefs::default(), list(&["EX"]));
+        let rules = ok.unwrap().ruleset().unwrap();
         assert!(rules.content.iter().all(|r| r.id != "jwt"));
-
-        std::fs::write(&path, "[secrets]\n[[secrets.rule]]\nid='x'\ndescription='x'\nseverity='high'\nkeywords=['x']\nregex='('\n").unwrap();
-        assert!(SecretSettings::from_toml(&path).is_err());
+        let bad = SecretSettings::new(1, Vec::new(), RuleDefs::default(), list(&["("]));
+        assert!(bad.err().unwrap().contains("allowlist regex"));
     }
 }
