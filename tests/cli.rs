@@ -272,7 +272,14 @@ fn a_closed_stdout_ends_quietly_with_exit_0() {
     for args in [
         vec![path.as_str(), "--json", "-"],
         vec![path.as_str(), "--json"],
-        vec![path.as_str(), "--ci"],
+        vec![
+            path.as_str(),
+            "--ci",
+            "--min-efficiency",
+            "0.2",
+            "--max-user-wasted-ratio",
+            "2",
+        ],
         vec!["ls", path.as_str(), "--json"],
         vec!["secrets", path.as_str(), "--sarif", "-"],
         vec!["completions", "bash"],
@@ -282,6 +289,12 @@ fn a_closed_stdout_ends_quietly_with_exit_0() {
         assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr_of(&out));
         assert_eq!(stderr_of(&out), "", "{args:?}");
     }
+    // A failed rule is decided before printing: the reader leaving does not turn it into a pass.
+    let out = with_stdout_closed(dir.path(), &[&path, "--ci"]);
+    assert_eq!(
+        (out.status.code(), stderr_of(&out)),
+        (Some(1), String::new())
+    );
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Where command results go. Machine-readable outputs (`--json`, `--sarif`, `--write-baseline`, `ls --json`)
 //! go to a file or, for `-`, to stdout, which then carries nothing else: notes and the human-readable text move
-//! to stderr. A closed stdout (`| head`) is not an error: the command stops writing and exits 0, quietly. That
-//! rule lives here, in `exit_code`, and nowhere else.
+//! to stderr. A closed stdout (`| head`) is not an error: the command stops writing and exits quietly, 0 (or 1
+//! for a CI rule that failed, decided before printing). That rule lives here, in `exit_code` and `with_code`.
 
 use std::io::{ErrorKind, IsTerminal, Write};
 use std::path::Path;
@@ -70,6 +70,19 @@ pub fn paint(show_secrets: bool) -> text::Paint {
     }
 }
 
+fn is_closed_stdout(e: &Error) -> bool {
+    matches!(e, Error::Io { path, source } if path == STDOUT && source.kind() == ErrorKind::BrokenPipe)
+}
+
+/// `code` once `written` is done: a stdout closed under it does not change what the command decided (a failed
+/// CI rule still exits 1 when the reader left early).
+pub fn with_code(written: Result<()>, code: i32) -> Result<i32> {
+    match written {
+        Err(e) if is_closed_stdout(&e) => Ok(code),
+        other => other.map(|()| code),
+    }
+}
+
 /// The process exit code for a command's result: its own code, 0 when stdout was closed under it, else the
 /// error on one line of stderr and 2.
 pub fn exit_code(result: Result<i32>) -> i32 {
@@ -122,6 +135,8 @@ mod tests {
         let file = Error::io("out.json", std::io::Error::from(ErrorKind::BrokenPipe));
         assert_eq!(exit_code(Err(file)), 2);
         assert_eq!(exit_code(Ok(1)), 1);
+        let closed = Error::io(STDOUT, std::io::Error::from(ErrorKind::BrokenPipe));
+        assert_eq!(with_code(Err(closed), 1).unwrap(), 1);
     }
 
     #[test]

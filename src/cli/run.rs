@@ -201,11 +201,14 @@ fn analyze(args: AnalyzeArgs) -> Result<i32> {
     match &outcome {
         Some(outcome) => {
             let rendered = text::ci(&loaded.image, &analysis, outcome, p);
-            output::human(
-                &format!("{}{rendered}", config_line(&config.files)),
-                stdout_taken,
-            )?;
-            Ok(if outcome.passed { 0 } else { EXIT_RULE_FAILED })
+            let code = if outcome.passed { 0 } else { EXIT_RULE_FAILED };
+            output::with_code(
+                output::human(
+                    &format!("{}{rendered}", config_line(&config.files)),
+                    stdout_taken,
+                ),
+                code,
+            )
         }
         None if args.json.is_none() => {
             if !stdout_taken && std::io::stdout().is_terminal() {
