@@ -168,7 +168,7 @@ pub struct SecretsArgs {
     pub source: SourceArgs,
     #[command(flatten)]
     pub secrets: SecretArgs,
-    /// The findings as a JSON array instead of a table, on stdout (or - ) or in FILE
+    /// The findings as a JSON array instead of a table, on stdout (alone, or -) or in FILE
     #[arg(long, short_alias = 'j', value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
     pub json: Option<PathBuf>,
     /// Read rules and allowlists from FILE instead of ./.layerscope.toml
