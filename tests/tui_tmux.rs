@@ -338,3 +338,34 @@ fn the_explorer_ends_when_its_terminal_goes_away() {
         }
     );
 }
+
+/// Times the main thread of `pid` went to sleep so far.
+fn wakeups(pid: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap()
+}
+
+/// No redraw timer: an idle explorer sleeps until a key, a resize or a signal comes.
+#[test]
+fn an_idle_explorer_sleeps() {
+    if !tmux_available() {
+        return;
+    }
+    let t = start("idle");
+    let pid = launch(&t);
+    std::thread::sleep(Duration::from_millis(300));
+    let before = wakeups(&pid);
+    std::thread::sleep(Duration::from_secs(1));
+    let idle = wakeups(&pid) - before;
+    t.keys(&["Down"]);
+    t.wait("layer 1", |s| s.contains("Files · image at layer 1"));
+    signal(&pid, "-TERM");
+    let ended = ends_within(&pid, Duration::from_secs(2));
+    reap(&pid);
+    assert!(ended);
+    assert!(idle <= 2, "the idle explorer woke {idle} times in 1 s");
+}
