@@ -155,9 +155,9 @@ pub const BINDINGS: &[Binding] = &[
     bind(Tree, &[ch('/')], "/", "search paths (n / N: next / previous match)", Some("search"), C::Search),
     bind(Tree, &[ch('n')], "n", "next search match", None, C::SearchNext),
     bind(Tree, &[ch('N')], "N", "previous search match", None, C::SearchPrev),
-    bind(Tree, &[ch('f')], "f", "filter paths by regex (empty: no filter)", Some("filter"), C::Filter),
+    bind(Tree, &[ch('f'), ctrl('f')], "f, ctrl+f", "filter paths by regex (empty: no filter)", Some("filter"), C::Filter),
     bind(Tree, &[ch('v')], "v", "view the file as it was at this layer (text or hexdump)", Some("view"), C::ViewFile),
-    bind(Tree, &[ch('x')], "x", "extract the file (as at this layer) to a path", Some("extract"), C::Extract),
+    bind(Tree, &[ch('x'), ctrl('e')], "x, ctrl+e", "extract the file (as at this layer) to a path", Some("extract"), C::Extract),
     bind(List, &[key(KeyCode::Enter)], "Enter", "jump to that file at its layer", Some("jump"), C::Select),
     bind(Viewer, &[ch('v')], "v", "close the viewer", None, C::Close),
     bind(Help, &[ch('?')], "?", "close the help", None, C::Close),
@@ -252,6 +252,12 @@ mod tests {
         assert_eq!(lookup(&[Tree, Global], ctrl('a')), Some(C::ToggleAdded));
         assert_eq!(lookup(&[Tree, Global], ch('q')), Some(C::Quit));
         assert_eq!(lookup(&[Layers, Global], ch('f')), None);
+    }
+
+    #[test]
+    fn dive_ctrl_keys_filter_and_extract_in_the_tree() {
+        assert_eq!(lookup(&[Tree, Global], ctrl('f')), Some(C::Filter));
+        assert_eq!(lookup(&[Tree, Global], ctrl('e')), Some(C::Extract));
     }
 
     #[test]
