@@ -102,6 +102,8 @@ pub struct Prompt {
     pub kind: PromptKind,
     pub input: String,
     pub error: Option<String>,
+    /// The input is the previous text, shown selected: the first key typed replaces it, Backspace clears it.
+    pub selected: bool,
 }
 
 /// Everything that can happen to the explorer.
@@ -282,11 +284,7 @@ impl<'a> App<'a> {
             }
             Action::ExtractExists(to) => {
                 if let Some((layer, entry)) = self.selected_version() {
-                    self.prompt = Some(Prompt {
-                        kind: PromptKind::Overwrite { layer, entry, to },
-                        input: String::new(),
-                        error: None,
-                    });
+                    self.open_prompt(PromptKind::Overwrite { layer, entry, to }, String::new());
                 }
                 Effect::None
             }

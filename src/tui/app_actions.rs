@@ -32,6 +32,9 @@ impl App<'_> {
             self.prompt = None;
             return effect;
         }
+        if std::mem::take(&mut prompt.selected) {
+            prompt.input.clear();
+        }
         prompt.input.push(c);
         self.prompt_changed();
         Effect::None
@@ -39,7 +42,11 @@ impl App<'_> {
 
     pub(super) fn prompt_backspace(&mut self) -> Effect {
         if let Some(prompt) = self.prompt.as_mut() {
-            prompt.input.pop();
+            if std::mem::take(&mut prompt.selected) {
+                prompt.input.clear();
+            } else {
+                prompt.input.pop();
+            }
             self.prompt_changed();
         }
         Effect::None
@@ -298,11 +305,7 @@ impl App<'_> {
             self.status = Some(format!("{shown}: {}", self.no_bytes_reason()));
             return;
         };
-        self.prompt = Some(Prompt {
-            kind: PromptKind::Extract { layer, entry },
-            input: String::new(),
-            error: None,
-        });
+        self.open_prompt(PromptKind::Extract { layer, entry }, String::new());
     }
 
     pub(super) fn scroll_at(&mut self, column: u16, row: u16, down: bool) {

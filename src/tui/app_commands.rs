@@ -68,9 +68,11 @@ impl App<'_> {
         Effect::None
     }
 
+    /// Opens a prompt holding `input` (the previous text), selected so that typing replaces it.
     pub(super) fn open_prompt(&mut self, kind: PromptKind, input: String) {
         self.prompt = Some(Prompt {
             kind,
+            selected: !input.is_empty(),
             input,
             error: None,
         });

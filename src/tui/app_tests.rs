@@ -178,6 +178,41 @@ fn filter_applies_while_typing_and_esc_restores() {
 }
 
 #[test]
+fn reopened_prompts_select_the_old_text_so_typing_replaces_it() {
+    let image = fixture::image();
+    let analysis = fixture::analysis(&image);
+    let mut app = app(&image, &analysis);
+    app.focus = Pane::Tree;
+    cmd(&mut app, C::Filter);
+    typed(&mut app, "passwd");
+    app.update(Action::Submit);
+    cmd(&mut app, C::Filter);
+    let prompt = app.prompt.as_ref().unwrap();
+    assert_eq!((prompt.input.as_str(), prompt.selected), ("passwd", true));
+    typed(&mut app, "hosts");
+    assert_eq!(app.prompt.as_ref().unwrap().input, "hosts");
+    assert_eq!(app.filter_text, "hosts");
+    app.update(Action::Submit);
+    cmd(&mut app, C::Filter);
+    app.update(Action::Backspace);
+    assert_eq!(
+        app.prompt.as_ref().unwrap().input,
+        "",
+        "Backspace clears it"
+    );
+    assert!(app.filter_text.is_empty());
+    cmd(&mut app, C::Close);
+    assert_eq!(app.filter_text, "hosts", "Esc keeps the filter as it was");
+
+    cmd(&mut app, C::Search);
+    typed(&mut app, "passwd");
+    app.update(Action::Submit);
+    cmd(&mut app, C::Search);
+    typed(&mut app, "hosts");
+    assert_eq!(app.search, "hosts");
+}
+
+#[test]
 fn search_moves_and_reveals_with_next_and_previous() {
     let image = fixture::image();
     let analysis = fixture::analysis(&image);

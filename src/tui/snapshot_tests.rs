@@ -78,6 +78,24 @@ scenario!(filter_prompt_with_a_bad_regex, 120, 40, |app| {
     typed(&mut app, "conf(");
 });
 
+#[test]
+fn a_reopened_prompt_shows_the_old_text_selected() {
+    let image = fixture::image();
+    let analysis = fixture::analysis(&image);
+    let mut app = App::new(&image, &analysis, false, Rect::new(0, 0, 80, 24));
+    app.focus = Pane::Tree;
+    cmd(&mut app, C::Filter);
+    typed(&mut app, "etc");
+    app.update(Action::Submit);
+    cmd(&mut app, C::Filter);
+    let buf = render(&app).buffer().clone();
+    let row = app.size.height - 1;
+    let line: String = (0..20).map(|x| buf[(x, row)].symbol()).collect();
+    assert_eq!(line, "filter (regex): etc ");
+    let reversed = |x: u16| buf[(x, row)].modifier.contains(Modifier::REVERSED);
+    assert!((16..19).all(reversed) && !reversed(15) && !reversed(19));
+}
+
 scenario!(help_overlay, 120, 40, |app| {
     cmd(&mut app, C::Help);
 });
