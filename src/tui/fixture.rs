@@ -98,7 +98,11 @@ pub fn layers() -> Vec<Vec<E>> {
 }
 
 pub fn image() -> Image {
-    let history = vec![
+    image_of(layers(), history())
+}
+
+fn history() -> Vec<HistoryItem> {
+    vec![
         step(
             "/bin/sh -c #(nop) ADD file:0123456789abcdef0123 in / ",
             false,
@@ -114,8 +118,54 @@ pub fn image() -> Image {
         ),
         step("/bin/sh -c #(nop) WORKDIR /srv/app", true),
         step("/bin/sh -c #(nop)  CMD [\"cat\" \"app.conf\"]", true),
+    ]
+}
+
+/// Text an image may carry to take over a terminal: an OSC title change, a colour, a cursor move and a
+/// right-to-left override that shows `exe.txt` as `txt.exe`.
+pub const HOSTILE: &str = "\u{1b}]0;owned\u{7}\u{1b}[31mred\u{1b}[2J\u{202e}exe.txt";
+
+/// An image whose names, history, reference and platform carry [`HOSTILE`] text, with a secret finding
+/// quoting it too.
+pub fn hostile_image() -> Image {
+    let name: &'static str = Box::leak(format!("srv/{HOSTILE}").into_boxed_str());
+    let link: &'static str = Box::leak(format!("srv/link{HOSTILE}").into_boxed_str());
+    let layers = vec![
+        vec![E::File(name, format!("line {HOSTILE}\n").into_bytes())],
+        vec![E::Link(link, name)],
     ];
-    let specs = layers();
+    let history = vec![
+        step(&format!("/bin/sh -c echo {HOSTILE} > /{name}"), false),
+        step(&format!("/bin/sh -c #(nop)  LABEL x={HOSTILE}"), true),
+        step(&format!("/bin/sh -c ln -s {HOSTILE} /srv/link"), false),
+    ];
+    let mut image = image_of(layers, history);
+    image.meta.reference = Some(format!("evil:{HOSTILE}"));
+    image
+}
+
+/// The analysis of [`hostile_image`], with a finding whose rule, path and match quote [`HOSTILE`].
+pub fn hostile_analysis(image: &Image) -> Analysis {
+    let mut a = analysis::analyze(image, 1);
+    a.secrets.push(SecretFinding {
+        rule: format!("rule{HOSTILE}"),
+        description: HOSTILE.into(),
+        severity: Severity::High,
+        confidence: Confidence::High,
+        location: Location::File,
+        layer: Some(0),
+        path: Some(format!("/srv/{HOSTILE}")),
+        line: Some(1),
+        status: Status::Visible,
+        removed_in: None,
+        instruction: Some(HOSTILE.into()),
+        redacted: format!("m{HOSTILE}"),
+        fingerprint: "f".into(),
+    });
+    a
+}
+
+fn image_of(specs: Vec<Vec<E>>, history: Vec<HistoryItem>) -> Image {
     let histories = map_history(&history, specs.len());
     let layers = specs
         .iter()

@@ -180,3 +180,53 @@ fn build_argument_values_are_never_drawn() {
     assert!(text.contains("TOKEN=glpa"), "{text}");
     assert!(!text.contains("AXPX6"), "{text}");
 }
+
+/// Every cell of a frame is free of control and bidi characters, and the hostile text shows escaped.
+fn assert_escaped(app: &App, what: &str) {
+    let backend = render(app);
+    for cell in backend.buffer().content() {
+        assert!(
+            !cell.symbol().chars().any(crate::escape::is_unsafe),
+            "{what}: a raw {:?} reached the terminal",
+            cell.symbol()
+        );
+    }
+    let text = backend.to_string();
+    assert!(
+        !text.contains('\u{fffd}'),
+        "{what}: a string skipped escaping (the last-resort scrub caught it):\n{text}"
+    );
+    assert!(
+        text.contains("\\x1b]0;owned") || text.contains("\\x1b[31m"),
+        "{what}: the hostile text is not shown escaped:\n{text}"
+    );
+}
+
+#[test]
+fn nothing_from_the_image_reaches_the_terminal_raw() {
+    let image = fixture::hostile_image();
+    let analysis = fixture::hostile_analysis(&image);
+    for (w, h) in [(200, 50), (80, 24)] {
+        let mut app = App::new(&image, &analysis, false, Rect::new(0, 0, w, h));
+        assert_escaped(&app, "the layers and the details of layer 0");
+        cmd(&mut app, C::Last);
+        assert_escaped(&app, "the last layer and its link");
+        cmd(&mut app, C::SwitchPane);
+        assert_escaped(&app, "the image details");
+        cmd(&mut app, C::Secrets);
+        assert_escaped(&app, "the secrets overlay");
+        cmd(&mut app, C::Select);
+        assert!(app.status.is_some());
+        assert_escaped(&app, "the status after a jump");
+        cmd(&mut app, C::First);
+        cmd(&mut app, C::ModeLayer);
+        app.focus = Pane::Tree;
+        cmd(&mut app, C::Down);
+        cmd(&mut app, C::Down);
+        cmd(&mut app, C::ViewFile);
+        app.update(Action::FileRead(Ok(
+            format!("line {}\n", fixture::HOSTILE).into_bytes()
+        )));
+        assert_escaped(&app, "the viewer");
+    }
+}

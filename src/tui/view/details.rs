@@ -6,7 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use super::{inner, pane};
+use super::{inner, pane, safe};
 use crate::report::text::size;
 use crate::secrets::redact_created_by;
 use crate::tui::app::App;
@@ -47,24 +47,24 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         Span::raw(if instruction.is_empty() {
             "(no history)".to_string()
         } else {
-            instruction
+            safe(&instruction)
         }),
     ]));
     let raw = history.created_by.trim_start();
     if raw.trim_start_matches("RUN ").trim_start().starts_with('|') {
         lines.push(Line::from(vec![
             label("history "),
-            Span::raw(redact_created_by(&history.created_by)),
+            Span::raw(safe(&redact_created_by(&history.created_by))),
         ]));
     }
     lines.push(Line::from(vec![
         label("diff_id "),
-        Span::raw(layer.diff_id.clone()),
+        Span::raw(safe(&layer.diff_id)),
     ]));
     if let Some(created) = &history.created {
         lines.push(Line::from(vec![
             label("created "),
-            Span::raw(created.clone()),
+            Span::raw(safe(created)),
         ]));
     }
     let text = Paragraph::new(lines).wrap(Wrap { trim: false });

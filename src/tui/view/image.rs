@@ -1,5 +1,5 @@
-//! The image details pane: total size, wasted bytes, efficiency, the user waste ratio, then one scrollable list
-//! of the wasted files (largest first) followed by the secrets found, if any.
+//! The image details pane: reference and platform in its title, total size, wasted bytes, efficiency, the user
+//! waste ratio, then one scrollable list of the wasted files (largest first) followed by the secrets found.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -14,9 +14,15 @@ use crate::tui::theme::Theme;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let focused = app.focus == Pane::Image && app.overlay.is_none();
-    frame.render_widget(pane(" Image ", focused, theme), area);
     let body = inner(area);
     let width = body.width as usize;
+    let meta = &app.image.meta;
+    let named = match &meta.reference {
+        Some(reference) => format!("{reference} · {}", meta.platform),
+        None => meta.platform.to_string(),
+    };
+    let title = format!(" Image {} ", fit(&named, width.saturating_sub(8)));
+    frame.render_widget(pane(title, focused, theme), area);
     let waste = &app.analysis.waste;
     let label = |t: &'static str| Span::styled(t, theme.dim());
     let secrets = &app.analysis.secrets;

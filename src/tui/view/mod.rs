@@ -51,6 +51,17 @@ pub fn draw(frame: &mut Frame, app: &App) {
             Overlay::Viewer(v) => viewer::draw(frame, areas.overlay, v, theme),
         }
     }
+    scrub(frame.buffer_mut());
+}
+
+/// The last line of defence, should a string from the image ever skip [`safe`] or [`fit`]: no cell may hold
+/// a control or bidi character (a terminal would obey it), so any that does shows U+FFFD instead.
+fn scrub(buffer: &mut ratatui::buffer::Buffer) {
+    for cell in &mut buffer.content {
+        if cell.symbol().chars().any(crate::escape::is_unsafe) {
+            cell.set_symbol("\u{fffd}");
+        }
+    }
 }
 
 /// A bordered pane with a title; the focused one stands out.
@@ -61,9 +72,16 @@ pub fn pane<'t>(title: impl Into<Line<'t>>, focused: bool, theme: Theme) -> Bloc
         .title(title.into().style(theme.title()))
 }
 
-/// `text` cut to `width` columns, with an ellipsis when cut.
+/// Text from the image (names, instructions, history, labels, secret rules and matches) as it may be shown:
+/// control and bidi characters escaped. Every row of every pane is built through [`fit`] or this.
+pub fn safe(text: &str) -> String {
+    crate::escape::escape(text).into_owned()
+}
+
+/// `text`, escaped as by [`safe`], cut to `width` columns, with an ellipsis when cut.
 pub fn fit(text: &str, width: usize) -> String {
     use unicode_width::UnicodeWidthChar;
+    let text = crate::escape::escape(text);
     let mut out = String::new();
     let mut used = 0;
     for c in text.chars() {
@@ -97,4 +115,27 @@ pub fn padded(mut spans: Vec<Span<'static>>, width: usize) -> Line<'static> {
 
 pub fn inner(area: Rect) -> Rect {
     Block::default().borders(Borders::ALL).inner(area)
+}
+
+#[cfg(test)]
+mod tests {
+    use ratatui::buffer::Buffer;
+    use ratatui::layout::Rect;
+
+    #[test]
+    fn the_scrub_replaces_cells_holding_control_or_bidi_characters() {
+        let mut buffer = Buffer::empty(Rect::new(0, 0, 3, 1));
+        buffer[(0, 0)].set_symbol("\u{1b}");
+        buffer[(1, 0)].set_symbol("a\u{202e}");
+        buffer[(2, 0)].set_symbol("b");
+        super::scrub(&mut buffer);
+        let symbols: Vec<&str> = buffer.content.iter().map(|c| c.symbol()).collect();
+        assert_eq!(symbols, ["\u{fffd}", "\u{fffd}", "b"]);
+    }
+
+    #[test]
+    fn fit_escapes_before_it_cuts() {
+        assert_eq!(super::fit("a\u{1b}[2Jb", 20), "a\\x1b[2Jb");
+        assert_eq!(super::fit("a\u{202e}bcdef", 8), "a\\u{202…");
+    }
 }
