@@ -249,6 +249,17 @@ impl<'a> App<'a> {
     }
 
     pub fn update(&mut self, action: Action) -> Effect {
+        let effect = self.apply(action);
+        // The layout follows the focus and the selected layer's instruction: keep page sizes in step.
+        let page = self.areas().tree_rows().max(1);
+        if page != self.tree.page {
+            self.tree.page = page;
+            self.tree.clamp();
+        }
+        effect
+    }
+
+    fn apply(&mut self, action: Action) -> Effect {
         match action {
             Action::Command(c) => {
                 self.status = None;

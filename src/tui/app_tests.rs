@@ -393,3 +393,18 @@ fn help_toggles_and_resize_keeps_the_cursor_on_screen() {
     });
     assert!(app.tree.cursor >= app.tree.top && app.tree.cursor < app.tree.top + app.tree.page);
 }
+
+#[test]
+fn the_tree_page_follows_the_layout_as_the_details_come_and_go() {
+    let image = fixture::image();
+    let analysis = fixture::analysis(&image);
+    let mut app = App::new(&image, &analysis, false, Rect::new(0, 0, 60, 20));
+    let with_details = app.tree.page;
+    assert_eq!(with_details, app.areas().tree_rows());
+    cmd(&mut app, C::SwitchPane);
+    cmd(&mut app, C::SwitchPane);
+    assert_eq!(app.focus, Pane::Tree);
+    assert!(app.areas().details.is_empty());
+    assert_eq!(app.tree.page, app.areas().tree_rows());
+    assert!(app.tree.page > with_details);
+}

@@ -121,6 +121,18 @@ fn history() -> Vec<HistoryItem> {
     ]
 }
 
+/// A build step as long as real ones get, ending in a word a test can look for.
+pub const LONG_INSTRUCTION: &str = "/bin/sh -c apt-get update && apt-get install -y --no-install-recommends \
+     ca-certificates curl git make && make install PREFIX=/srv/app && cp cache /tmp/cache.img && \
+     rm -rf /var/lib/apt/lists/* && echo the-very-end";
+
+/// The fixture image with [`LONG_INSTRUCTION`] as the step of layer 1.
+pub fn long_instruction_image() -> Image {
+    let mut history = history();
+    history[1] = step(LONG_INSTRUCTION, false);
+    image_of(layers(), history)
+}
+
 /// Text an image may carry to take over a terminal: an OSC title change, a colour, a cursor move and a
 /// right-to-left override that shows `exe.txt` as `txt.exe`.
 pub const HOSTILE: &str = "\u{1b}]0;owned\u{7}\u{1b}[31mred\u{1b}[2J\u{202e}exe.txt";

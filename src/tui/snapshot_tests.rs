@@ -142,6 +142,44 @@ scenario!(narrow_60x20, 60, 20, |app| {
 
 scenario!(too_small, 18, 5, |app| {});
 
+/// The layer details of layer 1 (its long instruction) at a size, after `keys`; the whole instruction shows.
+fn long_instruction(width: u16, height: u16, keys: &[C]) -> String {
+    let image = fixture::long_instruction_image();
+    let analysis = fixture::analysis(&image);
+    let mut app = App::new(&image, &analysis, false, Rect::new(0, 0, width, height));
+    for k in keys {
+        cmd(&mut app, *k);
+    }
+    let backend = render(&app);
+    let details = app.areas().details;
+    let buf = backend.buffer();
+    let shown: Vec<String> = (details.y + 1..details.y + details.height - 1)
+        .map(|y| {
+            (details.x + 1..details.x + details.width - 1)
+                .map(|x| buf[(x, y)].symbol())
+                .collect::<String>()
+        })
+        .collect();
+    let words = |s: &str| s.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+    let expected = words(&fixture::LONG_INSTRUCTION.replace("/bin/sh -c ", "RUN "));
+    let joined = words(&shown.join(" "));
+    assert!(
+        joined.windows(expected.len()).any(|w| w == expected),
+        "the instruction is not shown whole at {width}x{height}:\n{backend}"
+    );
+    backend.to_string()
+}
+
+#[test]
+fn a_long_instruction_is_wrapped_whole_at_80x24() {
+    insta::assert_snapshot!(long_instruction(80, 24, &[C::Down]));
+}
+
+#[test]
+fn a_long_instruction_is_wrapped_whole_at_60x20() {
+    insta::assert_snapshot!(long_instruction(60, 20, &[C::Down]));
+}
+
 #[test]
 fn colours_mark_changes_and_no_color_keeps_only_markers() {
     let image = fixture::image();
