@@ -9,6 +9,7 @@ use super::content::Content;
 use super::file_tree::{FileTree, TreeOptions};
 use super::keymap::{self, Command, Context};
 use super::layout::Areas;
+use super::secret_list::SecretList;
 use crate::analysis::Analysis;
 use crate::image::Image;
 
@@ -167,6 +168,8 @@ pub struct App<'a> {
     pub filter_text: String,
     pub search: String,
     pub image_list: ListCursor,
+    /// The secrets in listing order (the image details list and the `s` overlay).
+    pub secrets: SecretList,
     pub overlay: Option<Overlay>,
     pub prompt: Option<Prompt>,
     pub status: Option<String>,
@@ -196,6 +199,7 @@ impl<'a> App<'a> {
             filter_text: String::new(),
             search: String::new(),
             image_list: ListCursor::default(),
+            secrets: SecretList::new(&analysis.secrets),
             overlay: None,
             prompt: None,
             status: None,
@@ -443,7 +447,7 @@ impl<'a> App<'a> {
 
     /// Items of the image details list (wasted files then secrets), or of one overlay list.
     pub fn list_len(&self, secrets_only: bool) -> usize {
-        let secrets = self.analysis.secrets.len();
+        let secrets = self.secrets.len();
         match (&self.overlay, secrets_only) {
             (Some(Overlay::Wasted(_)), _) => self.analysis.waste.files.len(),
             (Some(Overlay::Secrets(_)), _) | (_, true) => secrets,

@@ -203,7 +203,7 @@ impl App<'_> {
             (layer, Some(f.node), f.path.clone())
         } else {
             let k = if secrets_only { i } else { i - wasted.len() };
-            let Some(s) = self.analysis.secrets.get(k) else {
+            let Some(s) = self.secrets.get(k, &self.analysis.secrets) else {
                 return;
             };
             let node = s

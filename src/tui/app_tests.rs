@@ -408,3 +408,64 @@ fn the_tree_page_follows_the_layout_as_the_details_come_and_go() {
     assert_eq!(app.tree.page, app.areas().tree_rows());
     assert!(app.tree.page > with_details);
 }
+
+/// The rule, confidence and layer of each secret listed.
+fn listed(app: &App) -> Vec<(String, bool, Option<u32>)> {
+    app.secrets
+        .iter(&app.analysis.secrets)
+        .map(|s| {
+            let low = s.confidence == crate::secrets::Confidence::Low;
+            (s.rule.clone(), low, s.layer)
+        })
+        .collect()
+}
+
+#[test]
+fn secrets_list_by_severity_confidence_and_layer_and_low_confidence_waits_for_a() {
+    let image = fixture::image();
+    let analysis = fixture::noisy_analysis(&image);
+    let mut app = app(&image, &analysis);
+    let gate = crate::ci::evaluate(&analysis, &crate::ci::Thresholds::defaults());
+    let gate_count = gate
+        .rules
+        .iter()
+        .find(|r| r.name == "fail-on-secrets")
+        .map(|r| r.actual as usize);
+    assert_eq!(Some(app.secrets.counted), gate_count);
+    assert_eq!((app.secrets.counted, app.secrets.low), (3, 2));
+    let s = |rule: &str, low, layer| (rule.to_string(), low, Some(layer));
+    assert_eq!(
+        listed(&app),
+        [
+            s("aws-access-key", false, 2),
+            s("netrc-password", false, 1),
+            s("generic-secret", false, 1),
+        ],
+        "low-confidence findings are hidden at first"
+    );
+    cmd(&mut app, C::Secrets);
+    cmd(&mut app, C::Last);
+    let a = KeyEvent::new(KeyCode::Char('a'), KeyModifiers::NONE);
+    let toggle = app.action_for_key(a).unwrap();
+    assert_eq!(toggle, Action::Command(C::ToggleLowConfidence));
+    app.update(toggle.clone());
+    assert_eq!(
+        listed(&app),
+        [
+            s("aws-access-key", false, 2),
+            s("private-key", true, 1),
+            s("netrc-password", false, 1),
+            s("aws-access-key", true, 0),
+            s("generic-secret", false, 1),
+        ]
+    );
+    app.update(toggle);
+    assert_eq!(app.secrets.len(), 3);
+    assert!(matches!(app.overlay, Some(Overlay::Secrets(c)) if c.selected == 2));
+    cmd(&mut app, C::Select);
+    assert_eq!(
+        selected_path(&app),
+        "/srv/app/app.conf",
+        "Enter follows the listed order"
+    );
+}

@@ -231,3 +231,55 @@ pub fn analysis(image: &Image) -> Analysis {
     });
     a
 }
+
+/// [`analysis`] with more findings, as a real image has them: a critical one, a medium one, and low-confidence
+/// hits in a `node_modules` tree and a test directory, out of order.
+pub fn noisy_analysis(image: &Image) -> Analysis {
+    let mut a = analysis(image);
+    let finding = |rule: &str, severity, confidence, layer: u32, path: &str| SecretFinding {
+        rule: rule.into(),
+        description: rule.into(),
+        severity,
+        confidence,
+        location: Location::File,
+        layer: Some(layer),
+        path: Some(path.into()),
+        line: Some(1),
+        status: Status::Visible,
+        removed_in: None,
+        instruction: None,
+        redacted: "AKIA************".into(),
+        fingerprint: rule.into(),
+    };
+    a.secrets.extend([
+        finding(
+            "aws-access-key",
+            Severity::High,
+            Confidence::Low,
+            0,
+            "/usr/lib/node_modules/aws-sdk/README.md",
+        ),
+        finding(
+            "generic-secret",
+            Severity::Medium,
+            Confidence::High,
+            1,
+            "/srv/app/app.conf",
+        ),
+        finding(
+            "private-key",
+            Severity::Critical,
+            Confidence::Low,
+            1,
+            "/usr/lib/python3/site-packages/tests/key.pem",
+        ),
+        finding(
+            "aws-access-key",
+            Severity::Critical,
+            Confidence::High,
+            2,
+            "/srv/app/.env",
+        ),
+    ]);
+    a
+}

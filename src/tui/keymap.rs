@@ -39,6 +39,7 @@ pub enum Command {
     ModeImage,
     CompareFrom,
     CycleMode,
+    ToggleLowConfidence,
 }
 
 /// Where a binding applies. Overlays first, then the focused pane, then `Global`.
@@ -159,6 +160,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(Tree, &[ch('v')], "v", "view the file as it was at this layer (text or hexdump)", Some("view"), C::ViewFile),
     bind(Tree, &[ch('x'), ctrl('e')], "x, ctrl+e", "extract the file (as at this layer) to a path", Some("extract"), C::Extract),
     bind(List, &[key(KeyCode::Enter)], "Enter", "jump to that file at its layer", Some("jump"), C::Select),
+    bind(List, &[ch('a')], "a", "show or hide low-confidence secrets (third-party and test trees, weak matches)", Some("all secrets"), C::ToggleLowConfidence),
     bind(Viewer, &[ch('v')], "v", "close the viewer", None, C::Close),
     bind(Help, &[ch('?')], "?", "close the help", None, C::Close),
 ];

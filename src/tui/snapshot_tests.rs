@@ -109,6 +109,20 @@ scenario!(secrets_overlay, 120, 40, |app| {
     cmd(&mut app, C::Secrets);
 });
 
+/// The secrets overlay of a noisy image: the gate's count with the low-confidence number beside it, sorted by
+/// severity, confidence and layer, low-confidence findings hidden, then listed after `a`.
+#[test]
+fn secrets_overlay_sorted_with_low_confidence_hidden_then_shown() {
+    let image = fixture::image();
+    let analysis = fixture::noisy_analysis(&image);
+    let mut app = App::new(&image, &analysis, false, Rect::new(0, 0, 120, 30));
+    cmd(&mut app, C::Secrets);
+    let hidden = render(&app).to_string();
+    cmd(&mut app, C::ToggleLowConfidence);
+    let shown = render(&app).to_string();
+    insta::assert_snapshot!(format!("{hidden}\n{shown}"));
+}
+
 scenario!(viewer_text, 120, 40, |app| {
     cmd(&mut app, C::Last);
     app.focus = Pane::Tree;

@@ -16,7 +16,7 @@ use crate::tui::theme::Theme;
 pub fn summary(app: &App, width: usize, theme: Theme) -> Vec<Line<'static>> {
     let waste = &app.analysis.waste;
     let label = |t: &'static str| Span::styled(t, theme.dim());
-    let secrets = app.analysis.secrets.len();
+    let secrets = &app.secrets;
     let mut lines = flow(
         vec![
             vec![label("total "), Span::raw(size(app.analysis.size_bytes))],
@@ -32,8 +32,8 @@ pub fn summary(app: &App, width: usize, theme: Theme) -> Vec<Line<'static>> {
             vec![
                 label("secrets "),
                 Span::styled(
-                    secrets.to_string(),
-                    if secrets == 0 {
+                    secrets.summary(),
+                    if secrets.counted == 0 {
                         theme.dim()
                     } else {
                         theme.warn()
@@ -62,7 +62,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let title = format!(" Image {} ", fit(&named, width.saturating_sub(8)));
     frame.render_widget(pane(title, focused, theme), area);
     let waste = &app.analysis.waste;
-    let secrets = &app.analysis.secrets;
+    let findings = &app.analysis.secrets;
+    let secrets = &app.secrets;
     let mut lines = summary(app, width, theme);
     let rows = (body.height as usize).saturating_sub(lines.len());
     let total = waste.files.len() + secrets.len();
@@ -76,7 +77,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
                 layers.join(",")
             )
         } else {
-            let s = &secrets[i - waste.files.len()];
+            let Some(s) = secrets.get(i - waste.files.len(), findings) else {
+                break;
+            };
             format!(
                 "{:>9}  {} {} L{}",
                 "secret",
