@@ -6,7 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 
-use super::{fit, inner, pane};
+use super::{fit, inner, pane, safe};
 use crate::report::text::size;
 use crate::tui::app::Viewer;
 use crate::tui::content::Content;
@@ -23,7 +23,10 @@ pub fn draw(frame: &mut Frame, area: Rect, viewer: &Viewer, theme: Theme) {
         .size()
         .map(|s| size(s as u64))
         .unwrap_or_default();
-    let title = format!(" {} · {kind} {bytes} (v or Esc closes) ", viewer.title);
+    let title = format!(
+        " {} · {kind} {bytes} (v or Esc closes) ",
+        safe(&viewer.title)
+    );
     frame.render_widget(pane(title, true, theme), area);
     let body = inner(area);
     let width = body.width as usize;
