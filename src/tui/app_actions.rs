@@ -125,7 +125,12 @@ impl App<'_> {
                     let detail = e.to_string();
                     format!(
                         "bad regex: {}",
-                        detail.lines().last().unwrap_or(&detail).trim()
+                        detail
+                            .lines()
+                            .last()
+                            .unwrap_or(&detail)
+                            .trim()
+                            .trim_start_matches("error: ")
                     )
                 })?;
             Some(re)
