@@ -386,6 +386,10 @@ impl<'a> App<'a> {
             }),
             Command::SwitchPane => self.switch_pane(),
             Command::Select => self.focus = Pane::Tree,
+            Command::Filter => {
+                self.focus = Pane::Tree;
+                return self.tree_command(c);
+            }
             _ => {}
         }
         Effect::None

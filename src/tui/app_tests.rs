@@ -178,6 +178,23 @@ fn filter_applies_while_typing_and_esc_restores() {
 }
 
 #[test]
+fn ctrl_f_in_the_layers_pane_filters_the_tree_as_in_dive() {
+    let image = fixture::image();
+    let analysis = fixture::analysis(&image);
+    let mut app = app(&image, &analysis);
+    let ctrl_f = KeyEvent::new(KeyCode::Char('f'), KeyModifiers::CONTROL);
+    let action = app.action_for_key(ctrl_f).unwrap();
+    app.update(action);
+    assert_eq!(app.focus, Pane::Tree);
+    assert!(matches!(
+        app.prompt.as_ref().map(|p| &p.kind),
+        Some(PromptKind::Filter { .. })
+    ));
+    typed(&mut app, "passwd");
+    assert_eq!(app.tree.visible().len(), 2);
+}
+
+#[test]
 fn reopened_prompts_select_the_old_text_so_typing_replaces_it() {
     let image = fixture::image();
     let analysis = fixture::analysis(&image);

@@ -143,6 +143,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(Layers, &[ctrl('a')], "ctrl+a", "view: the whole image at this layer", None, C::ModeImage),
     bind(Layers, &[ch('c')], "c", "compare: changes from the marked layer to the selected one (c again: off)", Some("compare"), C::CompareFrom),
     bind(Layers, &[key(KeyCode::Enter)], "Enter", "go to the file tree", None, C::Select),
+    bind(Layers, &[ctrl('f')], "ctrl+f", "go to the file tree and filter its paths (as dive)", None, C::Filter),
     bind(Tree, &[key(KeyCode::Left), ch('h')], "Left, h", "collapse directory (or go to parent)", None, C::Collapse),
     bind(Tree, &[key(KeyCode::Right), ch('l')], "Right, l", "expand directory", None, C::Expand),
     bind(Tree, &[ch(' ')], "Space", "toggle directory", Some("fold"), C::ToggleDir),
@@ -260,6 +261,7 @@ mod tests {
     fn dive_ctrl_keys_filter_and_extract_in_the_tree() {
         assert_eq!(lookup(&[Tree, Global], ctrl('f')), Some(C::Filter));
         assert_eq!(lookup(&[Tree, Global], ctrl('e')), Some(C::Extract));
+        assert_eq!(lookup(&[Layers, Global], ctrl('f')), Some(C::Filter));
     }
 
     #[test]
