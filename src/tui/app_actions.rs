@@ -273,7 +273,8 @@ impl App<'_> {
                     .unwrap_or_default()
             ),
             Some(e) if e.kind == EntryKind::Hardlink => "a hardlink whose target is unknown".into(),
-            Some(e) if e.kind == EntryKind::Other => "a device or FIFO".into(),
+            // Any other kind that is not a directory (devices, FIFOs, sockets) holds no bytes.
+            Some(e) if e.kind != EntryKind::Dir => "a device, FIFO or socket".into(),
             _ => "a directory".into(),
         }
     }
