@@ -274,6 +274,7 @@ impl App<'_> {
             ),
             Some(e) if e.kind == EntryKind::Hardlink => "a hardlink whose target is unknown".into(),
             // Any other kind that is not a directory (devices, FIFOs, sockets) holds no bytes.
+            Some(e) if e.kind == EntryKind::File => "a file whose bytes are unknown".into(),
             Some(e) if e.kind != EntryKind::Dir => "a device, FIFO or socket".into(),
             _ => "a directory".into(),
         }
