@@ -1,6 +1,7 @@
 //! End to end: the real binary's explorer driven inside tmux (send-keys, capture-pane) on a real Docker-built
 //! image. The layers pane shows the instructions, moving to a layer shows the files it added, a filter and the
-//! help overlay work, `q` exits 0 and leaves the terminal as it was (main screen back, cooked mode).
+//! help overlay work, `q` exits 0 and leaves the terminal as it was (main screen back, cooked mode); SIGTERM,
+//! SIGHUP and the terminal going away end it promptly.
 //!
 //! Skips when tmux is missing, unless LAYERSCOPE_REQUIRE_ENGINES=1 (CI), where it fails instead.
 
@@ -213,12 +214,8 @@ fn explorer_in_tmux() {
     );
 }
 
-#[test]
-fn sigterm_restores_the_terminal() {
-    if !tmux_available() {
-        return;
-    }
-    let t = start("sigterm");
+/// Starts the explorer on the real fixture under `sh`, which writes its pid first; returns that pid.
+fn launch(t: &Tmux) -> String {
     let fixture =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real/docker-legacy.tar");
     let pid_file = t.dir.path().join("pid");
@@ -232,21 +229,145 @@ fn sigterm_restores_the_terminal() {
     t.text(&line);
     t.keys(&["Enter"]);
     t.wait("the explorer", |s| s.contains("Layers (7)"));
-    let pid = std::fs::read_to_string(&pid_file).unwrap();
-    let killed = Command::new("kill")
-        .args(["-TERM", pid.trim()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+/// Whether process `pid` still runs (a zombie nobody reaped has ended).
+fn running(pid: &str) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z') || rest.starts_with('X')),
+        Err(_) => false,
+    }
+}
+
+/// Waits up to `limit` for process `pid` to end; whether it did.
+fn ends_within(pid: &str, limit: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if !running(pid) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    !running(pid)
+}
+
+/// Ends `pid` if a failed test left it behind.
+fn reap(pid: &str) {
+    if running(pid) {
+        let _ = Command::new("kill").args(["-KILL", pid]).status();
+    }
+}
+
+fn signal(pid: &str, sig: &str) {
+    let sent = Command::new("kill").args([sig, pid]).status().unwrap();
+    assert!(sent.success());
+}
+
+fn exit_line(t: &Tmux) -> String {
     let start = Instant::now();
     while !t.exit_file().exists() && start.elapsed() < Duration::from_secs(20) {
         std::thread::sleep(Duration::from_millis(50));
     }
-    let code = std::fs::read_to_string(t.exit_file()).unwrap_or_default();
-    assert_eq!(code.trim(), "EXIT=143", "screen:\n{}", t.screen());
+    std::fs::read_to_string(t.exit_file())
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    if !tmux_available() {
+        return;
+    }
+    let t = start("sigterm");
+    let pid = launch(&t);
+    signal(&pid, "-TERM");
+    let ended = ends_within(&pid, Duration::from_secs(2));
+    reap(&pid);
+    assert!(ended, "SIGTERM did not end the explorer within 2 s");
+    assert_eq!(exit_line(&t), "EXIT=143", "screen:\n{}", t.screen());
     let screen = t.screen();
     assert!(
         !screen.contains("Layers (7)"),
         "the UI is still on screen:\n{screen}"
     );
+}
+
+#[test]
+fn sighup_ends_the_explorer() {
+    if !tmux_available() {
+        return;
+    }
+    let t = start("sighup");
+    let pid = launch(&t);
+    signal(&pid, "-HUP");
+    let ended = ends_within(&pid, Duration::from_secs(2));
+    reap(&pid);
+    assert!(ended, "SIGHUP did not end the explorer within 2 s");
+    assert_eq!(exit_line(&t), "EXIT=129", "screen:\n{}", t.screen());
+}
+
+/// An ssh drop or a closed terminal window: the terminal goes away under the explorer, which must end (not
+/// spin reading a dead terminal), and must still obey SIGTERM meanwhile.
+#[test]
+fn the_explorer_ends_when_its_terminal_goes_away() {
+    if !tmux_available() {
+        return;
+    }
+    let t = start("hangup");
+    let pid = launch(&t);
+    let out = t.cmd(&["kill-session", "-t", "e2e"]);
+    assert!(out.status.success(), "kill-session: {out:?}");
+    let ended = ends_within(&pid, Duration::from_secs(2));
+    if !ended {
+        signal(&pid, "-TERM");
+    }
+    let obeyed_sigterm = ended || ends_within(&pid, Duration::from_secs(2));
+    reap(&pid);
+    assert!(
+        ended,
+        "the explorer still runs 2 s after its terminal went away (SIGTERM then {})",
+        if obeyed_sigterm {
+            "ended it"
+        } else {
+            "was ignored too"
+        }
+    );
+}
+
+/// Times the main thread of `pid` went to sleep so far.
+fn wakeups(pid: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap()
+}
+
+/// No redraw timer: an idle explorer sleeps until a key, a resize or a signal comes.
+#[test]
+fn an_idle_explorer_sleeps() {
+    if !tmux_available() {
+        return;
+    }
+    let t = start("idle");
+    let pid = launch(&t);
+    std::thread::sleep(Duration::from_millis(300));
+    let before = wakeups(&pid);
+    std::thread::sleep(Duration::from_secs(1));
+    let idle = wakeups(&pid) - before;
+    t.keys(&["Down"]);
+    t.wait("layer 1", |s| s.contains("Files · image at layer 1"));
+    signal(&pid, "-TERM");
+    let ended = ends_within(&pid, Duration::from_secs(2));
+    reap(&pid);
+    assert!(ended);
+    assert!(idle <= 2, "the idle explorer woke {idle} times in 1 s");
 }

@@ -9,6 +9,7 @@ use super::content::Content;
 use super::file_tree::{FileTree, TreeOptions};
 use super::keymap::{self, Command, Context};
 use super::layout::Areas;
+use super::secret_list::SecretList;
 use crate::analysis::Analysis;
 use crate::image::Image;
 
@@ -102,6 +103,8 @@ pub struct Prompt {
     pub kind: PromptKind,
     pub input: String,
     pub error: Option<String>,
+    /// The input is the previous text, shown selected: the first key typed replaces it, Backspace clears it.
+    pub selected: bool,
 }
 
 /// Everything that can happen to the explorer.
@@ -165,6 +168,8 @@ pub struct App<'a> {
     pub filter_text: String,
     pub search: String,
     pub image_list: ListCursor,
+    /// The secrets in listing order (the image details list and the `s` overlay).
+    pub secrets: SecretList,
     pub overlay: Option<Overlay>,
     pub prompt: Option<Prompt>,
     pub status: Option<String>,
@@ -194,6 +199,7 @@ impl<'a> App<'a> {
             filter_text: String::new(),
             search: String::new(),
             image_list: ListCursor::default(),
+            secrets: SecretList::new(&analysis.secrets),
             overlay: None,
             prompt: None,
             status: None,
@@ -247,6 +253,17 @@ impl<'a> App<'a> {
     }
 
     pub fn update(&mut self, action: Action) -> Effect {
+        let effect = self.apply(action);
+        // The layout follows the focus and the selected layer's instruction: keep page sizes in step.
+        let page = self.areas().tree_rows().max(1);
+        if page != self.tree.page {
+            self.tree.page = page;
+            self.tree.clamp();
+        }
+        effect
+    }
+
+    fn apply(&mut self, action: Action) -> Effect {
         match action {
             Action::Command(c) => {
                 self.status = None;
@@ -282,11 +299,7 @@ impl<'a> App<'a> {
             }
             Action::ExtractExists(to) => {
                 if let Some((layer, entry)) = self.selected_version() {
-                    self.prompt = Some(Prompt {
-                        kind: PromptKind::Overwrite { layer, entry, to },
-                        input: String::new(),
-                        error: None,
-                    });
+                    self.open_prompt(PromptKind::Overwrite { layer, entry, to }, String::new());
                 }
                 Effect::None
             }
@@ -373,6 +386,10 @@ impl<'a> App<'a> {
             }),
             Command::SwitchPane => self.switch_pane(),
             Command::Select => self.focus = Pane::Tree,
+            Command::Filter => {
+                self.focus = Pane::Tree;
+                return self.tree_command(c);
+            }
             _ => {}
         }
         Effect::None
@@ -434,7 +451,7 @@ impl<'a> App<'a> {
 
     /// Items of the image details list (wasted files then secrets), or of one overlay list.
     pub fn list_len(&self, secrets_only: bool) -> usize {
-        let secrets = self.analysis.secrets.len();
+        let secrets = self.secrets.len();
         match (&self.overlay, secrets_only) {
             (Some(Overlay::Wasted(_)), _) => self.analysis.waste.files.len(),
             (Some(Overlay::Secrets(_)), _) | (_, true) => secrets,

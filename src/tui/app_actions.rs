@@ -32,6 +32,9 @@ impl App<'_> {
             self.prompt = None;
             return effect;
         }
+        if std::mem::take(&mut prompt.selected) {
+            prompt.input.clear();
+        }
         prompt.input.push(c);
         self.prompt_changed();
         Effect::None
@@ -39,7 +42,11 @@ impl App<'_> {
 
     pub(super) fn prompt_backspace(&mut self) -> Effect {
         if let Some(prompt) = self.prompt.as_mut() {
-            prompt.input.pop();
+            if std::mem::take(&mut prompt.selected) {
+                prompt.input.clear();
+            } else {
+                prompt.input.pop();
+            }
             self.prompt_changed();
         }
         Effect::None
@@ -118,7 +125,12 @@ impl App<'_> {
                     let detail = e.to_string();
                     format!(
                         "bad regex: {}",
-                        detail.lines().last().unwrap_or(&detail).trim()
+                        detail
+                            .lines()
+                            .last()
+                            .unwrap_or(&detail)
+                            .trim()
+                            .trim_start_matches("error: ")
                     )
                 })?;
             Some(re)
@@ -196,7 +208,7 @@ impl App<'_> {
             (layer, Some(f.node), f.path.clone())
         } else {
             let k = if secrets_only { i } else { i - wasted.len() };
-            let Some(s) = self.analysis.secrets.get(k) else {
+            let Some(s) = self.secrets.get(k, &self.analysis.secrets) else {
                 return;
             };
             let node = s
@@ -261,7 +273,9 @@ impl App<'_> {
                     .unwrap_or_default()
             ),
             Some(e) if e.kind == EntryKind::Hardlink => "a hardlink whose target is unknown".into(),
-            Some(e) if e.kind == EntryKind::Other => "a device or FIFO".into(),
+            // Any other kind that is not a directory (devices, FIFOs, sockets) holds no bytes.
+            Some(e) if e.kind == EntryKind::File => "a file whose bytes are unknown".into(),
+            Some(e) if e.kind != EntryKind::Dir => "a device, FIFO or socket".into(),
             _ => "a directory".into(),
         }
     }
@@ -298,11 +312,7 @@ impl App<'_> {
             self.status = Some(format!("{shown}: {}", self.no_bytes_reason()));
             return;
         };
-        self.prompt = Some(Prompt {
-            kind: PromptKind::Extract { layer, entry },
-            input: String::new(),
-            error: None,
-        });
+        self.open_prompt(PromptKind::Extract { layer, entry }, String::new());
     }
 
     pub(super) fn scroll_at(&mut self, column: u16, row: u16, down: bool) {

@@ -68,9 +68,11 @@ impl App<'_> {
         Effect::None
     }
 
+    /// Opens a prompt holding `input` (the previous text), selected so that typing replaces it.
     pub(super) fn open_prompt(&mut self, kind: PromptKind, input: String) {
         self.prompt = Some(Prompt {
             kind,
+            selected: !input.is_empty(),
             input,
             error: None,
         });
@@ -88,10 +90,28 @@ impl App<'_> {
                 let i = cursor.selected;
                 self.jump_to_item(i, false);
             }
+            Command::ToggleLowConfidence => self.toggle_low_confidence(),
             Command::SwitchPane => self.switch_pane(),
             _ => {}
         }
         Effect::None
+    }
+
+    /// Shows or hides the low-confidence secrets, keeping every list's cursor on an item.
+    fn toggle_low_confidence(&mut self) {
+        self.secrets.toggle_low(&self.analysis.secrets);
+        let areas = self.areas();
+        let secrets = self.secrets.len();
+        let all = self.analysis.waste.files.len() + secrets;
+        if let Some(Overlay::Secrets(cursor)) = self.overlay.as_mut() {
+            cursor.move_by(0, secrets, areas.overlay_rows());
+        }
+        self.image_list.move_by(0, all, areas.image_list_rows());
+        self.status = Some(if self.secrets.show_low {
+            format!("listing {} low-confidence secrets too", self.secrets.low)
+        } else {
+            format!("{} low-confidence secrets hidden", self.secrets.low)
+        });
     }
 
     pub(super) fn overlay_command(&mut self, c: Command) -> Effect {
@@ -125,10 +145,14 @@ impl App<'_> {
                 if cursor.apply(c, len, page) {
                     return Effect::None;
                 }
-                if c == Command::Select {
-                    let i = cursor.selected;
-                    let secrets = matches!(self.overlay, Some(Overlay::Secrets(_)));
-                    self.jump_to_item(i, secrets);
+                match c {
+                    Command::Select => {
+                        let i = cursor.selected;
+                        let secrets = matches!(self.overlay, Some(Overlay::Secrets(_)));
+                        self.jump_to_item(i, secrets);
+                    }
+                    Command::ToggleLowConfidence => self.toggle_low_confidence(),
+                    _ => {}
                 }
             }
             None => {}

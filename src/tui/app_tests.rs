@@ -178,6 +178,58 @@ fn filter_applies_while_typing_and_esc_restores() {
 }
 
 #[test]
+fn ctrl_f_in_the_layers_pane_filters_the_tree_as_in_dive() {
+    let image = fixture::image();
+    let analysis = fixture::analysis(&image);
+    let mut app = app(&image, &analysis);
+    let ctrl_f = KeyEvent::new(KeyCode::Char('f'), KeyModifiers::CONTROL);
+    let action = app.action_for_key(ctrl_f).unwrap();
+    app.update(action);
+    assert_eq!(app.focus, Pane::Tree);
+    assert!(matches!(
+        app.prompt.as_ref().map(|p| &p.kind),
+        Some(PromptKind::Filter { .. })
+    ));
+    typed(&mut app, "passwd");
+    assert_eq!(app.tree.visible().len(), 2);
+}
+
+#[test]
+fn reopened_prompts_select_the_old_text_so_typing_replaces_it() {
+    let image = fixture::image();
+    let analysis = fixture::analysis(&image);
+    let mut app = app(&image, &analysis);
+    app.focus = Pane::Tree;
+    cmd(&mut app, C::Filter);
+    typed(&mut app, "passwd");
+    app.update(Action::Submit);
+    cmd(&mut app, C::Filter);
+    let prompt = app.prompt.as_ref().unwrap();
+    assert_eq!((prompt.input.as_str(), prompt.selected), ("passwd", true));
+    typed(&mut app, "hosts");
+    assert_eq!(app.prompt.as_ref().unwrap().input, "hosts");
+    assert_eq!(app.filter_text, "hosts");
+    app.update(Action::Submit);
+    cmd(&mut app, C::Filter);
+    app.update(Action::Backspace);
+    assert_eq!(
+        app.prompt.as_ref().unwrap().input,
+        "",
+        "Backspace clears it"
+    );
+    assert!(app.filter_text.is_empty());
+    cmd(&mut app, C::Close);
+    assert_eq!(app.filter_text, "hosts", "Esc keeps the filter as it was");
+
+    cmd(&mut app, C::Search);
+    typed(&mut app, "passwd");
+    app.update(Action::Submit);
+    cmd(&mut app, C::Search);
+    typed(&mut app, "hosts");
+    assert_eq!(app.search, "hosts");
+}
+
+#[test]
 fn search_moves_and_reveals_with_next_and_previous() {
     let image = fixture::image();
     let analysis = fixture::analysis(&image);
@@ -357,4 +409,80 @@ fn help_toggles_and_resize_keeps_the_cursor_on_screen() {
         height: 12,
     });
     assert!(app.tree.cursor >= app.tree.top && app.tree.cursor < app.tree.top + app.tree.page);
+}
+
+#[test]
+fn the_tree_page_follows_the_layout_as_the_details_come_and_go() {
+    let image = fixture::image();
+    let analysis = fixture::analysis(&image);
+    let mut app = App::new(&image, &analysis, false, Rect::new(0, 0, 60, 20));
+    let with_details = app.tree.page;
+    assert_eq!(with_details, app.areas().tree_rows());
+    cmd(&mut app, C::SwitchPane);
+    cmd(&mut app, C::SwitchPane);
+    assert_eq!(app.focus, Pane::Tree);
+    assert!(app.areas().details.is_empty());
+    assert_eq!(app.tree.page, app.areas().tree_rows());
+    assert!(app.tree.page > with_details);
+}
+
+/// The rule, confidence and layer of each secret listed.
+fn listed(app: &App) -> Vec<(String, bool, Option<u32>)> {
+    app.secrets
+        .iter(&app.analysis.secrets)
+        .map(|s| {
+            let low = s.confidence == crate::secrets::Confidence::Low;
+            (s.rule.clone(), low, s.layer)
+        })
+        .collect()
+}
+
+#[test]
+fn secrets_list_by_severity_confidence_and_layer_and_low_confidence_waits_for_a() {
+    let image = fixture::image();
+    let analysis = fixture::noisy_analysis(&image);
+    let mut app = app(&image, &analysis);
+    let gate = crate::ci::evaluate(&analysis, &crate::ci::Thresholds::defaults());
+    let gate_count = gate
+        .rules
+        .iter()
+        .find(|r| r.name == "fail-on-secrets")
+        .map(|r| r.actual as usize);
+    assert_eq!(Some(app.secrets.counted), gate_count);
+    assert_eq!((app.secrets.counted, app.secrets.low), (3, 2));
+    let s = |rule: &str, low, layer| (rule.to_string(), low, Some(layer));
+    assert_eq!(
+        listed(&app),
+        [
+            s("aws-access-key", false, 2),
+            s("netrc-password", false, 1),
+            s("generic-secret", false, 1),
+        ],
+        "low-confidence findings are hidden at first"
+    );
+    cmd(&mut app, C::Secrets);
+    cmd(&mut app, C::Last);
+    let a = KeyEvent::new(KeyCode::Char('a'), KeyModifiers::NONE);
+    let toggle = app.action_for_key(a).unwrap();
+    assert_eq!(toggle, Action::Command(C::ToggleLowConfidence));
+    app.update(toggle.clone());
+    assert_eq!(
+        listed(&app),
+        [
+            s("aws-access-key", false, 2),
+            s("private-key", true, 1),
+            s("netrc-password", false, 1),
+            s("aws-access-key", true, 0),
+            s("generic-secret", false, 1),
+        ]
+    );
+    app.update(toggle);
+    assert_eq!(app.secrets.len(), 3);
+    assert!(matches!(app.overlay, Some(Overlay::Secrets(c)) if c.selected == 2));
+    cmd(&mut app, C::Select);
+    assert_eq!(
+        selected_path(&app),
+        "/srv/app/app.conf",
+        "Enter follows the listed order"
+    );
 }

@@ -61,7 +61,9 @@ impl Content {
                             let pad = 4 - out.chars().count() % 4;
                             out.extend(std::iter::repeat_n(' ', pad));
                         }
-                        c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+                        c if crate::escape::is_unsafe(c) => {
+                            out.push_str(&crate::escape::escape(c.encode_utf8(&mut [0; 4])))
+                        }
                         c => out.push(c),
                     }
                 }

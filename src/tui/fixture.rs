@@ -98,7 +98,11 @@ pub fn layers() -> Vec<Vec<E>> {
 }
 
 pub fn image() -> Image {
-    let history = vec![
+    image_of(layers(), history())
+}
+
+fn history() -> Vec<HistoryItem> {
+    vec![
         step(
             "/bin/sh -c #(nop) ADD file:0123456789abcdef0123 in / ",
             false,
@@ -114,8 +118,66 @@ pub fn image() -> Image {
         ),
         step("/bin/sh -c #(nop) WORKDIR /srv/app", true),
         step("/bin/sh -c #(nop)  CMD [\"cat\" \"app.conf\"]", true),
+    ]
+}
+
+/// A build step as long as real ones get, ending in a word a test can look for.
+pub const LONG_INSTRUCTION: &str = "/bin/sh -c apt-get update && apt-get install -y --no-install-recommends \
+     ca-certificates curl git make && make install PREFIX=/srv/app && cp cache /tmp/cache.img && \
+     rm -rf /var/lib/apt/lists/* && echo the-very-end";
+
+/// The fixture image with [`LONG_INSTRUCTION`] as the step of layer 1.
+pub fn long_instruction_image() -> Image {
+    let mut history = history();
+    history[1] = step(LONG_INSTRUCTION, false);
+    image_of(layers(), history)
+}
+
+/// Text an image may carry to take over a terminal: an OSC title change, a colour, a cursor move and a
+/// right-to-left override that shows `exe.txt` as `txt.exe`.
+pub const HOSTILE: &str = "\u{1b}]0;owned\u{7}\u{1b}[31mred\u{1b}[2J\u{202e}exe.txt";
+
+/// An image whose names, history, reference and platform carry [`HOSTILE`] text, with a secret finding
+/// quoting it too.
+pub fn hostile_image() -> Image {
+    let name: &'static str = Box::leak(format!("srv/{HOSTILE}").into_boxed_str());
+    let link: &'static str = Box::leak(format!("srv/link{HOSTILE}").into_boxed_str());
+    let layers = vec![
+        vec![E::File(name, format!("line {HOSTILE}\n").into_bytes())],
+        vec![E::Link(link, name)],
     ];
-    let specs = layers();
+    let history = vec![
+        step(&format!("/bin/sh -c echo {HOSTILE} > /{name}"), false),
+        step(&format!("/bin/sh -c #(nop)  LABEL x={HOSTILE}"), true),
+        step(&format!("/bin/sh -c ln -s {HOSTILE} /srv/link"), false),
+    ];
+    let mut image = image_of(layers, history);
+    image.meta.reference = Some(format!("evil:{HOSTILE}"));
+    image
+}
+
+/// The analysis of [`hostile_image`], with a finding whose rule, path and match quote [`HOSTILE`].
+pub fn hostile_analysis(image: &Image) -> Analysis {
+    let mut a = analysis::analyze(image, 1);
+    a.secrets.push(SecretFinding {
+        rule: format!("rule{HOSTILE}"),
+        description: HOSTILE.into(),
+        severity: Severity::High,
+        confidence: Confidence::High,
+        location: Location::File,
+        layer: Some(0),
+        path: Some(format!("/srv/{HOSTILE}")),
+        line: Some(1),
+        status: Status::Visible,
+        removed_in: None,
+        instruction: Some(HOSTILE.into()),
+        redacted: format!("m{HOSTILE}"),
+        fingerprint: "f".into(),
+    });
+    a
+}
+
+fn image_of(specs: Vec<Vec<E>>, history: Vec<HistoryItem>) -> Image {
     let histories = map_history(&history, specs.len());
     let layers = specs
         .iter()
@@ -167,5 +229,57 @@ pub fn analysis(image: &Image) -> Analysis {
         redacted: "hunt**********".into(),
         fingerprint: "f".into(),
     });
+    a
+}
+
+/// [`analysis`] with more findings, as a real image has them: a critical one, a medium one, and low-confidence
+/// hits in a `node_modules` tree and a test directory, out of order.
+pub fn noisy_analysis(image: &Image) -> Analysis {
+    let mut a = analysis(image);
+    let finding = |rule: &str, severity, confidence, layer: u32, path: &str| SecretFinding {
+        rule: rule.into(),
+        description: rule.into(),
+        severity,
+        confidence,
+        location: Location::File,
+        layer: Some(layer),
+        path: Some(path.into()),
+        line: Some(1),
+        status: Status::Visible,
+        removed_in: None,
+        instruction: None,
+        redacted: "AKIA************".into(),
+        fingerprint: rule.into(),
+    };
+    a.secrets.extend([
+        finding(
+            "aws-access-key",
+            Severity::High,
+            Confidence::Low,
+            0,
+            "/usr/lib/node_modules/aws-sdk/README.md",
+        ),
+        finding(
+            "generic-secret",
+            Severity::Medium,
+            Confidence::High,
+            1,
+            "/srv/app/app.conf",
+        ),
+        finding(
+            "private-key",
+            Severity::Critical,
+            Confidence::Low,
+            1,
+            "/usr/lib/python3/site-packages/tests/key.pem",
+        ),
+        finding(
+            "aws-access-key",
+            Severity::Critical,
+            Confidence::High,
+            2,
+            "/srv/app/.env",
+        ),
+    ]);
     a
 }

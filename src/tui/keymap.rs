@@ -39,6 +39,7 @@ pub enum Command {
     ModeImage,
     CompareFrom,
     CycleMode,
+    ToggleLowConfidence,
 }
 
 /// Where a binding applies. Overlays first, then the focused pane, then `Global`.
@@ -142,6 +143,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(Layers, &[ctrl('a')], "ctrl+a", "view: the whole image at this layer", None, C::ModeImage),
     bind(Layers, &[ch('c')], "c", "compare: changes from the marked layer to the selected one (c again: off)", Some("compare"), C::CompareFrom),
     bind(Layers, &[key(KeyCode::Enter)], "Enter", "go to the file tree", None, C::Select),
+    bind(Layers, &[ctrl('f')], "ctrl+f", "go to the file tree and filter its paths (as dive)", None, C::Filter),
     bind(Tree, &[key(KeyCode::Left), ch('h')], "Left, h", "collapse directory (or go to parent)", None, C::Collapse),
     bind(Tree, &[key(KeyCode::Right), ch('l')], "Right, l", "expand directory", None, C::Expand),
     bind(Tree, &[ch(' ')], "Space", "toggle directory", Some("fold"), C::ToggleDir),
@@ -155,10 +157,11 @@ pub const BINDINGS: &[Binding] = &[
     bind(Tree, &[ch('/')], "/", "search paths (n / N: next / previous match)", Some("search"), C::Search),
     bind(Tree, &[ch('n')], "n", "next search match", None, C::SearchNext),
     bind(Tree, &[ch('N')], "N", "previous search match", None, C::SearchPrev),
-    bind(Tree, &[ch('f')], "f", "filter paths by regex (empty: no filter)", Some("filter"), C::Filter),
+    bind(Tree, &[ch('f'), ctrl('f')], "f, ctrl+f", "filter paths by regex (empty: no filter)", Some("filter"), C::Filter),
     bind(Tree, &[ch('v')], "v", "view the file as it was at this layer (text or hexdump)", Some("view"), C::ViewFile),
-    bind(Tree, &[ch('x')], "x", "extract the file (as at this layer) to a path", Some("extract"), C::Extract),
+    bind(Tree, &[ch('x'), ctrl('e')], "x, ctrl+e", "extract the file (as at this layer) to a path", Some("extract"), C::Extract),
     bind(List, &[key(KeyCode::Enter)], "Enter", "jump to that file at its layer", Some("jump"), C::Select),
+    bind(List, &[ch('a')], "a", "show or hide low-confidence secrets (third-party and test trees, weak matches)", Some("all secrets"), C::ToggleLowConfidence),
     bind(Viewer, &[ch('v')], "v", "close the viewer", None, C::Close),
     bind(Help, &[ch('?')], "?", "close the help", None, C::Close),
 ];
@@ -252,6 +255,13 @@ mod tests {
         assert_eq!(lookup(&[Tree, Global], ctrl('a')), Some(C::ToggleAdded));
         assert_eq!(lookup(&[Tree, Global], ch('q')), Some(C::Quit));
         assert_eq!(lookup(&[Layers, Global], ch('f')), None);
+    }
+
+    #[test]
+    fn dive_ctrl_keys_filter_and_extract_in_the_tree() {
+        assert_eq!(lookup(&[Tree, Global], ctrl('f')), Some(C::Filter));
+        assert_eq!(lookup(&[Tree, Global], ctrl('e')), Some(C::Extract));
+        assert_eq!(lookup(&[Layers, Global], ctrl('f')), Some(C::Filter));
     }
 
     #[test]

@@ -1,13 +1,19 @@
 //! Where each pane sits for a terminal size: shared by drawing and by `update` (page sizes, mouse hits), so
 //! both always agree. Wide: layers, layer details and image details on the left, the tree on the right. Below
-//! 70 columns: layers (or image details, when focused) above the tree. Below 20x6: nothing but a notice.
+//! 70 columns: layers (or image details, when focused) above the tree, the layer details between them while
+//! the layers have the focus. The layer details are as tall as the selected instruction needs (within limits),
+//! so it is never cut. Below 20x6: nothing but a notice.
 
 use ratatui::layout::Rect;
 
 use super::app::{App, Pane};
+use super::theme::Theme;
+use super::view::{details, image};
 
-/// Lines of the image details pane above its list (sizes, efficiency, ratio, list title).
-pub const IMAGE_SUMMARY_LINES: u16 = 4;
+/// Smallest heights (borders included) the panes keep while the layer details grow to show a long instruction.
+const LAYERS_MIN: u16 = 5;
+const IMAGE_MIN: u16 = 4;
+const TREE_MIN: u16 = 5;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Areas {
@@ -17,7 +23,19 @@ pub struct Areas {
     pub tree: Rect,
     pub footer: Rect,
     pub overlay: Rect,
+    /// Lines of the image details pane above its list (figures, list title); they depend on the width.
+    pub image_summary: u16,
     pub too_small: bool,
+}
+
+/// Height of the layer details pane that shows the selected layer's instruction and counts whole.
+fn details_needed(app: &App, width: u16) -> u16 {
+    let (_, essential) = details::lines(
+        app,
+        width.saturating_sub(2) as usize,
+        Theme { color: false },
+    );
+    (essential as u16).saturating_add(2)
 }
 
 impl Areas {
@@ -31,28 +49,60 @@ impl Areas {
         let main = Rect::new(size.x, size.y, size.width, size.height - 1);
         let footer = Rect::new(size.x, size.y + size.height - 1, size.width, 1);
         let overlay = centered(main, 92, 90);
-        if size.width < 70 {
-            let top_h = (main.height * 2 / 5).max(3);
-            let top = Rect::new(main.x, main.y, main.width, top_h);
-            let tree = Rect::new(main.x, main.y + top_h, main.width, main.height - top_h);
-            let (layers, image) = match app.focus {
-                Pane::Image => (Rect::default(), top),
-                _ => (top, Rect::default()),
-            };
-            return Areas {
-                layers,
-                details: Rect::default(),
-                image,
-                tree,
-                footer,
-                overlay,
-                too_small: false,
-            };
+        let mut areas = if size.width < 70 {
+            Areas::stacked(main, app)
+        } else {
+            Areas::side_by_side(main, app)
+        };
+        areas.footer = footer;
+        areas.overlay = overlay;
+        if !areas.image.is_empty() {
+            let width = areas.image.width.saturating_sub(2) as usize;
+            areas.image_summary = image::summary(app, width, Theme { color: false }).len() as u16;
         }
+        areas
+    }
+
+    /// Below 70 columns: layers (or image details, when focused) above the tree; while the layers pane has the
+    /// focus, the selected layer's details between them, as tall as its instruction needs.
+    fn stacked(main: Rect, app: &App) -> Areas {
+        let top_h = (main.height * 2 / 5).max(3);
+        let top = Rect::new(main.x, main.y, main.width, top_h);
+        let room = main.height.saturating_sub(top_h + TREE_MIN);
+        let details_h = match app.focus {
+            Pane::Layers => details_needed(app, main.width).min(room),
+            _ => 0,
+        };
+        let details_h = if details_h < 3 { 0 } else { details_h };
+        let details = Rect::new(main.x, main.y + top_h, main.width, details_h);
+        let tree_y = main.y + top_h + details_h;
+        let tree = Rect::new(main.x, tree_y, main.width, main.height - top_h - details_h);
+        let (layers, image) = match app.focus {
+            Pane::Image => (Rect::default(), top),
+            _ => (top, Rect::default()),
+        };
+        Areas {
+            layers,
+            details,
+            image,
+            tree,
+            ..Areas::default()
+        }
+    }
+
+    /// Layers, layer details and image details on the left, the tree on the right. The details grow (taking
+    /// from the image pane, then from the layers) until the selected layer's instruction fits.
+    fn side_by_side(main: Rect, app: &App) -> Areas {
         let left_w = (main.width * 45 / 100).clamp(30, 80);
         let h = main.height;
-        let layers_h = (h * 45 / 100).max(4);
-        let details_h = (h * 28 / 100).max(3).min(h - layers_h);
+        let layers_default = (h * 45 / 100).max(4);
+        let details_default = (h * 28 / 100).max(3).min(h - layers_default);
+        let image_default = h - layers_default - details_default;
+        let grow = details_needed(app, left_w).saturating_sub(details_default);
+        let from_image = grow.min(image_default.saturating_sub(IMAGE_MIN));
+        let from_layers = (grow - from_image).min(layers_default.saturating_sub(LAYERS_MIN));
+        let layers_h = layers_default - from_layers;
+        let details_h = details_default + from_image + from_layers;
         let image_h = h - layers_h - details_h;
         let x = main.x;
         let mut y = main.y;
@@ -66,9 +116,7 @@ impl Areas {
             details: take(details_h),
             image: take(image_h),
             tree: Rect::new(x + left_w, main.y, main.width - left_w, h),
-            footer,
-            overlay,
-            too_small: false,
+            ..Areas::default()
         }
     }
 
@@ -88,12 +136,12 @@ impl Areas {
     pub fn image_list_rows(&self) -> usize {
         self.image
             .height
-            .saturating_sub(2 + IMAGE_SUMMARY_LINES)
+            .saturating_sub(2 + self.image_summary)
             .max(1) as usize
     }
 
     pub fn image_row_at(&self, y: u16) -> Option<usize> {
-        let first = self.image.y + 1 + IMAGE_SUMMARY_LINES;
+        let first = self.image.y + 1 + self.image_summary;
         (y >= first && y < self.image.y + self.image.height.saturating_sub(1))
             .then(|| (y - first) as usize)
     }

@@ -5,6 +5,7 @@
 //! - [`file_tree`]: the tree pane's rows, kept incremental (see there) so 100k+ paths stay instant.
 //! - [`keymap`]: every key binding as data; it also feeds the help overlay, the footer and the README.
 //! - [`view`]: drawing, functions of `&App`, one file per pane; [`layout`] says where panes sit.
+//! - [`secret_list`]: the secrets in listing order, low-confidence ones hidden until asked for.
 //! - [`effects`]: reading and extracting file bytes, asked for by `update` and reported back as actions.
 //! - `terminal`: raw mode, alternate screen, mouse, restoring the terminal on exit, panic and signals.
 //!
@@ -18,6 +19,7 @@ pub mod effects;
 pub mod file_tree;
 pub mod keymap;
 pub mod layout;
+pub mod secret_list;
 mod terminal;
 pub mod theme;
 pub mod view;

@@ -78,6 +78,24 @@ scenario!(filter_prompt_with_a_bad_regex, 120, 40, |app| {
     typed(&mut app, "conf(");
 });
 
+#[test]
+fn a_reopened_prompt_shows_the_old_text_selected() {
+    let image = fixture::image();
+    let analysis = fixture::analysis(&image);
+    let mut app = App::new(&image, &analysis, false, Rect::new(0, 0, 80, 24));
+    app.focus = Pane::Tree;
+    cmd(&mut app, C::Filter);
+    typed(&mut app, "etc");
+    app.update(Action::Submit);
+    cmd(&mut app, C::Filter);
+    let buf = render(&app).buffer().clone();
+    let row = app.size.height - 1;
+    let line: String = (0..20).map(|x| buf[(x, row)].symbol()).collect();
+    assert_eq!(line, "filter (regex): etc ");
+    let reversed = |x: u16| buf[(x, row)].modifier.contains(Modifier::REVERSED);
+    assert!((16..19).all(reversed) && !reversed(15) && !reversed(19));
+}
+
 scenario!(help_overlay, 120, 40, |app| {
     cmd(&mut app, C::Help);
 });
@@ -90,6 +108,20 @@ scenario!(wasted_files_overlay, 120, 40, |app| {
 scenario!(secrets_overlay, 120, 40, |app| {
     cmd(&mut app, C::Secrets);
 });
+
+/// The secrets overlay of a noisy image: the gate's count with the low-confidence number beside it, sorted by
+/// severity, confidence and layer, low-confidence findings hidden, then listed after `a`.
+#[test]
+fn secrets_overlay_sorted_with_low_confidence_hidden_then_shown() {
+    let image = fixture::image();
+    let analysis = fixture::noisy_analysis(&image);
+    let mut app = App::new(&image, &analysis, false, Rect::new(0, 0, 120, 30));
+    cmd(&mut app, C::Secrets);
+    let hidden = render(&app).to_string();
+    cmd(&mut app, C::ToggleLowConfidence);
+    let shown = render(&app).to_string();
+    insta::assert_snapshot!(format!("{hidden}\n{shown}"));
+}
 
 scenario!(viewer_text, 120, 40, |app| {
     cmd(&mut app, C::Last);
@@ -123,6 +155,44 @@ scenario!(narrow_60x20, 60, 20, |app| {
 });
 
 scenario!(too_small, 18, 5, |app| {});
+
+/// The layer details of layer 1 (its long instruction) at a size, after `keys`; the whole instruction shows.
+fn long_instruction(width: u16, height: u16, keys: &[C]) -> String {
+    let image = fixture::long_instruction_image();
+    let analysis = fixture::analysis(&image);
+    let mut app = App::new(&image, &analysis, false, Rect::new(0, 0, width, height));
+    for k in keys {
+        cmd(&mut app, *k);
+    }
+    let backend = render(&app);
+    let details = app.areas().details;
+    let buf = backend.buffer();
+    let shown: Vec<String> = (details.y + 1..details.y + details.height - 1)
+        .map(|y| {
+            (details.x + 1..details.x + details.width - 1)
+                .map(|x| buf[(x, y)].symbol())
+                .collect::<String>()
+        })
+        .collect();
+    let words = |s: &str| s.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+    let expected = words(&fixture::LONG_INSTRUCTION.replace("/bin/sh -c ", "RUN "));
+    let joined = words(&shown.join(" "));
+    assert!(
+        joined.windows(expected.len()).any(|w| w == expected),
+        "the instruction is not shown whole at {width}x{height}:\n{backend}"
+    );
+    backend.to_string()
+}
+
+#[test]
+fn a_long_instruction_is_wrapped_whole_at_80x24() {
+    insta::assert_snapshot!(long_instruction(80, 24, &[C::Down]));
+}
+
+#[test]
+fn a_long_instruction_is_wrapped_whole_at_60x20() {
+    insta::assert_snapshot!(long_instruction(60, 20, &[C::Down]));
+}
 
 #[test]
 fn colours_mark_changes_and_no_color_keeps_only_markers() {
@@ -161,4 +231,54 @@ fn build_argument_values_are_never_drawn() {
     let text = render(&app).to_string();
     assert!(text.contains("TOKEN=glpa"), "{text}");
     assert!(!text.contains("AXPX6"), "{text}");
+}
+
+/// Every cell of a frame is free of control and bidi characters, and the hostile text shows escaped.
+fn assert_escaped(app: &App, what: &str) {
+    let backend = render(app);
+    for cell in backend.buffer().content() {
+        assert!(
+            !cell.symbol().chars().any(crate::escape::is_unsafe),
+            "{what}: a raw {:?} reached the terminal",
+            cell.symbol()
+        );
+    }
+    let text = backend.to_string();
+    assert!(
+        !text.contains('\u{fffd}'),
+        "{what}: a string skipped escaping (the last-resort scrub caught it):\n{text}"
+    );
+    assert!(
+        text.contains("\\x1b]0;owned") || text.contains("\\x1b[31m"),
+        "{what}: the hostile text is not shown escaped:\n{text}"
+    );
+}
+
+#[test]
+fn nothing_from_the_image_reaches_the_terminal_raw() {
+    let image = fixture::hostile_image();
+    let analysis = fixture::hostile_analysis(&image);
+    for (w, h) in [(200, 50), (80, 24)] {
+        let mut app = App::new(&image, &analysis, false, Rect::new(0, 0, w, h));
+        assert_escaped(&app, "the layers and the details of layer 0");
+        cmd(&mut app, C::Last);
+        assert_escaped(&app, "the last layer and its link");
+        cmd(&mut app, C::SwitchPane);
+        assert_escaped(&app, "the image details");
+        cmd(&mut app, C::Secrets);
+        assert_escaped(&app, "the secrets overlay");
+        cmd(&mut app, C::Select);
+        assert!(app.status.is_some());
+        assert_escaped(&app, "the status after a jump");
+        cmd(&mut app, C::First);
+        cmd(&mut app, C::ModeLayer);
+        app.focus = Pane::Tree;
+        cmd(&mut app, C::Down);
+        cmd(&mut app, C::Down);
+        cmd(&mut app, C::ViewFile);
+        app.update(Action::FileRead(Ok(
+            format!("line {}\n", fixture::HOSTILE).into_bytes()
+        )));
+        assert_escaped(&app, "the viewer");
+    }
 }

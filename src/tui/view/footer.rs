@@ -3,6 +3,7 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
@@ -24,7 +25,15 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         };
         let mut spans = vec![
             Span::styled(label, theme.key()),
-            Span::raw(prompt.input.clone()),
+            // The previous text, selected: typing replaces it.
+            Span::styled(
+                prompt.input.clone(),
+                if prompt.selected {
+                    theme.selected(true)
+                } else {
+                    Style::new()
+                },
+            ),
         ];
         if let Some(err) = &prompt.error {
             spans.push(Span::styled(format!("  {err}"), theme.warn()));

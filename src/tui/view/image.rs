@@ -1,57 +1,71 @@
-//! The image details pane: total size, wasted bytes, efficiency, the user waste ratio, then one scrollable list
-//! of the wasted files (largest first) followed by the secrets found, if any.
+//! The image details pane: reference and platform in its title, total size, wasted bytes, efficiency, the user
+//! waste ratio and the secrets count (flowed to the width, never cut), then one scrollable list of the wasted
+//! files (largest first) followed by the secrets found.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::{fit, inner, padded, pane};
+use super::{fit, flow, inner, padded, pane};
 use crate::report::text::size;
 use crate::tui::app::{App, Pane};
-use crate::tui::layout::IMAGE_SUMMARY_LINES;
 use crate::tui::theme::Theme;
+
+/// The lines above the list, for an inner width: the figures, then the list's column titles.
+pub fn summary(app: &App, width: usize, theme: Theme) -> Vec<Line<'static>> {
+    let waste = &app.analysis.waste;
+    let label = |t: &'static str| Span::styled(t, theme.dim());
+    let secrets = &app.secrets;
+    let mut lines = flow(
+        vec![
+            vec![label("total "), Span::raw(size(app.analysis.size_bytes))],
+            vec![label("wasted "), Span::raw(size(waste.wasted_bytes))],
+            vec![
+                label("efficiency "),
+                Span::raw(format!("{:.1} %", waste.efficiency * 100.0)),
+            ],
+            vec![
+                label("user waste "),
+                Span::raw(format!("{:.1} %", waste.user_wasted_ratio * 100.0)),
+            ],
+            vec![
+                label("secrets "),
+                Span::styled(
+                    secrets.summary(),
+                    if secrets.counted == 0 {
+                        theme.dim()
+                    } else {
+                        theme.warn()
+                    },
+                ),
+            ],
+        ],
+        width,
+    );
+    lines.push(Line::styled(
+        fit(&format!("{:>9}  {}", "wasted", "path (layers)"), width),
+        theme.title(),
+    ));
+    lines
+}
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let focused = app.focus == Pane::Image && app.overlay.is_none();
-    frame.render_widget(pane(" Image ", focused, theme), area);
     let body = inner(area);
     let width = body.width as usize;
+    let meta = &app.image.meta;
+    let named = match &meta.reference {
+        Some(reference) => format!("{reference} · {}", meta.platform),
+        None => meta.platform.to_string(),
+    };
+    let title = format!(" Image {} ", fit(&named, width.saturating_sub(8)));
+    frame.render_widget(pane(title, focused, theme), area);
     let waste = &app.analysis.waste;
-    let label = |t: &'static str| Span::styled(t, theme.dim());
-    let secrets = &app.analysis.secrets;
-    let mut lines = vec![
-        Line::from(vec![
-            label("total "),
-            Span::raw(size(app.analysis.size_bytes)),
-            label("  wasted "),
-            Span::raw(size(waste.wasted_bytes)),
-        ]),
-        Line::from(vec![
-            label("efficiency "),
-            Span::raw(format!("{:.1} %", waste.efficiency * 100.0)),
-            label("  user waste "),
-            Span::raw(format!("{:.1} %", waste.user_wasted_ratio * 100.0)),
-        ]),
-        Line::from(vec![
-            label("secrets "),
-            Span::styled(
-                secrets.len().to_string(),
-                if secrets.is_empty() {
-                    theme.dim()
-                } else {
-                    theme.warn()
-                },
-            ),
-            label("  (w: wasted files, s: secrets)"),
-        ]),
-        Line::styled(
-            fit(&format!("{:>9}  {}", "wasted", "path (layers)"), width),
-            theme.title(),
-        ),
-    ];
-    debug_assert_eq!(lines.len(), IMAGE_SUMMARY_LINES as usize);
-    let rows = body.height.saturating_sub(IMAGE_SUMMARY_LINES) as usize;
+    let findings = &app.analysis.secrets;
+    let secrets = &app.secrets;
+    let mut lines = summary(app, width, theme);
+    let rows = (body.height as usize).saturating_sub(lines.len());
     let total = waste.files.len() + secrets.len();
     for i in (app.image_list.top..total).take(rows) {
         let text = if let Some(f) = waste.files.get(i) {
@@ -63,7 +77,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
                 layers.join(",")
             )
         } else {
-            let s = &secrets[i - waste.files.len()];
+            let Some(s) = secrets.get(i - waste.files.len(), findings) else {
+                break;
+            };
             format!(
                 "{:>9}  {} {} L{}",
                 "secret",

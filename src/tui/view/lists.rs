@@ -1,5 +1,6 @@
-//! The `w` and `s` overlays: every wasted file (bytes, layers, why it is gone) and every secret finding (rule,
-//! path, layer, status), scrollable; Enter jumps to the file at its layer.
+//! The `w` and `s` overlays: every wasted file (bytes, layers, why it is gone) and the secret findings
+//! (severity, confidence, layer, rule, status, path, match; see `secret_list` for their order and which are
+//! hidden), scrollable; Enter jumps to the file at its layer.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -8,6 +9,7 @@ use ratatui::widgets::Paragraph;
 
 use super::{fit, inner, padded, pane};
 use crate::report::text::size;
+use crate::secrets::Confidence;
 use crate::tui::app::{App, ListCursor};
 use crate::tui::theme::Theme;
 
@@ -68,31 +70,45 @@ pub fn draw_wasted(frame: &mut Frame, area: Rect, app: &App, cursor: ListCursor,
 
 pub fn draw_secrets(frame: &mut Frame, area: Rect, app: &App, cursor: ListCursor, theme: Theme) {
     let items: Vec<String> = app
-        .analysis
         .secrets
-        .iter()
+        .iter(&app.analysis.secrets)
         .map(|s| {
             let status = match s.removed_in {
                 Some(l) => format!("{} in {l}", s.status.name()),
                 None => s.status.name().to_string(),
             };
             format!(
-                "{:<24} {:>5}  {:<16} {} {}",
-                s.rule,
+                "{:<8} {:<4} {:>5}  {:<24} {:<16} {}  {}",
+                s.severity.name(),
+                confidence(s.confidence),
                 s.layer.map_or("-".into(), |l| l.to_string()),
+                s.rule,
                 status,
                 s.path.as_deref().unwrap_or(s.location.name()),
                 s.redacted
             )
         })
         .collect();
+    let list = &app.secrets;
+    let low = match (list.low, list.show_low) {
+        (0, _) => String::new(),
+        (_, true) => "; a hides the low-confidence ones".to_string(),
+        (_, false) => "; a lists the low-confidence ones".to_string(),
+    };
     let title = format!(
-        " Secrets: {} (Enter jumps, Esc closes) ",
-        app.analysis.secrets.len()
+        " Secrets: {}{low} (Enter jumps, Esc closes) ",
+        list.summary()
     );
     let header = format!(
-        "{:<24} {:>5}  {:<16} {}",
-        "rule", "layer", "status", "path  match"
+        "{:<8} {:<4} {:>5}  {:<24} {:<16} {}",
+        "severity", "conf", "layer", "rule", "status", "path  match"
     );
     draw_list(frame, area, title, header, &items, cursor, theme);
+}
+
+fn confidence(c: Confidence) -> &'static str {
+    match c {
+        Confidence::High => "high",
+        Confidence::Low => "low",
+    }
 }

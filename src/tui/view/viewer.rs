@@ -6,7 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 
-use super::{fit, inner, pane};
+use super::{fit, inner, pane, safe};
 use crate::report::text::size;
 use crate::tui::app::Viewer;
 use crate::tui::content::Content;
@@ -23,13 +23,18 @@ pub fn draw(frame: &mut Frame, area: Rect, viewer: &Viewer, theme: Theme) {
         .size()
         .map(|s| size(s as u64))
         .unwrap_or_default();
-    let title = format!(" {} · {kind} {bytes} (v or Esc closes) ", viewer.title);
+    let title = format!(
+        " {} · {kind} {bytes} (v or Esc closes) ",
+        safe(&viewer.title)
+    );
     frame.render_widget(pane(title, true, theme), area);
     let body = inner(area);
     let width = body.width as usize;
     let mut lines = Vec::with_capacity(body.height as usize);
     let total = viewer.content.line_count();
     for i in (viewer.scroll..total).take(body.height as usize) {
+        // Where the viewer's secret masking belongs: mask `text` (line `i` of the file) here, before it is
+        // fitted; `Content::line` has already escaped it.
         let text = viewer.content.line(i);
         let line = Line::raw(fit(&text, width));
         lines.push(match viewer.content {
