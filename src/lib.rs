@@ -38,6 +38,8 @@
 //! assert_eq!(tree.counts(1).deleted, 1);
 //! ```
 
+#![forbid(unsafe_code)]
+
 pub mod analysis;
 pub mod ci;
 pub mod compression;

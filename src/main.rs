@@ -1,5 +1,7 @@
 //! `layerscope`: arguments -> run -> exit code (0 ok / rules passed, 1 a CI rule failed, 2 bad input or usage).
 
+#![forbid(unsafe_code)]
+
 mod cli;
 
 use clap::Parser;
