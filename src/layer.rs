@@ -9,7 +9,9 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::bounded_tar::BoundedTar;
 use crate::compression::{self, Compression};
+use crate::limits::{LimitExceeded, Limits};
 use crate::path;
 
 /// What a layer entry is.
@@ -121,6 +123,7 @@ pub struct ScanOptions<'a> {
     pub capture: Option<&'a [u8]>,
     pub progress: &'a dyn Progress,
     pub inspector: Option<&'a dyn ContentInspector>,
+    pub limits: Limits,
 }
 
 impl Default for ScanOptions<'_> {
@@ -129,6 +132,7 @@ impl Default for ScanOptions<'_> {
             capture: None,
             progress: &NoProgress,
             inspector: None,
+            limits: Limits::default(),
         }
     }
 }
@@ -212,7 +216,7 @@ fn scan_blob_with<R: Read + Send>(
     };
     let mut scan = LayerScan::default();
     let (plain_digest, plain_size) = {
-        let (_, decoded) = compression::decoder(&mut raw)
+        let (_, decoded) = compression::decoder(&mut raw, opts.limits.expansion_ratio)
             .map_err(|e| ScanError(format!("cannot read layer: {e}")))?;
         let mut plain = Hashing::new(decoded, None);
         let (read, hits) = inspecting(opts.inspector, beside, |feed| {
@@ -541,10 +545,10 @@ fn read_entries<R: Read>(
     mut feed: Option<&mut Feed<'_, '_>>,
 ) -> Result<(), String> {
     let capture = opts.capture;
-    let mut archive = tar::Archive::new(reader);
+    let mut archive = tar::Archive::new(BoundedTar::new(reader, opts.limits.header_bytes));
     let entries = archive.entries().map_err(|e| format!("not a tar: {e}"))?;
     for entry in entries {
-        let mut entry = entry.map_err(|e| format!("corrupt or truncated tar: {e}"))?;
+        let mut entry = entry.map_err(tar_error)?;
         let normalized = path::normalize(&entry.path_bytes());
         let (dir, name) = match normalized.iter().rposition(|&b| b == b'/') {
             Some(i) => (&normalized[..i], &normalized[i + 1..]),
@@ -625,6 +629,14 @@ fn read_entries<R: Read>(
     Ok(())
 }
 
+/// A tar error as a message: a reached limit as it is, anything else as a corrupt tar.
+fn tar_error(e: io::Error) -> String {
+    match LimitExceeded::from_io(&e) {
+        Some(limit) => limit.to_string(),
+        None => format!("corrupt or truncated tar: {e}"),
+    }
+}
+
 fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
     if dir.is_empty() {
         name.to_vec()
@@ -634,16 +646,20 @@ fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
 }
 
 /// Reads the bytes of the entry at `index` from a layer blob (used to show a file as it was at some layer).
-pub fn read_entry_bytes<R: Read + Send>(reader: R, index: u32) -> Result<Vec<u8>, ScanError> {
-    let (_, decoded) =
-        compression::decoder(reader).map_err(|e| ScanError(format!("cannot read layer: {e}")))?;
-    let mut archive = tar::Archive::new(decoded);
+pub fn read_entry_bytes<R: Read + Send>(
+    reader: R,
+    index: u32,
+    limits: Limits,
+) -> Result<Vec<u8>, ScanError> {
+    let (_, decoded) = compression::decoder(reader, limits.expansion_ratio)
+        .map_err(|e| ScanError(format!("cannot read layer: {e}")))?;
+    let mut archive = tar::Archive::new(BoundedTar::new(decoded, limits.header_bytes));
     let entries = archive
         .entries()
         .map_err(|e| ScanError(format!("not a tar: {e}")))?;
     let mut position = 0u32;
     for entry in entries {
-        let mut entry = entry.map_err(|e| ScanError(format!("corrupt or truncated tar: {e}")))?;
+        let mut entry = entry.map_err(|e| ScanError(tar_error(e)))?;
         let normalized = path::normalize(&entry.path_bytes());
         let name = normalized.rsplit(|&b| b == b'/').next().unwrap_or_default();
         if name.starts_with(b".wh.") || normalized.is_empty() {
@@ -745,7 +761,10 @@ mod tests {
         };
         let scan = scan_blob(&t[..], opts).unwrap();
         assert_eq!(scan.captured, vec![(1, b"second".to_vec())]);
-        assert_eq!(read_entry_bytes(&t[..], 0).unwrap(), b"first");
+        assert_eq!(
+            read_entry_bytes(&t[..], 0, Limits::default()).unwrap(),
+            b"first"
+        );
     }
 
     /// Reports what it was given: the length and the first and last bytes of each file it inspects.

@@ -39,12 +39,14 @@
 //! ```
 
 pub mod analysis;
+pub(crate) mod bounded_tar;
 pub mod ci;
 pub mod compression;
 pub mod error;
 pub mod escape;
 pub mod image;
 pub mod layer;
+pub mod limits;
 pub mod path;
 pub mod report;
 pub mod secrets;

@@ -75,6 +75,7 @@ pub fn load(
         },
         capture,
         inspector,
+        limits: args.limits(),
     };
     let progress = StderrProgress::new();
     let result = opened.source.load(&opts, &progress);

@@ -31,6 +31,8 @@ pub enum Ent {
     RawName(Vec<u8>, Vec<u8>),
     /// A file whose name travels in a PAX `path` record.
     Pax(String, Vec<u8>),
+    /// A file with a name made at run time (over 100 bytes: in a GNU long-name member).
+    Named(String, Vec<u8>),
 }
 
 pub fn file(path: &'static str, data: &[u8]) -> Ent {
@@ -95,6 +97,10 @@ pub fn layer(entries: &[Ent]) -> Vec<u8> {
                     format!("{dir}/.wh..wh..opq")
                 };
                 b.append_data(&mut h, name, &[][..]).unwrap();
+            }
+            Ent::Named(p, data) => {
+                let mut h = header(tar::EntryType::Regular, data.len() as u64, 0o644);
+                b.append_data(&mut h, p, &data[..]).unwrap();
             }
             Ent::RawName(name, data) => {
                 let mut h = header(tar::EntryType::Regular, data.len() as u64, 0o644);
