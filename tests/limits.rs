@@ -110,3 +110,50 @@ fn help_shows_the_library_defaults() {
         assert_eq!(layerscope::ci::parse_size(shown).unwrap(), value, "{flag}");
     }
 }
+
+/// A sparse entry may claim nearly 2^64 bytes: summed with another file's, the wasted bytes wrapped to 1 MiB
+/// and the gate passed. A total that overflows fails every rule that depends on it, saying why.
+#[test]
+fn a_gate_never_passes_on_an_overflowed_total() {
+    let dir = tempfile::tempdir().unwrap();
+    let claimed = u64::MAX - (1 << 20) + 1;
+    let img = Img::new(
+        "overflow:1",
+        vec![
+            layer(&[
+                Ent::Sparse("huge", claimed),
+                file("w", &vec![b'w'; 2 << 20]),
+            ]),
+            layer(&[Ent::Whiteout("huge"), Ent::Whiteout("w")]),
+        ],
+    );
+    let image = write_file(dir.path(), "overflow.tar", &tar_files(&docker25(&img)));
+    let out = run_in(
+        dir.path(),
+        &[
+            &image,
+            "--ci",
+            "--max-wasted-bytes",
+            "10MB",
+            "--min-efficiency",
+            "disabled",
+        ],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr_line(&out));
+    let rule = text
+        .lines()
+        .find(|l| l.contains("max-wasted-bytes"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(rule.contains("FAIL"), "{rule}");
+    assert!(rule.contains("the wasted bytes"), "{rule}");
+    assert!(rule.contains("overflowed 64 bits"), "{rule}");
+    let ls = json_of(&["ls", &image, "--layer", "0", "--json"]);
+    let huge = ls
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["path"] == "/huge")
+        .unwrap();
+    assert_eq!(huge["size"].as_u64(), Some(claimed));
+}

@@ -342,6 +342,7 @@ pub fn ci(image: &Image, analysis: &Analysis, outcome: &CiOutcome, p: Paint) -> 
             ),
             (None, None) => format!("actual {} (no threshold set)", rule_value(r, r.actual)),
         };
+        let detail = r.detail.clone().unwrap_or(detail);
         let _ = writeln!(out, "  {status}  {:<22} {detail}", r.name);
     }
     let _ = writeln!(out);

@@ -71,11 +71,14 @@ impl<'t> TreeView<'t> {
             if let Some(event) = tree.state_at(node, Some(to)) {
                 if let State::Present { entry: Some(i) } = event.state {
                     if tree.entry(event.layer, i).kind == EntryKind::File {
-                        sizes[node as usize] += tree.entry(event.layer, i).size;
+                        sizes[node as usize] =
+                            sizes[node as usize].saturating_add(tree.entry(event.layer, i).size);
                     }
                 }
                 let parent = tree.parent(node) as usize;
-                sizes[parent] += sizes[node as usize];
+                // Claimed sizes may sum past 2^64: a directory shows u64::MAX rather than a wrapped small
+                // number (the analysis records the overflow).
+                sizes[parent] = sizes[parent].saturating_add(sizes[node as usize]);
             }
         }
         TreeView {
