@@ -123,6 +123,9 @@ fn exported(engine: &str, image: &str) -> Vec<String> {
             tar::EntryType::Directory => "dir",
             tar::EntryType::Symlink => "symlink",
             tar::EntryType::Regular | tar::EntryType::Link => "file",
+            tar::EntryType::Fifo => "fifo",
+            tar::EntryType::Char => "char-device",
+            tar::EntryType::Block => "block-device",
             _ => "other",
         };
         let size = if kind == "file" { entry.size() } else { 0 };

@@ -316,7 +316,7 @@ fn cat(args: CatArgs) -> Result<i32> {
             Some(layerscope::layer::EntryKind::Hardlink) => {
                 "a hardlink whose target is unknown".into()
             }
-            Some(layerscope::layer::EntryKind::Other) => "a device or FIFO".into(),
+            Some(kind) if kind.is_special() => kind.phrase().into(),
             _ => "a directory".into(),
         };
         return Err(Error::NotFound {

@@ -361,7 +361,10 @@ pub fn mode_string(kind: EntryKind, mode: u32) -> String {
     s.push(match kind {
         EntryKind::Dir => 'd',
         EntryKind::Symlink => 'l',
-        EntryKind::Other => 'c',
+        EntryKind::Fifo => 'p',
+        EntryKind::CharDevice => 'c',
+        EntryKind::BlockDevice => 'b',
+        EntryKind::Socket => 's',
         EntryKind::File | EntryKind::Hardlink => '-',
     });
     let bits = [

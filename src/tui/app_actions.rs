@@ -261,7 +261,7 @@ impl App<'_> {
                     .unwrap_or_default()
             ),
             Some(e) if e.kind == EntryKind::Hardlink => "a hardlink whose target is unknown".into(),
-            Some(e) if e.kind == EntryKind::Other => "a device or FIFO".into(),
+            Some(e) if e.kind.is_special() => e.kind.phrase().into(),
             _ => "a directory".into(),
         }
     }

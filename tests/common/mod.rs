@@ -35,6 +35,8 @@ pub enum Ent {
     Named(String, Vec<u8>),
     /// An old-GNU sparse file claiming this many bytes, all a hole (no data in the tar).
     Sparse(&'static str, u64),
+    /// A member of any other type (FIFO, device, PAX global header...), without data.
+    Typed(&'static str, tar::EntryType),
 }
 
 pub fn file(path: &'static str, data: &[u8]) -> Ent {
@@ -113,6 +115,10 @@ pub fn layer(entries: &[Ent]) -> Vec<u8> {
                 h.set_path(p).unwrap();
                 h.set_cksum();
                 b.append(&h, &[][..]).unwrap();
+            }
+            Ent::Typed(p, kind) => {
+                let mut h = header(*kind, 0, 0o640);
+                b.append_data(&mut h, p, &[][..]).unwrap();
             }
             Ent::RawName(name, data) => {
                 let mut h = header(tar::EntryType::Regular, data.len() as u64, 0o644);
