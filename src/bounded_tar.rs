@@ -19,9 +19,16 @@
 
 use std::io::{self, Read, Seek, SeekFrom};
 
-use crate::limits::{Limit, LimitExceeded};
+use crate::limits::{Limit, LimitExceeded, Limits};
 
 const BLOCK: usize = 512;
+
+/// The one way to read a tar: through [`BoundedTar`], within `limits` (clippy.toml forbids `Archive::new`
+/// elsewhere).
+#[allow(clippy::disallowed_methods)]
+pub fn archive<R: Read>(reader: R, limits: &Limits) -> tar::Archive<BoundedTar<R>> {
+    tar::Archive::new(BoundedTar::new(reader, limits.header_bytes))
+}
 
 /// Follows the tar framing of `inner`, refusing extension members larger than `max` bytes.
 pub struct BoundedTar<R> {
@@ -314,6 +321,7 @@ impl<R: Read + Seek> Seek for BoundedTar<R> {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // these tests build archives with limits of their own
 mod tests {
     use super::*;
     use std::io::Cursor;

@@ -45,6 +45,7 @@ impl Compression {
 /// The decoded stream fails (with a [`LimitExceeded`] inside the I/O error) once it has produced more than
 /// `max_ratio` times the compressed bytes read, counting at least [`EXPANSION_FLOOR`] of them: a few kilobytes
 /// of zstd can claim terabytes of zeros, and nothing else would stop reading them.
+#[allow(clippy::disallowed_methods)] // the one place decoders are made
 pub fn decoder<'a, R: Read + Send + 'a>(
     reader: R,
     max_ratio: u64,

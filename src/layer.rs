@@ -9,7 +9,7 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::bounded_tar::BoundedTar;
+use crate::bounded_tar;
 use crate::compression::{self, Compression};
 use crate::limits::{LimitExceeded, Limits};
 use crate::path;
@@ -593,7 +593,7 @@ fn read_entries<R: Read>(
     mut feed: Option<&mut Feed<'_, '_>>,
 ) -> Result<(), String> {
     let capture = opts.capture;
-    let mut archive = tar::Archive::new(BoundedTar::new(reader, opts.limits.header_bytes));
+    let mut archive = bounded_tar::archive(reader, &opts.limits);
     let entries = archive.entries().map_err(|e| format!("not a tar: {e}"))?;
     for entry in entries {
         let mut entry = entry.map_err(tar_error)?;
@@ -695,7 +695,7 @@ pub fn read_entry_bytes<R: Read + Send>(
 ) -> Result<Vec<u8>, ScanError> {
     let (_, decoded) = compression::decoder(reader, limits.expansion_ratio)
         .map_err(|e| ScanError(format!("cannot read layer: {e}")))?;
-    let mut archive = tar::Archive::new(BoundedTar::new(decoded, limits.header_bytes));
+    let mut archive = bounded_tar::archive(decoded, &limits);
     let entries = archive
         .entries()
         .map_err(|e| ScanError(format!("not a tar: {e}")))?;

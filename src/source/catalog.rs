@@ -9,7 +9,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::bounded_tar::BoundedTar;
+use crate::bounded_tar;
 use crate::compression::Compression;
 use crate::error::{Error, Result};
 use crate::layer::{self, LayerScan, ScanError, ScanOptions};
@@ -155,7 +155,7 @@ pub(crate) struct TarCatalog {
 impl TarCatalog {
     pub(crate) fn index(origin: &str, file: &Path, limits: &Limits) -> Result<TarCatalog> {
         let handle = File::open(file).map_err(|e| Error::io(origin, e))?;
-        let mut archive = tar::Archive::new(BoundedTar::new(handle, limits.header_bytes));
+        let mut archive = bounded_tar::archive(handle, limits);
         let bad = |e: std::io::Error| Error::reading(origin, e, "corrupt or truncated tar");
         let mut items = HashMap::new();
         let mut order = Vec::new();

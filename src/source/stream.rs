@@ -14,7 +14,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::ScopedJoinHandle;
 
 use super::catalog::{Catalog, META_LIMIT, key, resolve_link};
-use crate::bounded_tar::BoundedTar;
+use crate::bounded_tar;
 use crate::compression::{self, Compression};
 use crate::error::{Error, Result};
 use crate::layer::{self, LayerScan, ScanError, ScanOptions};
@@ -160,7 +160,7 @@ impl StreamCatalog {
                     items.insert(name, StreamItem::Layer(result));
                 }
             };
-            let mut archive = tar::Archive::new(BoundedTar::new(reader, opts.limits.header_bytes));
+            let mut archive = bounded_tar::archive(reader, &opts.limits);
             for entry in archive.entries().map_err(bad)? {
                 let mut entry = entry.map_err(bad)?;
                 let name = key(&entry.path_bytes());
