@@ -131,6 +131,9 @@ pub struct RuleOutcome {
     /// For the secrets rule: which findings count (`any`, `visible`, `none`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policy: Option<&'static str>,
+    /// Why the rule failed without comparing (its number could not be computed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -168,6 +171,7 @@ fn rule(
         },
         bytes,
         policy: None,
+        detail: None,
     }
 }
 
@@ -211,6 +215,17 @@ pub fn evaluate(analysis: &Analysis, t: &Thresholds) -> CiOutcome {
         ),
     ];
     let mut rules = rules;
+    // A gate never passes on a number it could not compute.
+    if !analysis.overflowed.is_empty() {
+        let why = format!(
+            "cannot be computed: {} overflowed 64 bits (entry sizes as the tar headers claim them)",
+            analysis.overflowed.join(", ")
+        );
+        for r in rules.iter_mut().filter(|r| r.status != RuleStatus::Skip) {
+            r.status = RuleStatus::Fail;
+            r.detail = Some(why.clone());
+        }
+    }
     let policy = match t.fail_on_secrets {
         Setting::Value(p) => p,
         _ => FailOn::None,
@@ -227,6 +242,7 @@ pub fn evaluate(analysis: &Analysis, t: &Thresholds) -> CiOutcome {
         },
         bytes: false,
         policy: Some(policy.name()),
+        detail: None,
     });
     CiOutcome {
         passed: rules.iter().all(|r| r.status != RuleStatus::Fail),
@@ -265,6 +281,7 @@ mod tests {
             tree: crate::tree::ImageTree::build(&[]),
             layers: Vec::new(),
             size_bytes: 0,
+            overflowed: Vec::new(),
             base_layers: 1,
             waste: crate::analysis::waste::report(Vec::new(), &[], 1),
             secrets: Vec::new(),

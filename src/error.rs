@@ -80,6 +80,13 @@ pub enum Error {
         available: String,
     },
 
+    #[error("{path}: {source}")]
+    Limit {
+        path: String,
+        #[source]
+        source: crate::limits::LimitExceeded,
+    },
+
     #[error("{0}")]
     Usage(String),
 
@@ -102,6 +109,17 @@ impl Error {
         Error::Invalid {
             path: path.into(),
             detail: detail.into(),
+        }
+    }
+
+    /// An error reading an archive: a reached limit as [`Error::Limit`], anything else as `{what}: {error}`.
+    pub(crate) fn reading(path: &str, error: io::Error, what: &str) -> Self {
+        match crate::limits::LimitExceeded::from_io(&error) {
+            Some(limit) => Error::Limit {
+                path: path.to_string(),
+                source: limit.clone(),
+            },
+            None => Error::invalid(path, format!("{what}: {error}")),
         }
     }
 

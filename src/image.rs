@@ -326,8 +326,13 @@ pub struct Layer {
 
 impl Layer {
     /// Sum of the sizes of the regular files in the layer.
-    pub fn size_bytes(&self) -> u64 {
-        self.scan.entries.iter().map(|e| e.size).sum()
+    /// Sum of the regular-file sizes the layer's headers claim; `None` when it does not fit in 64 bits (a
+    /// sparse entry may claim nearly 2^64 bytes).
+    pub fn size_bytes(&self) -> Option<u64> {
+        self.scan
+            .entries
+            .iter()
+            .try_fold(0u64, |sum, e| sum.checked_add(e.size))
     }
 }
 

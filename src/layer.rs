@@ -9,30 +9,80 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::bounded_tar;
 use crate::compression::{self, Compression};
+use crate::limits::{LimitExceeded, Limits};
 use crate::path;
 
 /// What a layer entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum EntryKind {
     File,
     Dir,
     Symlink,
     Hardlink,
-    /// Character and block devices, FIFOs, and anything else that holds no bytes.
-    Other,
+    Fifo,
+    CharDevice,
+    BlockDevice,
+    /// Only in engine stores read in place: a tar has no socket type.
+    Socket,
 }
 
 impl EntryKind {
+    /// The name in JSON (`char-device`).
     pub fn name(self) -> &'static str {
         match self {
             EntryKind::File => "file",
             EntryKind::Dir => "dir",
             EntryKind::Symlink => "symlink",
             EntryKind::Hardlink => "hardlink",
-            EntryKind::Other => "other",
+            EntryKind::Fifo => "fifo",
+            EntryKind::CharDevice => "char-device",
+            EntryKind::BlockDevice => "block-device",
+            EntryKind::Socket => "socket",
         }
+    }
+
+    /// A FIFO, a device or a socket: a node that holds no bytes and links nowhere.
+    pub fn is_special(self) -> bool {
+        matches!(
+            self,
+            EntryKind::Fifo | EntryKind::CharDevice | EntryKind::BlockDevice | EntryKind::Socket
+        )
+    }
+
+    /// The kind in a sentence: `a character device`.
+    pub fn phrase(self) -> &'static str {
+        match self {
+            EntryKind::File => "a file",
+            EntryKind::Dir => "a directory",
+            EntryKind::Symlink => "a symlink",
+            EntryKind::Hardlink => "a hardlink",
+            EntryKind::Fifo => "a FIFO",
+            EntryKind::CharDevice => "a character device",
+            EntryKind::BlockDevice => "a block device",
+            EntryKind::Socket => "a socket",
+        }
+    }
+
+    /// The kind of a tar member, `None` for the extension members that describe others (a PAX global header,
+    /// or `L`/`K`/`x` members in a header format the tar crate does not read them from). Unknown types are
+    /// regular files, as POSIX says and as the tar crate unpacks them.
+    pub fn of_tar(kind: tar::EntryType) -> Option<EntryKind> {
+        Some(match kind {
+            tar::EntryType::Directory => EntryKind::Dir,
+            tar::EntryType::Symlink => EntryKind::Symlink,
+            tar::EntryType::Link => EntryKind::Hardlink,
+            tar::EntryType::Fifo => EntryKind::Fifo,
+            tar::EntryType::Char => EntryKind::CharDevice,
+            tar::EntryType::Block => EntryKind::BlockDevice,
+            tar::EntryType::XGlobalHeader
+            | tar::EntryType::XHeader
+            | tar::EntryType::GNULongName
+            | tar::EntryType::GNULongLink => return None,
+            _ => EntryKind::File,
+        })
     }
 }
 
@@ -121,6 +171,7 @@ pub struct ScanOptions<'a> {
     pub capture: Option<&'a [u8]>,
     pub progress: &'a dyn Progress,
     pub inspector: Option<&'a dyn ContentInspector>,
+    pub limits: Limits,
 }
 
 impl Default for ScanOptions<'_> {
@@ -129,6 +180,7 @@ impl Default for ScanOptions<'_> {
             capture: None,
             progress: &NoProgress,
             inspector: None,
+            limits: Limits::default(),
         }
     }
 }
@@ -212,7 +264,7 @@ fn scan_blob_with<R: Read + Send>(
     };
     let mut scan = LayerScan::default();
     let (plain_digest, plain_size) = {
-        let (_, decoded) = compression::decoder(&mut raw)
+        let (_, decoded) = compression::decoder(&mut raw, opts.limits.expansion_ratio)
             .map_err(|e| ScanError(format!("cannot read layer: {e}")))?;
         let mut plain = Hashing::new(decoded, None);
         let (read, hits) = inspecting(opts.inspector, beside, |feed| {
@@ -541,10 +593,10 @@ fn read_entries<R: Read>(
     mut feed: Option<&mut Feed<'_, '_>>,
 ) -> Result<(), String> {
     let capture = opts.capture;
-    let mut archive = tar::Archive::new(reader);
+    let mut archive = bounded_tar::archive(reader, &opts.limits);
     let entries = archive.entries().map_err(|e| format!("not a tar: {e}"))?;
     for entry in entries {
-        let mut entry = entry.map_err(|e| format!("corrupt or truncated tar: {e}"))?;
+        let mut entry = entry.map_err(tar_error)?;
         let normalized = path::normalize(&entry.path_bytes());
         let (dir, name) = match normalized.iter().rposition(|&b| b == b'/') {
             Some(i) => (&normalized[..i], &normalized[i + 1..]),
@@ -563,14 +615,8 @@ fn read_entries<R: Read>(
             continue; // the root directory itself
         }
         let header = entry.header();
-        let kind = match header.entry_type() {
-            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
-                EntryKind::File
-            }
-            tar::EntryType::Directory => EntryKind::Dir,
-            tar::EntryType::Symlink => EntryKind::Symlink,
-            tar::EntryType::Link => EntryKind::Hardlink,
-            _ => EntryKind::Other,
+        let Some(kind) = EntryKind::of_tar(header.entry_type()) else {
+            continue;
         };
         // Odd numeric fields (empty, garbage) are shown as 0 rather than rejecting the layer.
         let mode = header.mode().unwrap_or(0) & 0o7777;
@@ -625,6 +671,14 @@ fn read_entries<R: Read>(
     Ok(())
 }
 
+/// A tar error as a message: a reached limit as it is, anything else as a corrupt tar.
+fn tar_error(e: io::Error) -> String {
+    match LimitExceeded::from_io(&e) {
+        Some(limit) => limit.to_string(),
+        None => format!("corrupt or truncated tar: {e}"),
+    }
+}
+
 fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
     if dir.is_empty() {
         name.to_vec()
@@ -634,19 +688,24 @@ fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
 }
 
 /// Reads the bytes of the entry at `index` from a layer blob (used to show a file as it was at some layer).
-pub fn read_entry_bytes<R: Read + Send>(reader: R, index: u32) -> Result<Vec<u8>, ScanError> {
-    let (_, decoded) =
-        compression::decoder(reader).map_err(|e| ScanError(format!("cannot read layer: {e}")))?;
-    let mut archive = tar::Archive::new(decoded);
+pub fn read_entry_bytes<R: Read + Send>(
+    reader: R,
+    index: u32,
+    limits: Limits,
+) -> Result<Vec<u8>, ScanError> {
+    let (_, decoded) = compression::decoder(reader, limits.expansion_ratio)
+        .map_err(|e| ScanError(format!("cannot read layer: {e}")))?;
+    let mut archive = bounded_tar::archive(decoded, &limits);
     let entries = archive
         .entries()
         .map_err(|e| ScanError(format!("not a tar: {e}")))?;
     let mut position = 0u32;
     for entry in entries {
-        let mut entry = entry.map_err(|e| ScanError(format!("corrupt or truncated tar: {e}")))?;
+        let mut entry = entry.map_err(|e| ScanError(tar_error(e)))?;
         let normalized = path::normalize(&entry.path_bytes());
         let name = normalized.rsplit(|&b| b == b'/').next().unwrap_or_default();
-        if name.starts_with(b".wh.") || normalized.is_empty() {
+        let skipped = EntryKind::of_tar(entry.header().entry_type()).is_none();
+        if name.starts_with(b".wh.") || normalized.is_empty() || skipped {
             continue;
         }
         if position == index {
@@ -745,7 +804,52 @@ mod tests {
         };
         let scan = scan_blob(&t[..], opts).unwrap();
         assert_eq!(scan.captured, vec![(1, b"second".to_vec())]);
-        assert_eq!(read_entry_bytes(&t[..], 0).unwrap(), b"first");
+        assert_eq!(
+            read_entry_bytes(&t[..], 0, Limits::default()).unwrap(),
+            b"first"
+        );
+    }
+
+    /// Kinds are told apart; a PAX global header is no entry, for the scan and for re-reading an entry alike.
+    #[test]
+    fn member_types_map_to_kinds_and_global_headers_are_skipped() {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, kind) in [
+            ("pax_global_header", tar::EntryType::XGlobalHeader),
+            ("fifo", tar::EntryType::Fifo),
+            ("chr", tar::EntryType::Char),
+            ("blk", tar::EntryType::Block),
+            ("odd", tar::EntryType::new(b'Z')),
+        ] {
+            let mut h = tar::Header::new_ustar();
+            h.set_entry_type(kind);
+            h.set_size(2);
+            b.append_data(&mut h, name, &b"ab"[..]).unwrap();
+        }
+        let t = b.into_inner().unwrap();
+        let scan = scan_blob(&t[..], ScanOptions::default()).unwrap();
+        let kinds: Vec<(&str, EntryKind, u64)> = scan
+            .entries
+            .iter()
+            .map(|e| (std::str::from_utf8(&e.path).unwrap(), e.kind, e.size))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("fifo", EntryKind::Fifo, 0),
+                ("chr", EntryKind::CharDevice, 0),
+                ("blk", EntryKind::BlockDevice, 0),
+                ("odd", EntryKind::File, 2),
+            ]
+        );
+        assert_eq!(
+            read_entry_bytes(&t[..], 3, Limits::default()).unwrap(),
+            b"ab"
+        );
+        assert_eq!(
+            serde_json::to_value(EntryKind::CharDevice).unwrap(),
+            EntryKind::CharDevice.name()
+        );
     }
 
     /// Reports what it was given: the length and the first and last bytes of each file it inspects.

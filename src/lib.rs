@@ -41,6 +41,7 @@
 #![forbid(unsafe_code)]
 
 pub mod analysis;
+pub(crate) mod bounded_tar;
 pub mod ci;
 pub mod compression;
 pub mod config;
@@ -48,6 +49,7 @@ pub mod error;
 pub mod escape;
 pub mod image;
 pub mod layer;
+pub mod limits;
 pub mod path;
 pub mod report;
 pub mod secrets;

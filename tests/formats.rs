@@ -331,3 +331,44 @@ fn long_unicode_and_odd_names_survive() {
     let out = run(&["cat", &path, "/../../etc/passwd"]);
     assert_eq!(out.stdout, b"root");
 }
+
+/// FIFOs and devices are told apart in listings (JSON `type`, the permission column's first letter); a PAX
+/// global header describes the archive and is no entry; an unknown member type is a regular file.
+#[test]
+fn special_files_are_told_apart_in_listings() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = Img::new(
+        "special:1",
+        vec![layer(&[
+            Ent::Typed("pax_global_header", tar::EntryType::XGlobalHeader),
+            Ent::Typed("dev/fifo", tar::EntryType::Fifo),
+            Ent::Typed("dev/null", tar::EntryType::Char),
+            Ent::Typed("dev/sda", tar::EntryType::Block),
+            Ent::Typed("vendor", tar::EntryType::new(b'Z')),
+        ])],
+    );
+    let image = write_file(dir.path(), "special.tar", &tar_files(&docker25(&img)));
+    let rows = json_of(&["ls", &image, "--json"]);
+    let kinds: Vec<(&str, &str)> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["path"].as_str().unwrap(), r["type"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("/dev", "dir"),
+            ("/dev/fifo", "fifo"),
+            ("/dev/null", "char-device"),
+            ("/dev/sda", "block-device"),
+            ("/vendor", "file"),
+        ]
+    );
+    let out = run(&["ls", &image]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for (name, letter) in [("/dev/fifo", 'p'), ("/dev/null", 'c'), ("/dev/sda", 'b')] {
+        let line = text.lines().find(|l| l.ends_with(name)).unwrap();
+        assert!(line.contains(&format!(" {letter}rw-r----- ")), "{line}");
+    }
+}

@@ -21,6 +21,10 @@ pub struct Analysis {
     pub layers: Vec<LayerStats>,
     /// Sum of the layers' size_bytes.
     pub size_bytes: u64,
+    /// The totals that did not fit in 64 bits (`the size of layer 2`, `the wasted bytes`): entry sizes are
+    /// what tar headers claim, so their sums can overflow. Such a total holds `u64::MAX`, and nothing derived
+    /// from it (efficiency, ratios, the CI rules on them) can be trusted.
+    pub overflowed: Vec<String>,
     /// How many bottom layers form the base image (for user_wasted_ratio).
     pub base_layers: usize,
     pub waste: WasteReport,
@@ -32,19 +36,27 @@ pub struct Analysis {
 pub fn analyze(image: &Image, base_layers: usize) -> Analysis {
     let scans: Vec<_> = image.layers.iter().map(|l| l.scan.clone()).collect();
     let tree = ImageTree::build(&scans);
+    let mut overflowed = Vec::new();
     let layers: Vec<LayerStats> = image
         .layers
         .iter()
         .map(|l| LayerStats {
             index: l.index,
-            size_bytes: l.size_bytes(),
+            size_bytes: l.size_bytes().unwrap_or_else(|| {
+                overflowed.push(format!("the size of layer {}", l.index));
+                u64::MAX
+            }),
             counts: tree.counts(l.index),
         })
         .collect();
     let sizes: Vec<u64> = layers.iter().map(|l| l.size_bytes).collect();
     let waste = waste::report(waste::wasted_files(&tree), &sizes, base_layers);
+    // The waste report lists the image size among its overflowed totals when it is one.
+    let size_bytes = waste::checked_sum(sizes.iter().copied()).unwrap_or(u64::MAX);
+    overflowed.extend(waste.overflowed.iter().map(|what| what.to_string()));
     Analysis {
-        size_bytes: sizes.iter().sum(),
+        size_bytes,
+        overflowed,
         tree,
         layers,
         base_layers,

@@ -41,6 +41,15 @@ pub struct WasteReport {
     pub user_wasted_ratio: f64,
     /// Files with wasted versions, most wasted first.
     pub files: Vec<WastedFile>,
+    /// The totals above that did not fit in 64 bits (they hold `u64::MAX`, their ratios are meaningless).
+    #[serde(skip)]
+    pub overflowed: Vec<&'static str>,
+}
+
+/// The sum, or `None` when it does not fit in 64 bits. Sizes are what tar headers claim: any of them may be
+/// near 2^64, so no total of them is ever taken with `+` (which wraps in a release build).
+pub fn checked_sum(values: impl IntoIterator<Item = u64>) -> Option<u64> {
+    values.into_iter().try_fold(0u64, u64::checked_add)
 }
 
 /// Finds every wasted version in the tree.
@@ -73,7 +82,8 @@ pub fn wasted_files(tree: &ImageTree) -> Vec<WastedFile> {
             layers.dedup();
             WastedFile {
                 path: tree.display_path(node),
-                wasted_bytes: versions.iter().map(|v| v.bytes).sum(),
+                // Saturated when it overflows: `report` then finds the total overflowed too.
+                wasted_bytes: checked_sum(versions.iter().map(|v| v.bytes)).unwrap_or(u64::MAX),
                 layers,
                 reason: versions.last().map_or(GoneReason::Deleted, |v| v.reason),
                 versions,
@@ -91,10 +101,30 @@ pub fn wasted_files(tree: &ImageTree) -> Vec<WastedFile> {
 
 /// Builds the report from the wasted files and the layer sizes.
 pub fn report(files: Vec<WastedFile>, layer_sizes: &[u64], base_layers: usize) -> WasteReport {
-    let wasted_bytes: u64 = files.iter().map(|f| f.wasted_bytes).sum();
-    let size: u64 = layer_sizes.iter().sum();
-    let user_size: u64 = layer_sizes.iter().skip(base_layers).sum();
+    let mut overflowed = Vec::new();
+    // A file total or a layer size of u64::MAX is one that overflowed already.
+    let mut total = |what: &'static str, values: &mut dyn Iterator<Item = u64>| {
+        let mut saturated = false;
+        let sum = checked_sum(values.inspect(|&v| saturated |= v == u64::MAX));
+        match sum {
+            Some(sum) if !saturated => sum,
+            _ => {
+                overflowed.push(what);
+                u64::MAX
+            }
+        }
+    };
+    let wasted_bytes = total(
+        "the wasted bytes",
+        &mut files.iter().map(|f| f.wasted_bytes),
+    );
+    let size = total("the image size", &mut layer_sizes.iter().copied());
+    let user_size = total(
+        "the size of the layers above the base",
+        &mut layer_sizes.iter().copied().skip(base_layers),
+    );
     WasteReport {
+        overflowed,
         wasted_bytes,
         efficiency: if size == 0 {
             1.0
@@ -107,5 +137,27 @@ pub fn report(files: Vec<WastedFile>, layer_sizes: &[u64], base_layers: usize) -
             wasted_bytes as f64 / user_size as f64
         },
         files,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Totals past 2^64 are recorded as overflowed and held at u64::MAX, never wrapped to a small number.
+    #[test]
+    fn overflowing_totals_saturate_and_are_recorded() {
+        let sizes = [u64::MAX - 10, 20, 5];
+        let r = report(Vec::new(), &sizes, 1);
+        assert_eq!(r.overflowed, ["the image size"]);
+        assert_eq!(checked_sum(sizes), None);
+        let r = report(Vec::new(), &[u64::MAX, 1], 0);
+        assert_eq!(
+            r.overflowed,
+            ["the image size", "the size of the layers above the base"]
+        );
+        let r = report(Vec::new(), &[u64::MAX], 1);
+        assert_eq!(r.overflowed, ["the image size"], "a saturated layer size");
+        assert!(report(Vec::new(), &[1, 2], 1).overflowed.is_empty());
     }
 }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use layerscope::ci::{FailOn, Setting};
+use layerscope::limits::Limits;
 use layerscope::source::SourceKind;
 use layerscope::units;
 
@@ -64,6 +65,32 @@ pub struct SourceArgs {
     /// Docker's data root, for the docker-store source
     #[arg(long, value_name = "DIR")]
     pub docker_root: Option<PathBuf>,
+    /// Refuse a tar long name, long link, PAX header or sparse map larger than SIZE [default: 1MiB]
+    #[arg(long, value_name = "SIZE", value_parser = units::parse_size)]
+    pub max_header_bytes: Option<u64>,
+    /// Keep at most SIZE of manifests, configs and names in memory while reading a stream [default: 256MiB]
+    #[arg(long, value_name = "SIZE", value_parser = units::parse_size)]
+    pub max_metadata_bytes: Option<u64>,
+    /// Read at most N members of a streamed archive (stdin, .tar.gz, .tar.zst) [default: 100000]
+    #[arg(long, value_name = "N")]
+    pub max_archive_members: Option<u64>,
+    /// Refuse gzip or zstd data that expands more than N times its compressed size (counting at least 1 MiB
+    /// compressed) [default: 2000]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_expansion_ratio: Option<u64>,
+}
+
+impl SourceArgs {
+    /// The limits these flags set, the others at their defaults.
+    pub fn limits(&self) -> Limits {
+        let default = Limits::default();
+        Limits {
+            header_bytes: self.max_header_bytes.unwrap_or(default.header_bytes),
+            metadata_bytes: self.max_metadata_bytes.unwrap_or(default.metadata_bytes),
+            archive_members: self.max_archive_members.unwrap_or(default.archive_members),
+            expansion_ratio: self.max_expansion_ratio.unwrap_or(default.expansion_ratio),
+        }
+    }
 }
 
 /// `--source`: every place an image can come from, as the user names it.

@@ -78,6 +78,7 @@ pub fn load(
         },
         capture,
         inspector,
+        limits: args.limits(),
     };
     let progress = StderrProgress::new();
     let result = opened.source.load(&opts, &progress);
@@ -370,7 +371,7 @@ fn cat(args: CatArgs) -> Result<i32> {
             Some(layerscope::layer::EntryKind::Hardlink) => {
                 "a hardlink whose target is unknown".into()
             }
-            Some(layerscope::layer::EntryKind::Other) => "a device or FIFO".into(),
+            Some(kind) if kind.is_special() => kind.phrase().into(),
             _ => "a directory".into(),
         };
         return Err(Error::NotFound {

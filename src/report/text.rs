@@ -347,6 +347,7 @@ pub fn ci(image: &Image, analysis: &Analysis, outcome: &CiOutcome, p: Paint) -> 
             ),
             (None, None) => format!("actual {} (no threshold set)", rule_value(r, r.actual)),
         };
+        let detail = r.detail.clone().unwrap_or(detail);
         let _ = writeln!(out, "  {status}  {:<22} {detail}", r.name);
     }
     let _ = writeln!(out);
@@ -365,7 +366,10 @@ pub fn mode_string(kind: EntryKind, mode: u32) -> String {
     s.push(match kind {
         EntryKind::Dir => 'd',
         EntryKind::Symlink => 'l',
-        EntryKind::Other => 'c',
+        EntryKind::Fifo => 'p',
+        EntryKind::CharDevice => 'c',
+        EntryKind::BlockDevice => 'b',
+        EntryKind::Socket => 's',
         EntryKind::File | EntryKind::Hardlink => '-',
     });
     let bits = [

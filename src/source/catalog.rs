@@ -9,9 +9,11 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::bounded_tar;
 use crate::compression::Compression;
 use crate::error::{Error, Result};
 use crate::layer::{self, LayerScan, ScanError, ScanOptions};
+use crate::limits::Limits;
 use crate::path;
 
 /// Metadata files larger than this are refused (an image config is a few KiB; an index a few MiB at most).
@@ -151,11 +153,10 @@ pub(crate) struct TarCatalog {
 }
 
 impl TarCatalog {
-    pub(crate) fn index(origin: &str, file: &Path) -> Result<TarCatalog> {
+    pub(crate) fn index(origin: &str, file: &Path, limits: &Limits) -> Result<TarCatalog> {
         let handle = File::open(file).map_err(|e| Error::io(origin, e))?;
-        let mut archive = tar::Archive::new(handle);
-        let bad =
-            |e: std::io::Error| Error::invalid(origin, format!("corrupt or truncated tar: {e}"));
+        let mut archive = bounded_tar::archive(handle, limits);
+        let bad = |e: std::io::Error| Error::reading(origin, e, "corrupt or truncated tar");
         let mut items = HashMap::new();
         let mut order = Vec::new();
         for entry in archive.entries_with_seek().map_err(bad)? {

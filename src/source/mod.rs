@@ -23,6 +23,7 @@ use crate::compression::{self, Compression};
 use crate::error::{Error, Result};
 use crate::image::{Image, ImageMeta, Layer, map_history};
 use crate::layer::{self, ContentInspector, LayerScan, Progress, ScanError, ScanOptions};
+use crate::limits::Limits;
 use catalog::{Catalog, DirCatalog, TarCatalog};
 pub use layout::{Selection, normalize_reference, reference_matches};
 pub use resolve::{Opened, SourceKind, open_source};
@@ -36,6 +37,8 @@ pub struct LoadOptions {
     pub capture: Option<Vec<u8>>,
     /// Looks at file contents during the one pass over each layer (secret scanning).
     pub inspector: Option<Arc<dyn ContentInspector + Send>>,
+    /// Bounds on the work the input may cause.
+    pub limits: Limits,
 }
 
 impl LoadOptions {
@@ -48,6 +51,7 @@ impl LoadOptions {
                 .inspector
                 .as_deref()
                 .map(|i| i as &dyn ContentInspector),
+            limits: self.limits,
         }
     }
 }
@@ -69,8 +73,8 @@ pub(crate) trait EntryBytes: Send + Sync {
     fn entry_bytes(&self, image: &Image, layer: usize, entry: u32) -> Result<Vec<u8>>;
 }
 
-/// Layers that are blobs in a catalog: re-read the blob up to the entry.
-struct CatalogEntries(Box<dyn Catalog + Send>);
+/// Layers that are blobs in a catalog: re-read the blob up to the entry, within the limits they were read with.
+struct CatalogEntries(Box<dyn Catalog + Send>, Limits);
 
 impl EntryBytes for CatalogEntries {
     fn entry_bytes(&self, image: &Image, layer: usize, entry: u32) -> Result<Vec<u8>> {
@@ -84,7 +88,7 @@ impl EntryBytes for CatalogEntries {
                 )));
             }
         };
-        layer::read_entry_bytes(reader, entry).map_err(|e| Error::Layer {
+        layer::read_entry_bytes(reader, entry, self.1).map_err(|e| Error::Layer {
             index: layer,
             path: l.blob_path.clone(),
             detail: e.0,
@@ -154,7 +158,7 @@ impl ArchiveSource {
             .read_to_end(&mut head)
             .map_err(|e| Error::io(&self.name, e))?;
         if Compression::sniff(&head) == Compression::None && compression::looks_like_tar(&head) {
-            return Ok(Box::new(TarCatalog::index(&self.name, path)?));
+            return Ok(Box::new(TarCatalog::index(&self.name, path, &opts.limits)?));
         }
         let file = File::open(path).map_err(|e| Error::io(&self.name, e))?;
         stream_catalog(&self.name, file, scan)
@@ -172,7 +176,8 @@ fn stream_catalog(
         .map_err(|e| Error::io(name, e))?
         .to_vec();
     let outer = Compression::sniff(&head);
-    let (_, mut decoded) = compression::decoder(buffered).map_err(|e| Error::io(name, e))?;
+    let (_, mut decoded) = compression::decoder(buffered, scan.limits.expansion_ratio)
+        .map_err(|e| Error::io(name, e))?;
     let mut inner = BufReader::with_capacity(256 * 1024, &mut decoded);
     let inner_head = match inner.fill_buf() {
         Ok(h) => h.to_vec(),
@@ -328,7 +333,7 @@ pub(crate) fn load_catalog(
         };
         Ok(LoadedImage {
             image: Image { meta, layers },
-            reader: Box::new(CatalogEntries(catalog)),
+            reader: Box::new(CatalogEntries(catalog, opts.limits)),
         })
     }
 }

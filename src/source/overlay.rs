@@ -109,8 +109,14 @@ fn walk(
                     (EntryKind::File, None)
                 }
             }
+        } else if ft.is_fifo() {
+            (EntryKind::Fifo, None)
+        } else if ft.is_char_device() {
+            (EntryKind::CharDevice, None)
+        } else if ft.is_block_device() {
+            (EntryKind::BlockDevice, None)
         } else {
-            (EntryKind::Other, None)
+            (EntryKind::Socket, None) // the one file type left
         };
         let size = if kind == EntryKind::File {
             meta.len()
@@ -148,4 +154,31 @@ fn walk(
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store layer may hold sockets and FIFOs (a tar cannot hold a socket): each is listed as what it is.
+    #[test]
+    fn sockets_and_fifos_keep_their_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        let _socket = std::os::unix::net::UnixListener::bind(dir.path().join("sock")).unwrap();
+        let made = std::process::Command::new("mkfifo")
+            .arg(dir.path().join("pipe"))
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let scan = scan_dir(dir.path(), "sha256:x", ScanOptions::default()).unwrap();
+        let kinds: Vec<(&[u8], EntryKind)> =
+            scan.entries.iter().map(|e| (&e.path[..], e.kind)).collect();
+        assert_eq!(
+            kinds,
+            [
+                (&b"pipe"[..], EntryKind::Fifo),
+                (&b"sock"[..], EntryKind::Socket)
+            ]
+        );
+    }
 }

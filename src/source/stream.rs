@@ -4,6 +4,8 @@
 //! last) is read, so every member that looks like a layer (a tar header, gzip or zstd magic) is scanned as it
 //! passes, in a worker thread fed through a bounded channel: memory stays bounded and the next member is read
 //! while earlier ones are still decoding. Small members are kept as metadata; anything else is skipped.
+//! What is kept is counted against [`Limits`]: the members recorded, and the bytes of their names and of the
+//! metadata held, so that a small compressed stream of many members cannot fill memory.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read};
@@ -12,13 +14,55 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::ScopedJoinHandle;
 
 use super::catalog::{Catalog, META_LIMIT, key, resolve_link};
+use crate::bounded_tar;
 use crate::compression::{self, Compression};
 use crate::error::{Error, Result};
 use crate::layer::{self, LayerScan, ScanError, ScanOptions};
+use crate::limits::{Limit, LimitExceeded, Limits};
 
 const CHUNK: usize = 256 * 1024;
 /// Chunks buffered per layer worker (4 MiB).
 const QUEUE: usize = 16;
+/// Member names kept to say what an unrecognised archive holds.
+const SAMPLE: usize = 8;
+
+/// What the members recorded so far cost, against the limits.
+struct Kept<'a> {
+    origin: &'a str,
+    limits: &'a Limits,
+    members: u64,
+    bytes: u64,
+}
+
+impl Kept<'_> {
+    /// Counts one more member holding `bytes` (its name, its data, a link's target).
+    fn add(&mut self, bytes: u64) -> Result<()> {
+        self.members += 1;
+        self.bytes = self.bytes.saturating_add(bytes);
+        let exceeded = if self.members > self.limits.archive_members {
+            LimitExceeded::new(
+                Limit::ArchiveMembers,
+                format!("more than {} members", self.limits.archive_members),
+                format!("{} members", self.limits.archive_members),
+            )
+        } else if self.bytes > self.limits.metadata_bytes {
+            LimitExceeded::new(
+                Limit::MetadataBytes,
+                format!(
+                    "the first {} members' names and metadata hold {} bytes",
+                    self.members, self.bytes
+                ),
+                format!("{} bytes", self.limits.metadata_bytes),
+            )
+        } else {
+            return Ok(());
+        };
+        Err(Error::Limit {
+            path: self.origin.to_string(),
+            source: exceeded,
+        })
+    }
+}
 
 enum StreamItem {
     Meta(Vec<u8>),
@@ -92,10 +136,15 @@ impl StreamCatalog {
         let workers = std::thread::available_parallelism()
             .map_or(2, |n| n.get())
             .max(2);
-        let bad =
-            |e: io::Error| Error::invalid(origin, format!("corrupt or truncated archive: {e}"));
+        let bad = |e: io::Error| Error::reading(origin, e, "corrupt or truncated archive");
         let mut items = HashMap::new();
         let mut order = Vec::new();
+        let mut kept = Kept {
+            origin,
+            limits: &opts.limits,
+            members: 0,
+            bytes: 0,
+        };
         std::thread::scope(|scope| -> Result<()> {
             let mut running: VecDeque<(
                 String,
@@ -111,7 +160,7 @@ impl StreamCatalog {
                     items.insert(name, StreamItem::Layer(result));
                 }
             };
-            let mut archive = tar::Archive::new(reader);
+            let mut archive = bounded_tar::archive(reader, &opts.limits);
             for entry in archive.entries().map_err(bad)? {
                 let mut entry = entry.map_err(bad)?;
                 let name = key(&entry.path_bytes());
@@ -125,15 +174,24 @@ impl StreamCatalog {
                     }
                     _ => continue,
                 };
-                order.push(name.clone());
+                if order.len() < SAMPLE {
+                    order.push(name.clone());
+                }
                 if let Some(item) = item {
+                    let target = match &item {
+                        StreamItem::Link(target) => target.len() as u64,
+                        _ => 0,
+                    };
+                    kept.add(name.len() as u64 + target)?;
                     items.insert(name, item);
                     continue;
                 }
                 let size = entry.size();
+                let meta = size <= META_LIMIT;
                 let head = read_head(&mut entry, 512).map_err(bad)?;
                 let layer_like = Compression::sniff(&head) != Compression::None
                     || compression::looks_like_tar(&head);
+                kept.add(name.len() as u64 + if layer_like || !meta { 0 } else { size })?;
                 if layer_like {
                     if running.len() >= workers {
                         finish(&mut running, &mut items);
@@ -149,7 +207,7 @@ impl StreamCatalog {
                     });
                     feed(tx, head, &mut entry).map_err(bad)?;
                     running.push_back((name, handle));
-                } else if size <= META_LIMIT {
+                } else if meta {
                     let mut data = head;
                     entry.read_to_end(&mut data).map_err(bad)?;
                     items.insert(name, StreamItem::Meta(data));
@@ -226,6 +284,6 @@ impl Catalog for StreamCatalog {
         None
     }
     fn sample_names(&self) -> Vec<String> {
-        self.order.iter().take(8).cloned().collect()
+        self.order.clone()
     }
 }

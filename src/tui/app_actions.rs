@@ -273,9 +273,8 @@ impl App<'_> {
                     .unwrap_or_default()
             ),
             Some(e) if e.kind == EntryKind::Hardlink => "a hardlink whose target is unknown".into(),
-            // Any other kind that is not a directory (devices, FIFOs, sockets) holds no bytes.
             Some(e) if e.kind == EntryKind::File => "a file whose bytes are unknown".into(),
-            Some(e) if e.kind != EntryKind::Dir => "a device, FIFO or socket".into(),
+            Some(e) if e.kind.is_special() => e.kind.phrase().into(),
             _ => "a directory".into(),
         }
     }

@@ -31,6 +31,12 @@ pub enum Ent {
     RawName(Vec<u8>, Vec<u8>),
     /// A file whose name travels in a PAX `path` record.
     Pax(String, Vec<u8>),
+    /// A file with a name made at run time (over 100 bytes: in a GNU long-name member).
+    Named(String, Vec<u8>),
+    /// An old-GNU sparse file claiming this many bytes, all a hole (no data in the tar).
+    Sparse(&'static str, u64),
+    /// A member of any other type (FIFO, device, PAX global header...), without data.
+    Typed(&'static str, tar::EntryType),
 }
 
 pub fn file(path: &'static str, data: &[u8]) -> Ent {
@@ -95,6 +101,24 @@ pub fn layer(entries: &[Ent]) -> Vec<u8> {
                     format!("{dir}/.wh..wh..opq")
                 };
                 b.append_data(&mut h, name, &[][..]).unwrap();
+            }
+            Ent::Named(p, data) => {
+                let mut h = header(tar::EntryType::Regular, data.len() as u64, 0o644);
+                b.append_data(&mut h, p, &data[..]).unwrap();
+            }
+            Ent::Sparse(p, size) => {
+                let mut h = header(tar::EntryType::GNUSparse, 0, 0o644);
+                let gnu = h.as_gnu_mut().expect("gnu header");
+                gnu.sparse[0].set_offset(*size);
+                gnu.sparse[0].set_length(0);
+                gnu.set_real_size(*size);
+                h.set_path(p).unwrap();
+                h.set_cksum();
+                b.append(&h, &[][..]).unwrap();
+            }
+            Ent::Typed(p, kind) => {
+                let mut h = header(*kind, 0, 0o640);
+                b.append_data(&mut h, p, &[][..]).unwrap();
             }
             Ent::RawName(name, data) => {
                 let mut h = header(tar::EntryType::Regular, data.len() as u64, 0o644);
