@@ -5,7 +5,7 @@
 //! - `prefilter`: the case-insensitive SIMD keyword search that decides where rule regexes run.
 //! - [`scanner`]: the content inspector that runs during the one pass over each layer, and on config/history text.
 //! - [`findings`]: turns raw hits into findings with status (visible, removed, overwritten) from the image tree.
-//! - [`redact`]: masking for every output, and the build-argument redaction of history text.
+//! - [`redact`]: masking for every output, and which build-argument values of history text are secret.
 //! - [`settings`]: user rules, allowlists and baselines.
 
 pub mod findings;
@@ -18,7 +18,7 @@ pub mod settings;
 use serde::{Deserialize, Serialize};
 
 pub use findings::{SecretReport, collect, fingerprint, redact_history};
-pub use redact::{Redactor, redact, redact_created_by};
+pub use redact::{Redactor, arg_value_is_secret, redact, redact_created_by};
 pub use rules::Ruleset;
 pub use scanner::SecretScanner;
 pub use settings::SecretSettings;
