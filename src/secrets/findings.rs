@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use sha2::{Digest, Sha256};
 
 use super::redact::{Redactor, redact};
+use super::rules::RuleInfo;
 use super::scanner::SecretScanner;
 use super::settings::SecretSettings;
 use super::{Confidence, Location, SecretFinding, Status};
@@ -36,10 +37,12 @@ const LOW_CONFIDENCE_DIRS: [&str; 12] = [
     "/__tests__/",
 ];
 
-fn confidence(rule: &str, path: Option<&str>, secret: &str) -> Confidence {
+/// Low for a file matched by its name alone (its bytes show no credential), a test or vendored tree, or a
+/// weak generic match; high otherwise.
+fn confidence(rule: &RuleInfo<'_>, path: Option<&str>, secret: &str) -> Confidence {
     let low_path = path.is_some_and(|p| LOW_CONFIDENCE_DIRS.iter().any(|d| p.contains(d)));
-    let weak_generic = rule == "generic-secret" && super::scanner::entropy(secret) < 3.8;
-    if low_path || weak_generic {
+    let weak_generic = rule.id == "generic-secret" && super::scanner::entropy(secret) < 3.8;
+    if rule.name_only || low_path || weak_generic {
         Confidence::Low
     } else {
         Confidence::High
@@ -86,7 +89,7 @@ pub fn collect(
                 rule: info.id.to_string(),
                 description: info.description.to_string(),
                 severity: info.severity,
-                confidence: confidence(info.id, r.path.as_deref(), &r.secret),
+                confidence: confidence(&info, r.path.as_deref(), &r.secret),
                 location: r.location,
                 layer: r.layer,
                 path: r.path,
