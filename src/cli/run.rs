@@ -172,6 +172,8 @@ fn analyze(args: AnalyzeArgs) -> Result<i32> {
     let mut analysis = analysis::analyze(&loaded.image, args.base_layers);
     if let Some(scan) = &scan {
         scan.apply(&mut loaded, &mut analysis)?;
+    } else if args.secrets.show_secrets {
+        analysis.redactor = layerscope::secrets::Redactor::reveal();
     }
     let outcome = rules.map(|t| ci::evaluate(&analysis, &t));
     if let Some(target) = &args.json {
@@ -229,13 +231,12 @@ fn ls(args: LsArgs) -> Result<i32> {
         view.merged(false)
     };
     if args.json {
-        let text = serde_json::to_string_pretty(&rows).map_err(|e| Error::Usage(e.to_string()))?;
-        print(&format!("{text}\n"))?;
+        print(&format!("{}\n", json::listing(&rows, &analysis.redactor)))?;
     } else {
         let p = paint();
         let mut out = String::new();
         for row in &rows {
-            out.push_str(&text::listing_line(row, p));
+            out.push_str(&text::listing_line(row, &analysis.redactor, p));
             out.push('\n');
         }
         print(&out)?;
