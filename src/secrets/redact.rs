@@ -255,16 +255,48 @@ impl Redactor {
         redact_created_by(&masked)
     }
 
-    /// A file's bytes as a viewer may show them: every known secret masked (build-argument masking does not
+    /// A file's bytes as a viewer may show them: the body of every PEM private key block masked (the scan's
+    /// match covers only a key's first line), then every known secret masked (build-argument masking does not
     /// apply to file content). Borrowed when there is nothing to mask.
     pub fn mask_bytes<'a>(&self, data: &'a [u8]) -> Cow<'a, [u8]> {
+        if self.reveal {
+            return Cow::Borrowed(data);
+        }
+        let data = match mask_private_key_blocks(data) {
+            Some(masked) => Cow::Owned(masked),
+            None => Cow::Borrowed(data),
+        };
         match &self.finder {
-            Some(f) if !self.reveal && f.is_match(data) => {
-                Cow::Owned(f.replace_all_bytes(data, &self.replacements))
+            Some(f) if f.is_match(data.as_ref()) => {
+                Cow::Owned(f.replace_all_bytes(&data, &self.replacements))
             }
-            _ => Cow::Borrowed(data),
+            _ => data,
         }
     }
+}
+
+/// `data` with the lines between each `-----BEGIN ... PRIVATE KEY...-----` and its `-----END` line written as
+/// `*` (line breaks kept); `None` when there is no such block.
+fn mask_private_key_blocks(data: &[u8]) -> Option<Vec<u8>> {
+    let mut out: Option<Vec<u8>> = None;
+    let mut from = 0;
+    while let Some(begin) = memchr::memmem::find(&data[from..], b"-----BEGIN ").map(|i| from + i) {
+        let header_end = memchr::memchr(b'\n', &data[begin..]).map_or(data.len(), |i| begin + i);
+        from = header_end;
+        if memchr::memmem::find(&data[begin..header_end], b"PRIVATE KEY").is_none() {
+            continue;
+        }
+        let end = memchr::memmem::find(&data[header_end..], b"-----END ")
+            .map_or(data.len(), |i| header_end + i);
+        let masked = out.get_or_insert_with(|| data.to_vec());
+        for b in &mut masked[header_end..end] {
+            if !matches!(*b, b'\n' | b'\r') {
+                *b = b'*';
+            }
+        }
+        from = end;
+    }
+    out
 }
 
 #[cfg(test)]
@@ -378,6 +410,20 @@ mod tests {
             shown.apply("|1 TOKEN=abc /bin/sh -c x"),
             "|1 TOKEN=abc /bin/sh -c x"
         );
+    }
+
+    #[test]
+    fn a_viewed_private_key_shows_no_key_material() {
+        let key = b"x\n-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\nq8Zt3Vx0Lm5Rk9Wp\n-----END RSA PRIVATE KEY-----\ny\n";
+        let r = Redactor::new(["-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA".to_string()]);
+        let shown = r.mask_bytes(key);
+        assert_eq!(
+            String::from_utf8_lossy(&shown),
+            "x\n-----BEGIN RSA PRIVATE KEY-----\n****************\n****************\n-----END RSA PRIVATE KEY-----\ny\n"
+        );
+        let cert = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        assert!(matches!(r.mask_bytes(cert), Cow::Borrowed(_)));
+        assert_eq!(Redactor::reveal().mask_bytes(key).as_ref(), key.as_slice());
     }
 
     #[test]
