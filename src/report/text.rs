@@ -72,7 +72,7 @@ impl<'a> Shown<'a> {
     }
 
     pub fn text(&self, raw: &str) -> Safe {
-        Safe(crate::escape::escape(&self.redactor.apply(raw)).into_owned())
+        Safe(crate::escape::escape(&self.redactor.mask(raw)).into_owned())
     }
 }
 

@@ -245,14 +245,23 @@ impl Redactor {
 
     /// The text with known secrets masked and secret build-argument values redacted.
     pub fn apply(&self, text: &str) -> String {
+        self.mask(text).into_owned()
+    }
+
+    /// [`Redactor::apply`], borrowing the text when there is nothing to mask (the common case).
+    pub fn mask<'t>(&self, text: &'t str) -> Cow<'t, str> {
         if self.reveal {
-            return text.to_string();
+            return Cow::Borrowed(text);
         }
         let masked = match &self.finder {
-            Some(f) => f.replace_all(text, &self.replacements),
-            None => text.to_string(),
+            Some(f) if f.is_match(text) => Cow::Owned(f.replace_all(text, &self.replacements)),
+            _ => Cow::Borrowed(text),
         };
-        redact_created_by(&masked)
+        // Only `|N KEY=value` prefixes and `ARG NAME=value` steps carry build arguments.
+        if !masked.contains('|') && !masked.contains("ARG ") {
+            return masked;
+        }
+        Cow::Owned(redact_created_by(&masked))
     }
 
     /// A file's bytes as a viewer may show them: the body of every PEM private key block masked (the scan's
