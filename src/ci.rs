@@ -282,6 +282,7 @@ mod tests {
             layers: Vec::new(),
             size_bytes: 0,
             overflowed: Vec::new(),
+            redactor: crate::secrets::Redactor::default(),
             base_layers: 1,
             waste: crate::analysis::waste::report(Vec::new(), &[], 1),
             secrets: Vec::new(),

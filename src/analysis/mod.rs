@@ -30,6 +30,11 @@ pub struct Analysis {
     pub waste: WasteReport,
     /// Secret findings, when the image was scanned for them (see `secrets::collect`).
     pub secrets: Vec<crate::secrets::SecretFinding>,
+    /// What every view applies to every image-derived string it shows (paths, link targets, tag, labels,
+    /// instructions, history) and to a viewed file's bytes (`Redactor::mask_bytes`): masks the secrets found
+    /// in names and metadata, and secret build-argument values; a secret scan adds the secrets found in file
+    /// contents, `--show-secrets` turns it off (see `secrets::metadata_redactor`).
+    pub redactor: crate::secrets::Redactor,
 }
 
 /// Analyses an image; `base_layers` bottom layers count as the base image.
@@ -55,6 +60,7 @@ pub fn analyze(image: &Image, base_layers: usize) -> Analysis {
     let size_bytes = waste::checked_sum(sizes.iter().copied()).unwrap_or(u64::MAX);
     overflowed.extend(waste.overflowed.iter().map(|what| what.to_string()));
     Analysis {
+        redactor: crate::secrets::metadata_redactor(image, &tree),
         size_bytes,
         overflowed,
         tree,

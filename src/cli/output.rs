@@ -61,12 +61,11 @@ pub fn human(content: &str, stdout_taken: bool) -> Result<()> {
     }
 }
 
-/// Colour only on a terminal and without `NO_COLOR`; secrets in clear only when asked.
-pub fn paint(show_secrets: bool) -> text::Paint {
+/// Colour only on a terminal and without `NO_COLOR`.
+pub fn paint() -> text::Paint {
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     text::Paint {
         color: !no_color && std::io::stdout().is_terminal(),
-        show_secrets,
     }
 }
 

@@ -185,6 +185,8 @@ fn analyze(args: AnalyzeArgs) -> Result<i32> {
     let mut analysis = analysis::analyze(&loaded.image, args.base_layers);
     if let Some(scan) = &scan {
         scan.apply(&mut loaded, &mut analysis)?;
+    } else if args.secrets.show_secrets {
+        analysis.redactor = layerscope::secrets::Redactor::reveal();
     }
     let mut outcome = rules.map(|t| ci::evaluate(&analysis, &t));
     if let (Some(outcome), None) = (&mut outcome, &scan) {
@@ -198,7 +200,7 @@ fn analyze(args: AnalyzeArgs) -> Result<i32> {
         }
         output::write_to(target, &json::to_string(&report))?;
     }
-    let p = paint(args.secrets.show_secrets);
+    let p = paint();
     match &outcome {
         Some(outcome) => {
             let rendered = text::ci(&loaded.image, &analysis, outcome, p);
@@ -246,10 +248,7 @@ fn secrets(args: SecretsArgs) -> Result<i32> {
                 .map_err(|e| Error::Usage(e.to_string()))?;
             output::write_to(target, &json)?;
         }
-        None => output::human(
-            &text::secrets_table(&analysis.secrets, paint(args.secrets.show_secrets)),
-            stdout_taken,
-        )?,
+        None => output::human(&text::secrets_table(&analysis, paint()), stdout_taken)?,
     }
     Ok(0)
 }
@@ -276,7 +275,10 @@ fn ls(args: LsArgs) -> Result<i32> {
         "layerscope ls app.tar",
     )?;
     let loaded = load(&image, &args.source, None, None)?;
-    let analysis = analysis::analyze(&loaded.image, 1);
+    let mut analysis = analysis::analyze(&loaded.image, 1);
+    if args.show_secrets {
+        analysis.redactor = layerscope::secrets::Redactor::reveal();
+    }
     let layer = check_layer(&analysis, args.layer)?;
     let view = TreeView::at_layer(&analysis.tree, layer);
     let rows = if args.changes {
@@ -285,13 +287,12 @@ fn ls(args: LsArgs) -> Result<i32> {
         view.merged(false)
     };
     if let Some(target) = &args.json {
-        let text = serde_json::to_string_pretty(&rows).map_err(|e| Error::Usage(e.to_string()))?;
-        output::write_to(target, &text)?;
+        output::write_to(target, &json::listing(&rows, &analysis.redactor))?;
     } else {
-        let p = paint(args.show_secrets);
+        let p = paint();
         let mut out = String::new();
         for row in &rows {
-            out.push_str(&text::listing_line(row, p));
+            out.push_str(&text::listing_line(row, &analysis.redactor, p));
             out.push('\n');
         }
         output::print(&out)?;

@@ -44,8 +44,8 @@ impl Scan {
         self.scanner.clone()
     }
 
-    /// Collects the findings into the analysis and redacts the history everyone prints (unless
-    /// `--show-secrets`); writes the baseline and SARIF files asked for.
+    /// Collects the findings and the redactor every output applies into the analysis (a redactor that masks
+    /// nothing with `--show-secrets`); writes the baseline and SARIF files asked for.
     pub fn apply(&self, loaded: &mut LoadedImage, analysis: &mut Analysis) -> Result<()> {
         let show = self.args.show_secrets;
         let report = secrets::collect(
@@ -56,16 +56,18 @@ impl Scan {
             show,
         );
         if !show {
+            // Also masked in the model, for any view that shows history without the analysis's redactor.
             secrets::redact_history(&mut loaded.image, &report.redactor);
         }
         analysis.secrets = report.findings;
+        analysis.redactor = report.redactor;
         if let Some(path) = &self.args.write_baseline {
             output::write_to(path, &baseline_json(&analysis.secrets))?;
         }
         if let Some(path) = &self.args.sarif {
             output::write_to(
                 path,
-                &sarif::to_string(&loaded.image, &analysis.secrets, self.scanner.rules()),
+                &sarif::to_string(&loaded.image, analysis, self.scanner.rules()),
             )?;
         }
         Ok(())

@@ -1,4 +1,5 @@
 //! The JSON report, schema `layerscope.report/v1`. Field names are a contract: add fields, never rename.
+//! Strings from the image go through the analysis's redactor (JSON's own encoding escapes them).
 
 use serde::Serialize;
 
@@ -6,6 +7,8 @@ use crate::analysis::{Analysis, WasteReport};
 use crate::ci::CiOutcome;
 use crate::compression::Compression;
 use crate::image::Image;
+use crate::secrets::Redactor;
+use crate::tree::ListedEntry;
 
 pub const SCHEMA: &str = "layerscope.report/v1";
 
@@ -14,7 +17,7 @@ pub struct Report<'a> {
     pub schema: &'static str,
     pub image: ImageSection,
     pub layers: Vec<LayerSection>,
-    pub waste: &'a WasteReport,
+    pub waste: WasteReport,
     /// Secret findings (absent with --no-secrets).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secrets: Option<&'a [crate::secrets::SecretFinding]>,
@@ -60,16 +63,21 @@ pub struct LayerSection {
 /// Assembles the report.
 pub fn report<'a>(image: &Image, analysis: &'a Analysis, ci: Option<&'a CiOutcome>) -> Report<'a> {
     let meta = &image.meta;
+    let r = &analysis.redactor;
     let top = image.layers.len().checked_sub(1).map(|l| l as u32);
+    let mut waste = analysis.waste.clone();
+    for f in &mut waste.files {
+        f.path = r.apply(&f.path);
+    }
     let file_count = top.map_or(0, |t| analysis.tree.present_count(t));
     Report {
         schema: SCHEMA,
         image: ImageSection {
-            source: meta.source.clone(),
+            source: r.apply(&meta.source),
             format: meta.format.name(),
             layout: meta.layout,
             archive_compression: meta.archive_compression,
-            reference: meta.reference.clone(),
+            reference: meta.reference.as_deref().map(|t| r.apply(t)),
             platform: meta.platform.to_string(),
             config_digest: meta.config_digest.clone(),
             manifest_digest: meta.manifest_digest.clone(),
@@ -91,19 +99,37 @@ pub fn report<'a>(image: &Image, analysis: &'a Analysis, ci: Option<&'a CiOutcom
                 blob_size: layer.scan.blob_size,
                 size_bytes: stats.size_bytes,
                 entry_count: layer.scan.entries.len(),
-                instruction: layer.history.instruction.clone(),
-                instructions: layer.history.instructions.clone(),
-                created_by: layer.history.created_by.clone(),
+                instruction: r.apply(&layer.history.instruction),
+                instructions: layer
+                    .history
+                    .instructions
+                    .iter()
+                    .map(|i| r.apply(i))
+                    .collect(),
+                created_by: r.apply(&layer.history.created_by),
                 created: layer.history.created.clone(),
                 added: stats.counts.added,
                 modified: stats.counts.modified,
                 deleted: stats.counts.deleted,
             })
             .collect(),
-        waste: &analysis.waste,
+        waste,
         secrets: None,
         ci,
     }
+}
+
+/// `ls --json`: the rows as a JSON array, paths and link targets masked by `redactor`.
+pub fn listing(rows: &[ListedEntry], redactor: &Redactor) -> String {
+    let rows: Vec<ListedEntry> = rows
+        .iter()
+        .map(|row| ListedEntry {
+            path: redactor.apply(&row.path),
+            link_target: row.link_target.as_deref().map(|t| redactor.apply(t)),
+            ..row.clone()
+        })
+        .collect();
+    serde_json::to_string_pretty(&rows).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
 
 /// The report as pretty JSON.

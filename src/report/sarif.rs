@@ -1,10 +1,12 @@
 //! SARIF 2.1.0 output of secret findings, for code-scanning UIs. Paths are the files' paths in the image;
-//! the layer, status and instruction travel in each result's properties.
+//! the layer, status and instruction travel in each result's properties. Strings from the image are masked by
+//! the analysis's redactor (the findings already are).
 
 use serde_json::{Value, json};
 
+use crate::analysis::Analysis;
 use crate::image::Image;
-use crate::secrets::{Location, Ruleset, SecretFinding, Severity};
+use crate::secrets::{Location, Ruleset, Severity};
 
 fn level(severity: Severity) -> &'static str {
     match severity {
@@ -14,8 +16,9 @@ fn level(severity: Severity) -> &'static str {
     }
 }
 
-/// The SARIF document for `findings`.
-pub fn document(image: &Image, findings: &[SecretFinding], rules: &Ruleset) -> Value {
+/// The SARIF document for the analysis's secret findings.
+pub fn document(image: &Image, analysis: &Analysis, rules: &Ruleset) -> Value {
+    let findings = &analysis.secrets;
     let rule_list: Vec<Value> = (0..rules.len() as u32)
         .filter_map(|i| rules.info(i))
         .map(|r| {
@@ -28,11 +31,13 @@ pub fn document(image: &Image, findings: &[SecretFinding], rules: &Ruleset) -> V
             })
         })
         .collect();
-    let subject = image
-        .meta
-        .reference
-        .clone()
-        .unwrap_or_else(|| image.meta.source.clone());
+    let subject = analysis.redactor.apply(
+        image
+            .meta
+            .reference
+            .as_deref()
+            .unwrap_or(&image.meta.source),
+    );
     let results: Vec<Value> = findings
         .iter()
         .map(|f| {
@@ -81,6 +86,6 @@ pub fn document(image: &Image, findings: &[SecretFinding], rules: &Ruleset) -> V
     })
 }
 
-pub fn to_string(image: &Image, findings: &[SecretFinding], rules: &Ruleset) -> String {
-    serde_json::to_string_pretty(&document(image, findings, rules)).unwrap_or_default()
+pub fn to_string(image: &Image, analysis: &Analysis, rules: &Ruleset) -> String {
+    serde_json::to_string_pretty(&document(image, analysis, rules)).unwrap_or_default()
 }

@@ -1,4 +1,9 @@
 //! Human-readable renderings: the image summary, the CI result and `ls` listings.
+//!
+//! Everything here that came from an image (or from a user's rule file) reaches the text through [`Shown`]:
+//! masked by the analysis's [`Redactor`], then escaped ([`crate::escape`]), so no secret and no control
+//! character reaches a terminal or a CI log. Line builders take image text only as [`Safe`] values, which only
+//! [`Shown`] makes.
 
 use std::fmt::Write as _;
 
@@ -9,15 +14,13 @@ use crate::analysis::Analysis;
 use crate::ci::{CiOutcome, RuleOutcome, RuleStatus};
 use crate::image::Image;
 use crate::layer::EntryKind;
-use crate::secrets::{Confidence, SecretFinding, Status};
+use crate::secrets::{Confidence, Redactor, SecretFinding, Status};
 use crate::tree::{ChangeKind, ListedEntry};
 
-/// How text is rendered: colour, and whether secrets are shown in clear.
+/// Whether text is coloured. (Secrets are masked by the analysis' redactor, which `--show-secrets` replaces.)
 #[derive(Debug, Clone, Copy)]
 pub struct Paint {
     pub color: bool,
-    /// `--show-secrets`: secrets (and secret-like names) in clear; renderers mask them otherwise.
-    pub show_secrets: bool,
 }
 
 impl Paint {
@@ -33,6 +36,43 @@ impl Paint {
     }
     fn fg(&self, color: AnsiColor, text: &str) -> String {
         self.paint(Style::new().fg_color(Some(color.into())), text)
+    }
+}
+
+/// Image-derived text made safe to print: masked, then escaped. Only [`Shown::text`] makes one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Safe(String);
+
+impl Safe {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Cut to one line of `width` characters (escaping already made it one line).
+    fn cut(&self, width: usize) -> Safe {
+        Safe(truncate(&self.0, width))
+    }
+}
+
+impl std::fmt::Display for Safe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(&self.0)
+    }
+}
+
+/// The one way image-derived text enters a rendering: [`Redactor::apply`], then [`crate::escape::escape`].
+#[derive(Clone, Copy)]
+pub struct Shown<'a> {
+    redactor: &'a Redactor,
+}
+
+impl<'a> Shown<'a> {
+    pub fn new(redactor: &'a Redactor) -> Shown<'a> {
+        Shown { redactor }
+    }
+
+    pub fn text(&self, raw: &str) -> Safe {
+        Safe(crate::escape::escape(&self.redactor.mask(raw)).into_owned())
     }
 }
 
@@ -56,12 +96,10 @@ pub fn truncate(text: &str, width: usize) -> String {
 }
 
 fn header(image: &Image, analysis: &Analysis, p: Paint) -> String {
+    let s = Shown::new(&analysis.redactor);
     let meta = &image.meta;
     let mut out = String::new();
-    let name = meta
-        .reference
-        .clone()
-        .unwrap_or_else(|| meta.config_digest.clone());
+    let name = s.text(meta.reference.as_deref().unwrap_or(&meta.config_digest));
     let mut format = meta.format.name().to_string();
     if let Some(c) = meta.archive_compression {
         format.push_str(&format!(", {}-compressed", c.name()));
@@ -70,9 +108,10 @@ fn header(image: &Image, analysis: &Analysis, p: Paint) -> String {
     let _ = writeln!(
         out,
         "Source      {} ({format}, {})",
-        meta.source, meta.platform
+        s.text(&meta.source),
+        s.text(&meta.platform.to_string())
     );
-    let _ = writeln!(out, "Config      {}", meta.config_digest);
+    let _ = writeln!(out, "Config      {}", s.text(&meta.config_digest));
     let _ = writeln!(
         out,
         "Size        {} in {} layers",
@@ -99,6 +138,7 @@ fn header(image: &Image, analysis: &Analysis, p: Paint) -> String {
 }
 
 fn wasted_list(analysis: &Analysis, limit: usize, p: Paint) -> String {
+    let s = Shown::new(&analysis.redactor);
     let mut out = String::new();
     if analysis.waste.files.is_empty() {
         let _ = writeln!(out, "No wasted space.");
@@ -123,7 +163,7 @@ fn wasted_list(analysis: &Analysis, limit: usize, p: Paint) -> String {
             size(f.wasted_bytes),
             truncate(&layers, 12),
             f.reason.name(),
-            f.path
+            s.text(&f.path)
         );
     }
     if analysis.waste.files.len() > limit {
@@ -134,6 +174,7 @@ fn wasted_list(analysis: &Analysis, limit: usize, p: Paint) -> String {
 
 /// The summary printed by `layerscope IMAGE` when no UI is shown.
 pub fn summary(image: &Image, analysis: &Analysis, p: Paint) -> String {
+    let s = Shown::new(&analysis.redactor);
     let mut out = header(image, analysis, p);
     let _ = writeln!(out);
     let _ = writeln!(
@@ -146,6 +187,7 @@ pub fn summary(image: &Image, analysis: &Analysis, p: Paint) -> String {
     );
     for (layer, stats) in image.layers.iter().zip(&analysis.layers) {
         let c = stats.counts;
+        let instruction = s.text(&layer.history.instruction);
         let _ = writeln!(
             out,
             "{:>3}  {:>10}  {:>6}  {:>6}  {:>6}  {}",
@@ -154,19 +196,20 @@ pub fn summary(image: &Image, analysis: &Analysis, p: Paint) -> String {
             c.added,
             c.modified,
             c.deleted,
-            truncate(&layer.history.instruction, 90)
+            instruction.cut(90)
         );
         for extra in layer
             .history
             .instructions
             .iter()
-            .filter(|i| **i != layer.history.instruction)
+            .map(|i| s.text(i))
+            .filter(|i| *i != instruction)
         {
             let _ = writeln!(
                 out,
                 "{:>42}{}",
                 "",
-                p.fg(AnsiColor::BrightBlack, &truncate(extra, 90))
+                p.fg(AnsiColor::BrightBlack, extra.cut(90).as_str())
             );
         }
     }
@@ -174,21 +217,22 @@ pub fn summary(image: &Image, analysis: &Analysis, p: Paint) -> String {
     out.push_str(&wasted_list(analysis, 10, p));
     if !analysis.secrets.is_empty() {
         let _ = writeln!(out);
-        out.push_str(&secrets_list(&analysis.secrets, p, LowConfidence::Count));
+        out.push_str(&secrets_list(analysis, p, LowConfidence::Count));
     }
     out
 }
 
-fn where_text(f: &SecretFinding) -> String {
-    let mut place = match (&f.path, f.line) {
+fn where_text(f: &SecretFinding, s: Shown<'_>) -> Safe {
+    let place = match (&f.path, f.line) {
         (Some(path), Some(line)) => format!("{path}:{line}"),
         (Some(path), None) => path.clone(),
         (None, _) => f.location.name().to_string(),
     };
     if f.location == crate::secrets::Location::Config {
-        place = format!("config {place}");
+        s.text(&format!("config {place}"))
+    } else {
+        s.text(&place)
     }
-    place
 }
 
 fn status_text(f: &SecretFinding, p: Paint) -> String {
@@ -203,7 +247,8 @@ fn status_text(f: &SecretFinding, p: Paint) -> String {
     }
 }
 
-/// How a findings list shows low-confidence findings (test and vendored trees, weak generic matches).
+/// How a findings list shows low-confidence findings (names matched without a credential inside, test and
+/// vendored trees, weak generic matches).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LowConfidence {
     /// Counted per rule (the summary).
@@ -214,8 +259,23 @@ pub enum LowConfidence {
     Brief,
 }
 
-/// Each finding on two lines: severity, layer, rule, where, status; then the redacted match and the instruction.
-pub fn secrets_list(findings: &[SecretFinding], p: Paint, low: LowConfidence) -> String {
+/// The findings by severity (highest first), then confidence (high first), then layer.
+fn by_severity(findings: &[SecretFinding]) -> Vec<&SecretFinding> {
+    let mut sorted: Vec<&SecretFinding> = findings.iter().collect();
+    sorted.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(a.confidence.cmp(&b.confidence))
+            .then(a.layer.cmp(&b.layer))
+    });
+    sorted
+}
+
+/// Each finding on two lines: severity, confidence, layer, rule, where, status; then the redacted match and
+/// the instruction. Sorted by severity, confidence, then layer.
+pub fn secrets_list(analysis: &Analysis, p: Paint, low: LowConfidence) -> String {
+    let s = Shown::new(&analysis.redactor);
+    let findings = by_severity(&analysis.secrets);
     let mut out = String::new();
     let shipped = findings
         .iter()
@@ -229,14 +289,20 @@ pub fn secrets_list(findings: &[SecretFinding], p: Paint, low: LowConfidence) ->
             findings.len()
         ))
     );
+    let _ = writeln!(
+        out,
+        "  {:<8} {:<4} {:<5} {:<24} WHERE  STATUS",
+        "SEVERITY", "CONF", "LAYER", "RULE"
+    );
     let is_low = |f: &&SecretFinding| f.confidence == Confidence::Low;
-    let first_line = |f: &SecretFinding, suffix: &str| {
+    let first_line = |f: &SecretFinding| {
         format!(
-            "  {:<8} {:<4} {:<24} {}  {}{suffix}",
+            "  {:<8} {:<4} {:<5} {:<24} {}  {}",
             f.severity.name(),
+            f.confidence.name(),
             f.layer.map_or("-".to_string(), |l| format!("L{l}")),
-            f.rule,
-            where_text(f),
+            s.text(&f.rule),
+            where_text(f, s),
             status_text(f, p)
         )
     };
@@ -244,26 +310,26 @@ pub fn secrets_list(findings: &[SecretFinding], p: Paint, low: LowConfidence) ->
         let text = f
             .instruction
             .as_deref()
-            .map(|i| truncate(i, width))
-            .unwrap_or_default();
-        p.fg(AnsiColor::BrightBlack, &text)
+            .map(|i| s.text(i).cut(width))
+            .unwrap_or(Safe(String::new()));
+        p.fg(AnsiColor::BrightBlack, text.as_str())
     };
-    for f in findings {
+    for f in findings.iter().copied() {
         if is_low(&f) && low != LowConfidence::List {
             continue;
         }
-        let suffix = if is_low(&f) { " (low confidence)" } else { "" };
-        let _ = writeln!(out, "{}", first_line(f, suffix));
+        let _ = writeln!(out, "{}", first_line(f));
         let _ = writeln!(
             out,
-            "  {:<8} {:<4} {}  {}",
+            "  {:<8} {:<4} {:<5} {}  {}",
             "",
             "",
-            f.redacted,
+            "",
+            s.text(&f.redacted),
             instruction(f, 70)
         );
     }
-    let lows: Vec<&SecretFinding> = findings.iter().filter(is_low).collect();
+    let lows: Vec<&SecretFinding> = findings.iter().copied().filter(is_low).collect();
     if lows.is_empty() {
         return out;
     }
@@ -276,11 +342,11 @@ pub fn secrets_list(findings: &[SecretFinding], p: Paint, low: LowConfidence) ->
             }
             let counts: Vec<String> = counts
                 .iter()
-                .map(|(rule, n)| format!("{rule} {n}"))
+                .map(|(rule, n)| format!("{} {n}", s.text(rule)))
                 .collect();
             let _ = writeln!(
                 out,
-                "  and {} low-confidence findings (test/vendored trees, weak generic matches): {}; `layerscope secrets` lists them",
+                "  and {} low-confidence findings (names without a credential inside, test/vendored trees, weak generic matches): {}; `layerscope secrets` lists them",
                 lows.len(),
                 counts.join(", ")
             );
@@ -288,11 +354,11 @@ pub fn secrets_list(findings: &[SecretFinding], p: Paint, low: LowConfidence) ->
         LowConfidence::Brief => {
             let _ = writeln!(
                 out,
-                "  {} low-confidence findings (test/vendored trees, weak generic matches; fail-on-secrets does not count them):",
+                "  {} low-confidence findings (names without a credential inside, test/vendored trees, weak generic matches; fail-on-secrets does not count them):",
                 lows.len()
             );
             for f in lows {
-                let _ = writeln!(out, "{}  {}", first_line(f, ""), instruction(f, 40));
+                let _ = writeln!(out, "{}  {}", first_line(f), instruction(f, 40));
             }
         }
     }
@@ -300,11 +366,11 @@ pub fn secrets_list(findings: &[SecretFinding], p: Paint, low: LowConfidence) ->
 }
 
 /// `layerscope secrets`: the findings, or a line saying there are none.
-pub fn secrets_table(findings: &[SecretFinding], p: Paint) -> String {
-    if findings.is_empty() {
+pub fn secrets_table(analysis: &Analysis, p: Paint) -> String {
+    if analysis.secrets.is_empty() {
         return "No secrets found.\n".to_string();
     }
-    secrets_list(findings, p, LowConfidence::List)
+    secrets_list(analysis, p, LowConfidence::List)
 }
 
 fn rule_value(r: &RuleOutcome, v: f64) -> String {
@@ -322,7 +388,7 @@ pub fn ci(image: &Image, analysis: &Analysis, outcome: &CiOutcome, p: Paint) -> 
     out.push_str(&wasted_list(analysis, 20, p));
     if !analysis.secrets.is_empty() {
         let _ = writeln!(out);
-        out.push_str(&secrets_list(&analysis.secrets, p, LowConfidence::Brief));
+        out.push_str(&secrets_list(analysis, p, LowConfidence::Brief));
     }
     let _ = writeln!(out);
     let _ = writeln!(out, "{}", p.bold("Rules"));
@@ -403,21 +469,23 @@ pub fn mode_string(kind: EntryKind, mode: u32) -> String {
     s
 }
 
-/// One `ls` line: change marker, permissions, owner, size, layer, path (and link target).
-pub fn listing_line(e: &ListedEntry, p: Paint) -> String {
+/// One `ls` line: change marker, permissions, owner, size, layer, path (and link target), the path and target
+/// masked by `redactor` and escaped.
+pub fn listing_line(e: &ListedEntry, redactor: &Redactor, p: Paint) -> String {
+    let s = Shown::new(redactor);
     let (marker, color) = match e.change {
         ChangeKind::Added => ("+", Some(AnsiColor::Green)),
         ChangeKind::Modified => ("~", Some(AnsiColor::Yellow)),
         ChangeKind::Deleted => ("-", Some(AnsiColor::Red)),
         ChangeKind::Unmodified => (" ", None),
     };
-    let mut path = e.path.clone();
+    let mut path = s.text(&e.path).0;
     if let Some(t) = &e.link_target {
         path.push_str(match e.kind {
             EntryKind::Hardlink => " => ",
             _ => " -> ",
         });
-        path.push_str(t);
+        path.push_str(s.text(t).as_str());
     }
     let line = format!(
         "{marker} {} {:>11} {:>10}  L{:<3} {path}",
@@ -442,6 +510,42 @@ mod tests {
         assert_eq!(mode_string(EntryKind::File, 0o4755), "-rwsr-xr-x");
         assert_eq!(mode_string(EntryKind::Dir, 0o1777), "drwxrwxrwt");
         assert_eq!(mode_string(EntryKind::File, 0o640), "-rw-r-----");
+    }
+
+    #[test]
+    fn image_text_is_masked_then_escaped() {
+        let redactor = Redactor::new(["ghp_R7cK2mVx9Lq4Tz8Wn3Bp6Yd1Hf5Js0Ga2Ue8".to_string()]);
+        let row = ListedEntry {
+            path: "/app/ghp_R7cK2mVx9Lq4Tz8Wn3Bp6Yd1Hf5Js0Ga2Ue8\x1b[2J".into(),
+            kind: EntryKind::Symlink,
+            size: 0,
+            mode: 0o777,
+            uid: 0,
+            gid: 0,
+            link_target: Some("\r\nResult: PASS\u{202e}".into()),
+            change: ChangeKind::Added,
+            layer: 1,
+            node: 1,
+        };
+        let line = listing_line(&row, &redactor, Paint { color: false });
+        assert!(
+            line.ends_with(
+                "/app/ghp_************************\\x1b[2J -> \\x0d\\x0aResult: PASS\\u{202e}"
+            ),
+            "{line}"
+        );
+        let shown = Shown::new(&redactor);
+        assert_eq!(
+            shown
+                .text("|1 DB_PASSWORD=hunter2 /bin/sh -c \x1b[1m")
+                .as_str(),
+            "|1 DB_PASSWORD=******* /bin/sh -c \\x1b[1m"
+        );
+        let reveal = Redactor::reveal();
+        assert_eq!(
+            Shown::new(&reveal).text("TOKEN=x\x07").as_str(),
+            "TOKEN=x\\x07"
+        );
     }
 
     #[test]

@@ -1,18 +1,23 @@
 //! From raw hits to findings: which layer added each secret, whether it is still visible, removed or
 //! overwritten (from the image tree's per-path histories), by which layer, and the instruction that added it.
-//! Also scans the image config's text fields and every history `created_by`.
+//! Also scans the image's metadata: the config's text fields and their names (label keys), every history
+//! `created_by`, the tag, and every file name and link target. The metadata is small, so it is scanned for
+//! every analysis (with the built-in rules, [`metadata_redactor`]): names and history are masked even when the
+//! content scan is off.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::OnceLock;
 
 use sha2::{Digest, Sha256};
 
 use super::redact::{Redactor, redact};
+use super::rules::{RuleInfo, Ruleset};
 use super::scanner::SecretScanner;
 use super::settings::SecretSettings;
 use super::{Confidence, Location, SecretFinding, Status};
 use crate::image::{Image, clean_instruction};
 use crate::layer::ContentHit;
-use crate::tree::{Fate, GoneReason, ImageTree, State};
+use crate::tree::{Fate, GoneReason, ImageTree, ROOT, State};
 
 /// Stable hash of a rule and a secret: the same secret found again (another build, another layer) keeps it.
 pub fn fingerprint(rule: &str, secret: &str) -> String {
@@ -36,18 +41,21 @@ const LOW_CONFIDENCE_DIRS: [&str; 12] = [
     "/__tests__/",
 ];
 
-fn confidence(rule: &str, path: Option<&str>, secret: &str) -> Confidence {
+/// Low for a file matched by its name alone (its bytes show no credential), a test or vendored tree, or a
+/// weak generic match; high otherwise.
+fn confidence(rule: &RuleInfo<'_>, path: Option<&str>, secret: &str) -> Confidence {
     let low_path = path.is_some_and(|p| LOW_CONFIDENCE_DIRS.iter().any(|d| p.contains(d)));
-    let weak_generic = rule == "generic-secret" && super::scanner::entropy(secret) < 3.8;
-    if low_path || weak_generic {
+    let weak_generic = rule.id == "generic-secret" && super::scanner::entropy(secret) < 3.8;
+    if rule.name_only || low_path || weak_generic {
         Confidence::Low
     } else {
         Confidence::High
     }
 }
 
-/// What a secret scan produced: the findings (allowlisted and baselined ones left out), and a redactor that
-/// masks every secret found in any text we print.
+/// What a secret scan produced: the findings (allowlisted and baselined ones left out; their paths,
+/// instructions and matches masked unless shown), and a redactor that masks every secret found in any text we
+/// print (one that masks nothing when secrets are shown).
 pub struct SecretReport {
     pub findings: Vec<SecretFinding>,
     pub redactor: Redactor,
@@ -65,7 +73,7 @@ struct Raw {
     secret: String,
 }
 
-/// Collects the findings of an image whose layers were scanned with `scanner`.
+/// Collects the findings of an image whose layers were scanned with `scanner`; `show` leaves them in clear.
 pub fn collect(
     image: &Image,
     tree: &ImageTree,
@@ -73,11 +81,19 @@ pub fn collect(
     settings: &SecretSettings,
     show: bool,
 ) -> SecretReport {
-    let mut raw = file_findings(image, tree);
-    raw.extend(config_findings(image, scanner));
-    raw.extend(history_findings(image, scanner));
-    let redactor = Redactor::new(raw.iter().map(|r| r.secret.clone()));
     let rules = scanner.rules();
+    let mut raw = file_findings(image, tree);
+    raw.extend(metadata_findings(image, tree, scanner));
+    // A file rule's "secret" is the file's path: the path is shown as written, only secrets in it are masked.
+    let redactor = if show {
+        Redactor::reveal()
+    } else {
+        Redactor::new(
+            raw.iter()
+                .filter(|r| rules.info(r.rule).is_some_and(|i| !i.is_file_rule))
+                .map(|r| r.secret.clone()),
+        )
+    };
     let mut findings: Vec<SecretFinding> = raw
         .into_iter()
         .filter_map(|r| {
@@ -86,7 +102,7 @@ pub fn collect(
                 rule: info.id.to_string(),
                 description: info.description.to_string(),
                 severity: info.severity,
-                confidence: confidence(info.id, r.path.as_deref(), &r.secret),
+                confidence: confidence(&info, r.path.as_deref(), &r.secret),
                 location: r.location,
                 layer: r.layer,
                 path: r.path,
@@ -95,23 +111,59 @@ pub fn collect(
                 removed_in: r.removed_in,
                 instruction: r.instruction.map(|i| redactor.apply(&i)),
                 redacted: if show || info.is_file_rule {
-                    r.secret.clone()
+                    redactor.apply(&r.secret)
                 } else {
                     redact(&r.secret)
                 },
                 fingerprint: fingerprint(info.id, &r.secret),
             };
-            (!settings.suppresses(&finding, &r.secret)).then_some(finding)
+            if settings.suppresses(&finding, &r.secret) {
+                return None;
+            }
+            let path = finding.path.as_deref().map(|p| redactor.apply(p));
+            Some(SecretFinding { path, ..finding })
         })
         .collect();
     findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
+            .then(a.confidence.cmp(&b.confidence))
             .then(a.layer.cmp(&b.layer))
             .then(a.path.cmp(&b.path))
             .then(a.line.cmp(&b.line))
     });
     SecretReport { findings, redactor }
+}
+
+/// The built-in rules, compiled once per process, for the metadata scan of every analysis.
+fn builtin_scanner() -> Option<&'static SecretScanner> {
+    static SCANNER: OnceLock<Option<SecretScanner>> = OnceLock::new();
+    SCANNER
+        .get_or_init(|| Ruleset::builtin().ok().map(|r| SecretScanner::new(r, 0)))
+        .as_ref()
+}
+
+/// The redactor every analysis starts with: the secrets the built-in rules find in the image's metadata (file
+/// names, link targets, tag, config fields and names, history) and secret build-argument values. A secret scan
+/// replaces it with one that also knows the secrets found in file contents.
+pub fn metadata_redactor(image: &Image, tree: &ImageTree) -> Redactor {
+    match builtin_scanner() {
+        Some(scanner) => Redactor::new(
+            metadata_findings(image, tree, scanner)
+                .into_iter()
+                .map(|r| r.secret),
+        ),
+        None => Redactor::default(),
+    }
+}
+
+/// Every finding outside file contents: config, history, tag, file names and link targets.
+fn metadata_findings(image: &Image, tree: &ImageTree, scanner: &SecretScanner) -> Vec<Raw> {
+    let mut raw = config_findings(image, scanner);
+    raw.extend(history_findings(image, scanner));
+    raw.extend(tag_findings(image, scanner));
+    raw.extend(name_findings(image, tree, scanner));
+    raw
 }
 
 fn instruction_of(image: &Image, layer: u32) -> Option<String> {
@@ -183,7 +235,8 @@ fn file_findings(image: &Image, tree: &ImageTree) -> Vec<Raw> {
         .collect()
 }
 
-/// Every string in the config's `config` object and top-level text fields, with a readable location.
+/// Every string in the config's `config` object and top-level text fields, and every name in its objects
+/// (label keys), with a readable location.
 fn config_strings(value: &serde_json::Value, at: String, out: &mut Vec<(String, String)>) {
     match value {
         serde_json::Value::String(s) => out.push((at, s.clone())),
@@ -199,6 +252,7 @@ fn config_strings(value: &serde_json::Value, at: String, out: &mut Vec<(String, 
                 } else {
                     format!("{at}.{k}")
                 };
+                out.push((key.clone(), k.clone()));
                 config_strings(v, key, out);
             }
         }
@@ -215,15 +269,13 @@ fn config_findings(image: &Image, scanner: &SecretScanner) -> Vec<Raw> {
         }
     }
     let mut out: Vec<Raw> = Vec::new();
+    let mut seen: HashSet<(u32, String)> = HashSet::new();
     for (field, text) in strings {
         if field.starts_with("container_config.Cmd") {
             continue; // the builder's copy of created_by: reported from the history
         }
         for hit in scanner.scan_text(text.as_bytes()) {
-            if out
-                .iter()
-                .any(|r| r.secret == hit.text && r.rule == hit.rule)
-            {
+            if !seen.insert((hit.rule, hit.text.clone())) {
                 continue;
             }
             let instruction = image
@@ -253,6 +305,7 @@ fn config_findings(image: &Image, scanner: &SecretScanner) -> Vec<Raw> {
 /// History lines ship with the image: every secret there is visible, attributed to the layer it belongs to.
 fn history_findings(image: &Image, scanner: &SecretScanner) -> Vec<Raw> {
     let mut out: Vec<Raw> = Vec::new();
+    let mut seen: HashSet<(u32, String)> = HashSet::new();
     let mut next_layer = 0u32;
     for item in &image.meta.config.history {
         let layer = if item.empty_layer {
@@ -267,11 +320,9 @@ fn history_findings(image: &Image, scanner: &SecretScanner) -> Vec<Raw> {
             continue;
         };
         for hit in scanner.scan_text(by.as_bytes()) {
-            if out
-                .iter()
-                .any(|r| r.secret == hit.text && r.rule == hit.rule)
-            {
-                continue; // the same build arg repeats in every RUN after it: report where it first appears
+            // The same build arg repeats in every RUN after it: report where it first appears.
+            if !seen.insert((hit.rule, hit.text.clone())) {
+                continue;
             }
             out.push(Raw {
                 rule: hit.rule,
@@ -285,6 +336,88 @@ fn history_findings(image: &Image, scanner: &SecretScanner) -> Vec<Raw> {
                 secret: hit.text,
             });
         }
+    }
+    out
+}
+
+/// The image's tag (`reference`), which every output names.
+fn tag_findings(image: &Image, scanner: &SecretScanner) -> Vec<Raw> {
+    let Some(tag) = image.meta.reference.as_deref() else {
+        return Vec::new();
+    };
+    scanner
+        .scan_text(tag.as_bytes())
+        .into_iter()
+        .map(|hit| Raw {
+            rule: hit.rule,
+            location: Location::Config,
+            layer: None,
+            path: Some("tag".to_string()),
+            line: None,
+            status: Status::Visible,
+            removed_in: None,
+            instruction: None,
+            secret: hit.text,
+        })
+        .collect()
+}
+
+/// Secrets in file names (each node's own name, so a secret in a directory's name is reported once) and in
+/// link targets. All the names go through the scanner as one text, one name a line.
+fn name_findings(image: &Image, tree: &ImageTree, scanner: &SecretScanner) -> Vec<Raw> {
+    let mut text: Vec<u8> = Vec::new();
+    let mut owners: Vec<(u32, u32)> = Vec::new(); // line -> (node, layer that wrote the name or target)
+    let mut push = |bytes: &[u8], node: u32, layer: u32| {
+        // A name may hold a newline: keep one name a line.
+        text.extend(bytes.iter().map(|&b| if b == b'\n' { 0 } else { b }));
+        text.push(b'\n');
+        owners.push((node, layer));
+    };
+    for node in (ROOT + 1)..tree.node_count() as u32 {
+        let history = tree.history(node);
+        let Some(first) = history
+            .iter()
+            .find(|e| matches!(e.state, State::Present { .. }))
+        else {
+            continue;
+        };
+        push(tree.name(node), node, first.layer);
+        for event in history {
+            if let Some(target) = tree
+                .event_entry(event)
+                .and_then(|e| e.link_target.as_deref())
+            {
+                push(target, node, event.layer);
+            }
+        }
+    }
+    let top = tree.layer_count().checked_sub(1).map(|t| t as u32);
+    let mut seen: HashSet<(u32, u32, String)> = HashSet::new();
+    let mut out = Vec::new();
+    for hit in scanner.scan_text(&text) {
+        let Some(&(node, layer)) = owners.get(hit.line.saturating_sub(1) as usize) else {
+            continue;
+        };
+        if !seen.insert((node, hit.rule, hit.text.clone())) {
+            continue;
+        }
+        let (status, removed_in) = if tree.present_at(node, top) {
+            (Status::Visible, None)
+        } else {
+            let gone = tree.history(node).last().map(|e| e.layer);
+            (Status::Removed, gone)
+        };
+        out.push(Raw {
+            rule: hit.rule,
+            location: Location::File,
+            layer: Some(layer),
+            path: Some(tree.display_path(node)),
+            line: None,
+            status,
+            removed_in,
+            instruction: instruction_of(image, layer),
+            secret: hit.text,
+        });
     }
     out
 }

@@ -5,7 +5,8 @@
 //! - `prefilter`: the case-insensitive SIMD keyword search that decides where rule regexes run.
 //! - [`scanner`]: the content inspector that runs during the one pass over each layer, and on config/history text.
 //! - [`findings`]: turns raw hits into findings with status (visible, removed, overwritten) from the image tree.
-//! - [`redact`]: masking for every output, and the build-argument redaction of history text.
+//! - [`redact`]: masking for every output (the [`Redactor`] each analysis holds), and which build-argument values
+//!   of history text are secret.
 //! - [`settings`]: user rules, allowlists and baselines.
 
 pub mod findings;
@@ -17,8 +18,8 @@ pub mod settings;
 
 use serde::{Deserialize, Serialize};
 
-pub use findings::{SecretReport, collect, fingerprint, redact_history};
-pub use redact::{Redactor, redact, redact_created_by};
+pub use findings::{SecretReport, collect, fingerprint, metadata_redactor, redact_history};
+pub use redact::{Redactor, arg_value_is_secret, redact, redact_created_by};
 pub use rules::Ruleset;
 pub use scanner::SecretScanner;
 pub use settings::SecretSettings;
@@ -52,7 +53,8 @@ pub enum Status {
     Overwritten,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// Ordered high first, so sorting puts the findings that count first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Confidence {
     High,
@@ -91,6 +93,15 @@ impl Severity {
             Severity::Medium => "medium",
             Severity::High => "high",
             Severity::Critical => "critical",
+        }
+    }
+}
+
+impl Confidence {
+    pub fn name(self) -> &'static str {
+        match self {
+            Confidence::High => "high",
+            Confidence::Low => "low",
         }
     }
 }

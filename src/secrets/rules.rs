@@ -55,6 +55,11 @@ pub struct FileDef {
     pub paths: Vec<String>,
     #[serde(default)]
     pub content: Option<String>,
+    /// A regex on the file's bytes (binary ones too: only their first 8 KiB are read) that says the file is a
+    /// credential by its format (a keystore's magic bytes, a password file's lines). Without a match, or
+    /// without `format`, a file matched by its name alone is a low-confidence finding.
+    #[serde(default)]
+    pub format: Option<String>,
     #[serde(default)]
     pub examples: Vec<String>,
     #[serde(default)]
@@ -94,6 +99,7 @@ pub struct FileRule {
     pub description: String,
     pub severity: Severity,
     pub content: Option<Vec<u8>>,
+    pub format: Option<Regex>,
 }
 
 /// Rule metadata common to both kinds, by rule number.
@@ -102,9 +108,12 @@ pub struct RuleInfo<'a> {
     pub description: &'a str,
     pub severity: Severity,
     pub is_file_rule: bool,
+    /// A file rule's hit on a file whose bytes do not show a credential: its name alone matched.
+    pub name_only: bool,
 }
 
-/// Compiled rules. Content rules are numbered first, file rules after them.
+/// Compiled rules. Content rules are numbered first, then file rules on files whose bytes show a credential,
+/// then the same file rules again for files matched by their name alone (see [`Ruleset::file_rule_number`]).
 pub struct Ruleset {
     pub content: Vec<ContentRule>,
     pub files: Vec<FileRule>,
@@ -166,11 +175,19 @@ impl Ruleset {
                 builder.add(glob);
                 file_glob_rules.push(files.len());
             }
+            let format = match &def.format {
+                Some(f) => Some(
+                    Regex::new(f)
+                        .map_err(|e| format!("file rule {}: bad format regex: {e}", def.id))?,
+                ),
+                None => None,
+            };
             files.push(FileRule {
                 id: def.id.clone(),
                 description: def.description.clone(),
                 severity: def.severity,
                 content: def.content.as_ref().map(|c| c.as_bytes().to_vec()),
+                format,
             });
         }
         let file_globs = builder.build().map_err(|e| format!("file rules: {e}"))?;
@@ -207,8 +224,20 @@ impl Ruleset {
         Ruleset::compile(&RuleDefs::builtin(), &[])
     }
 
+    /// How many rules (each file rule counted once).
     pub fn len(&self) -> usize {
         self.content.len() + self.files.len()
+    }
+
+    /// The number a hit of file rule `index` carries: whether the file's bytes show a credential
+    /// (`FileRule::format` matched) or its name alone matched.
+    pub fn file_rule_number(&self, index: usize, name_only: bool) -> u32 {
+        let base = self.content.len() + index;
+        (if name_only {
+            base + self.files.len()
+        } else {
+            base
+        }) as u32
     }
 
     pub fn is_empty(&self) -> bool {
@@ -223,14 +252,21 @@ impl Ruleset {
                 description: &r.description,
                 severity: r.severity,
                 is_file_rule: false,
+                name_only: false,
             });
         }
-        self.files.get(rule - self.content.len()).map(|r| RuleInfo {
-            id: &r.id,
-            description: &r.description,
-            severity: r.severity,
-            is_file_rule: true,
-        })
+        let file = rule - self.content.len();
+        let name_only = file >= self.files.len();
+        self.files
+            .get(file % self.files.len().max(1))
+            .filter(|_| file < 2 * self.files.len())
+            .map(|r| RuleInfo {
+                id: &r.id,
+                description: &r.description,
+                severity: r.severity,
+                is_file_rule: true,
+                name_only,
+            })
     }
 }
 
@@ -359,6 +395,50 @@ mod tests {
         );
         hits.iter()
             .any(|h| scanner.rules().info(h.rule).unwrap().id == id)
+    }
+
+    /// A file rule's hit says whether the file's bytes show a credential (a keystore's magic, a password file's
+    /// lines) or only its name matched.
+    #[test]
+    fn file_rules_tell_a_credential_format_from_a_name_alone() {
+        let scanner = SecretScanner::new(Ruleset::builtin().unwrap(), 1 << 20);
+        let name_only = |path: &str, data: &[u8]| {
+            let mut hits = Vec::new();
+            scanner.inspect(path.as_bytes(), data, &mut hits);
+            let info = scanner.rules().info(hits[0].rule).unwrap();
+            assert!(info.is_file_rule, "{path}: {}", info.id);
+            info.name_only
+        };
+        let credentials: [(&str, &[u8]); 5] = [
+            ("app/server.jks", b"\xfe\xed\xfe\xed\x00\x00\x00\x02"),
+            ("app/client.p12", b"\x30\x82\x0a\x51\x02\x01\x03\x30"),
+            ("app/client.pfx", b"\x30\x80\x02\x01\x03\x30"),
+            ("root/.pgpass", b"db.internal:5432:app:app:S3cr3t\n"),
+            ("etc/.htpasswd", b"ci:$apr1$x9$abcdefghijklmnopqrstu/\n"),
+        ];
+        for (path, data) in credentials {
+            assert!(!name_only(path, data), "{path}");
+        }
+        let names: [(&str, &[u8]); 4] = [
+            ("app/notes.p12", b"see the wiki"),
+            ("root/.pgpass", b"# nothing yet\n"),
+            ("srv/app/.env", b"APP_ENV=production\n"),
+            ("root/.ssh/id_rsa", b"not a key\n"),
+        ];
+        for (path, data) in names {
+            assert!(name_only(path, data), "{path}");
+        }
+        let info = scanner
+            .rules()
+            .info(scanner.rules().file_rule_number(0, true))
+            .unwrap();
+        assert_eq!(info.id, scanner.rules().files[0].id);
+        assert!(
+            scanner
+                .rules()
+                .info(scanner.rules().len() as u32 * 2)
+                .is_none()
+        );
     }
 
     #[test]

@@ -272,15 +272,16 @@ impl ContentInspector for SecretScanner {
         rules.sort_unstable();
         rules.dedup();
         // The first rule (in rule order) whose globs match and whose content marker, if any, is present.
-        let first_file_rule = self.rules.content.len();
         for i in rules {
-            if let Some(needle) = &self.rules.files[i].content {
+            let rule = &self.rules.files[i];
+            if let Some(needle) = &rule.content {
                 if memchr::memmem::find(data, needle).is_none() {
                     continue;
                 }
             }
+            let credential = rule.format.as_ref().is_some_and(|f| f.is_match(data));
             hits.push(ContentHit {
-                rule: (first_file_rule + i) as u32,
+                rule: self.rules.file_rule_number(i, !credential),
                 line: 0,
                 text: format!("/{}", String::from_utf8_lossy(path)),
             });
