@@ -281,7 +281,7 @@ fn a_file_matched_by_name_alone_is_low_confidence_unless_its_format_is_a_credent
     );
     let d = dir.path();
     let findings: Vec<Value> =
-        serde_json::from_str(&stdout_of(d, &["secrets", "--json", &image])).unwrap();
+        serde_json::from_str(&stdout_of(d, &["secrets", "--json", "-", &image])).unwrap();
     let confidence = |path: &str| {
         findings
             .iter()
@@ -375,10 +375,10 @@ fn secrets_in_names_tags_and_label_keys_are_found_and_masked_everywhere() {
         vec!["--no-secrets", &image],
         vec!["--no-secrets", "--json", "-", &image],
         vec!["secrets", &image],
-        vec!["secrets", "--json", &image],
+        vec!["secrets", "--json", "-", &image],
         vec!["secrets", "--sarif", "-", &image],
         vec!["ls", &image],
-        vec!["ls", "--json", &image],
+        vec!["ls", "--json", "-", &image],
         vec!["ls", "--changes", "--layer", "1", &image],
     ] {
         let text = stdout_of(d, &args);
@@ -387,7 +387,7 @@ fn secrets_in_names_tags_and_label_keys_are_found_and_masked_everywhere() {
         }
     }
     let findings: Vec<Value> =
-        serde_json::from_str(&stdout_of(d, &["secrets", "--json", &image])).unwrap();
+        serde_json::from_str(&stdout_of(d, &["secrets", "--json", "-", &image])).unwrap();
     let rule_at = |rule: &str| -> Value {
         let f = findings
             .iter()
@@ -405,7 +405,7 @@ fn secrets_in_names_tags_and_label_keys_are_found_and_masked_everywhere() {
         rule_at("stripe-secret-key"),
         json!(["config", "Labels.com.example.sk_l************************"])
     );
-    let shown = stdout_of(d, &["secrets", "--show-secrets", "--json", &image]);
+    let shown = stdout_of(d, &["secrets", "--show-secrets", "--json", "-", &image]);
     for core in cores {
         assert!(shown.contains(core), "--show-secrets hides {core}: {shown}");
     }

@@ -287,7 +287,10 @@ impl<'a> App<'a> {
             Action::FileRead(result) => {
                 if let Some(Overlay::Viewer(v)) = &mut self.overlay {
                     v.content = match result {
-                        Ok(bytes) => Content::from_bytes(bytes),
+                        // The viewer masks like every other view (`--show-secrets` reveals).
+                        Ok(bytes) => Content::from_bytes(
+                            self.analysis.redactor.mask_bytes(&bytes).into_owned(),
+                        ),
                         Err(e) => Content::Error(e),
                     };
                 }

@@ -486,3 +486,30 @@ fn secrets_list_by_severity_confidence_and_layer_and_low_confidence_waits_for_a(
         "Enter follows the listed order"
     );
 }
+
+#[test]
+fn the_viewer_masks_secrets_like_every_other_view() {
+    let secret = "sk_live_1cQSDwDCG8pkhqRqlRvdEzNJ";
+    let image = fixture::image();
+    let viewed = |redactor: crate::secrets::Redactor| {
+        let mut analysis = fixture::analysis(&image);
+        analysis.redactor = redactor;
+        let mut app = app(&image, &analysis);
+        cmd(&mut app, C::Last);
+        app.focus = Pane::Tree;
+        cmd(&mut app, C::Search);
+        typed(&mut app, "cache.img");
+        app.update(Action::Submit);
+        cmd(&mut app, C::ViewFile);
+        app.update(Action::FileRead(Ok(format!("KEY={secret}\n").into_bytes())));
+        match &app.overlay {
+            Some(Overlay::Viewer(v)) => v.content.line(0),
+            _ => panic!("no viewer"),
+        }
+    };
+    let shown = viewed(crate::secrets::Redactor::new([secret.to_string()]));
+    assert!(!shown.contains("1cQSDw"), "{shown}");
+    assert!(shown.starts_with("KEY=sk_l"), "{shown}");
+    // --show-secrets reveals.
+    assert!(viewed(crate::secrets::Redactor::reveal()).contains(secret));
+}

@@ -55,8 +55,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let body = inner(area);
     let width = body.width as usize;
     let meta = &app.image.meta;
+    let mask = &app.analysis.redactor;
     let named = match &meta.reference {
-        Some(reference) => format!("{reference} · {}", meta.platform),
+        Some(reference) => format!("{} · {}", mask.mask(reference), meta.platform),
         None => meta.platform.to_string(),
     };
     let title = format!(" Image {} ", fit(&named, width.saturating_sub(8)));
@@ -73,7 +74,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             format!(
                 "{:>9}  {} ({})",
                 size(f.wasted_bytes),
-                f.path,
+                mask.mask(&f.path),
                 layers.join(",")
             )
         } else {

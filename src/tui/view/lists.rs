@@ -52,7 +52,7 @@ pub fn draw_wasted(frame: &mut Frame, area: Rect, app: &App, cursor: ListCursor,
                 size(f.wasted_bytes),
                 layers.join(","),
                 f.reason.name(),
-                f.path
+                app.analysis.redactor.mask(&f.path)
             )
         })
         .collect();

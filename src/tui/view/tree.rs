@@ -113,6 +113,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             }
         }
         let used: usize = spans.iter().map(|s| s.width()).sum();
+        let name = app.analysis.redactor.mask(&name);
         spans.push(Span::styled(fit(&name, width.saturating_sub(used)), style));
         let mut line = padded(spans, width);
         if v == ft.cursor {

@@ -33,8 +33,7 @@ pub fn draw(frame: &mut Frame, area: Rect, viewer: &Viewer, theme: Theme) {
     let mut lines = Vec::with_capacity(body.height as usize);
     let total = viewer.content.line_count();
     for i in (viewer.scroll..total).take(body.height as usize) {
-        // Where the viewer's secret masking belongs: mask `text` (line `i` of the file) here, before it is
-        // fitted; `Content::line` has already escaped it.
+        // Secrets were masked when the bytes arrived (`App::update`), and `Content::line` escaped the line.
         let text = viewer.content.line(i);
         let line = Line::raw(fit(&text, width));
         lines.push(match viewer.content {
