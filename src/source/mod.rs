@@ -2,6 +2,7 @@
 //! facts and each layer scanned once). Archives and layouts all go through a [`catalog::Catalog`] and one format
 //! resolver ([`layout`]); engine stores will implement [`ImageSource`] directly.
 
+mod beneath;
 mod catalog;
 mod engine_api;
 mod layout;
@@ -145,7 +146,7 @@ impl ArchiveSource {
         };
         let meta = std::fs::metadata(path).map_err(|e| Error::io(&self.name, e))?;
         if meta.is_dir() {
-            return Ok(Box::new(DirCatalog::new(&self.name, path)));
+            return Ok(Box::new(DirCatalog::new(&self.name, path)?));
         }
         let mut file = File::open(path).map_err(|e| Error::io(&self.name, e))?;
         let mut head = Vec::with_capacity(512);
