@@ -24,6 +24,7 @@ use crate::compression::{self, Compression};
 use crate::error::{Error, Result};
 use crate::image::{Image, ImageMeta, Layer, map_history};
 use crate::layer::{self, ContentInspector, LayerScan, Progress, ScanError, ScanOptions};
+use crate::oci::Digest;
 use catalog::{Catalog, DirCatalog, TarCatalog};
 pub use layout::{Selection, normalize_reference, reference_matches};
 pub use resolve::{Opened, SourceKind, open_source};
@@ -234,6 +235,27 @@ pub(crate) fn load_catalog(
 ) -> Result<LoadedImage> {
     {
         let resolved = layout::resolve(catalog.as_ref(), &opts.selection)?;
+        let diff_ids = &resolved.config.rootfs.diff_ids;
+        let verify = opts.selection.verify;
+        if verify {
+            // Refuse digests that cannot be checked before reading any layer.
+            for (index, lref) in resolved.layers.iter().enumerate() {
+                if let Some(d) = &lref.digest {
+                    layout::check_verifiable(&format!("{name}: layer {index} ({})", lref.key), d)?;
+                }
+                declared_digest(name, index, lref, diff_ids.get(index).map(String::as_str))?;
+            }
+        }
+        if verify && diff_ids.len() != resolved.layers.len() {
+            return Err(Error::invalid(
+                name,
+                format!(
+                    "the config lists {} diff_ids but the manifest {} layers (--no-verify reads it anyway)",
+                    diff_ids.len(),
+                    resolved.layers.len()
+                ),
+            ));
+        }
         let scan = opts.scan_options(progress);
         // One blob may back several layers (Docker 25+ dedups the empty layer): scan each once, in parallel.
         let mut keys: Vec<&str> = resolved.layers.iter().map(|l| l.key.as_str()).collect();
@@ -246,18 +268,6 @@ pub(crate) fn load_catalog(
             .map(|k| (*k, catalog.scan(k, scan)))
             .collect();
         let histories = map_history(&resolved.config.history, resolved.layers.len());
-        let diff_ids = &resolved.config.rootfs.diff_ids;
-        let verify = opts.selection.verify;
-        if verify && diff_ids.len() != resolved.layers.len() {
-            return Err(Error::invalid(
-                name,
-                format!(
-                    "the config lists {} diff_ids but the manifest {} layers (--no-verify reads it anyway)",
-                    diff_ids.len(),
-                    resolved.layers.len()
-                ),
-            ));
-        }
         let mut layers = Vec::with_capacity(resolved.layers.len());
         for ((index, lref), history) in resolved.layers.iter().enumerate().zip(histories) {
             let scan = match &scans[lref.key.as_str()] {
@@ -286,31 +296,12 @@ pub(crate) fn load_catalog(
             };
             let declared = diff_ids.get(index).cloned();
             if verify {
-                if let Some(expected) = lref.digest.as_deref().filter(|d| d.starts_with("sha256:"))
-                {
-                    if expected != scan.blob_digest {
-                        return Err(Error::DigestMismatch {
-                            path: format!("{name}: layer {index} ({})", lref.key),
-                            actual: scan.blob_digest.clone(),
-                            expected: expected.to_string(),
-                        });
-                    }
-                }
-                if let Some(expected) = declared.as_deref().filter(|d| d.starts_with("sha256:")) {
-                    if expected != scan.diff_id {
-                        return Err(Error::DiffIdMismatch {
-                            index,
-                            path: lref.key.clone(),
-                            actual: scan.diff_id.clone(),
-                            expected: expected.to_string(),
-                        });
-                    }
-                }
+                verify_layer(name, index, lref, declared.as_deref(), &scan)?;
             }
             layers.push(Layer {
                 index,
                 blob_path: lref.key.clone(),
-                media_type: lref.media_type.clone(),
+                media_type: lref.media_type.as_ref().map(ToString::to_string),
                 diff_id: declared.unwrap_or_else(|| scan.diff_id.clone()),
                 history,
                 scan,
@@ -323,8 +314,8 @@ pub(crate) fn load_catalog(
             archive_compression: catalog.archive_compression(),
             reference: resolved.reference,
             platform: resolved.platform,
-            config_digest: resolved.config_digest,
-            manifest_digest: resolved.manifest_digest,
+            config_digest: resolved.config_digest.to_string(),
+            manifest_digest: resolved.manifest_digest.map(|d| d.to_string()),
             config: resolved.config,
         };
         Ok(LoadedImage {
@@ -332,6 +323,55 @@ pub(crate) fn load_catalog(
             reader: Box::new(CatalogEntries(catalog)),
         })
     }
+}
+
+/// A config's diff_id for a layer, parsed and checkable (sha256); `None` when the config lists none.
+fn declared_digest(
+    name: &str,
+    index: usize,
+    lref: &layout::LayerRef,
+    declared: Option<&str>,
+) -> Result<Option<Digest>> {
+    let Some(text) = declared else {
+        return Ok(None);
+    };
+    let what = format!("{name}: layer {index} ({})", lref.key);
+    let digest: Digest = text
+        .parse()
+        .map_err(|e: crate::oci::DigestError| Error::invalid(&what, format!("diff_id: {e}")))?;
+    layout::check_verifiable(&what, &digest)?;
+    Ok(Some(digest))
+}
+
+/// Checks a scanned layer against its descriptor's digest and the config's diff_id.
+fn verify_layer(
+    name: &str,
+    index: usize,
+    lref: &layout::LayerRef,
+    declared: Option<&str>,
+    scan: &LayerScan,
+) -> Result<()> {
+    if let Some(expected) = &lref.digest {
+        layout::check_verifiable(&format!("{name}: layer {index} ({})", lref.key), expected)?;
+        if expected.as_str() != scan.blob_digest {
+            return Err(Error::DigestMismatch {
+                path: format!("{name}: layer {index} ({})", lref.key),
+                actual: scan.blob_digest.clone(),
+                expected: expected.to_string(),
+            });
+        }
+    }
+    if let Some(expected) = declared_digest(name, index, lref, declared)? {
+        if expected.as_str() != scan.diff_id {
+            return Err(Error::DiffIdMismatch {
+                index,
+                path: lref.key.clone(),
+                actual: scan.diff_id.clone(),
+                expected: expected.to_string(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Opens what the user named: a file, a directory, or `-` for stdin.

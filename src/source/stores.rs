@@ -9,11 +9,12 @@ use base64::Engine as _;
 use rayon::prelude::*;
 use serde::Deserialize;
 
-use super::layout::{reference_matches, sha256_of};
+use super::layout::reference_matches;
 use super::{DirEntries, ImageSource, LoadOptions, LoadedImage, overlay};
 use crate::error::{Error, Result};
 use crate::image::{Format, Image, ImageConfig, ImageMeta, Layer, map_history};
 use crate::layer::Progress;
+use crate::oci::Digest;
 
 fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| match e.kind() {
@@ -101,7 +102,7 @@ fn assemble(found: StoreImage, opts: &LoadOptions, progress: &dyn Progress) -> R
         archive_compression: None,
         reference: Some(found.reference),
         platform: config.platform(),
-        config_digest: sha256_of(&found.config_bytes),
+        config_digest: Digest::sha256_of(&found.config_bytes).to_string(),
         manifest_digest: None,
         config,
     };
@@ -177,7 +178,7 @@ impl ImageSource for DockerStore {
             chain = if chain.is_empty() {
                 diff_id.clone()
             } else {
-                sha256_of(format!("{chain} {diff_id}").as_bytes())
+                Digest::sha256_of(format!("{chain} {diff_id}").as_bytes()).to_string()
             };
             let layer_dir = self
                 .image_dir()
