@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rustix::fs::{FileType, Mode, OFlags, ResolveFlags};
@@ -33,7 +33,7 @@ pub(crate) struct Beneath {
 
 fn outside() -> io::Error {
     io::Error::new(
-        io::ErrorKind::PermissionDenied,
+        io::ErrorKind::InvalidInput,
         "refused: a symlink or `..` leading outside the directory",
     )
 }
@@ -63,8 +63,21 @@ impl Beneath {
         Ok(Beneath { dir })
     }
 
-    /// Opens the regular file at `rel` (a relative, `/`-separated path) inside the directory.
-    pub(crate) fn file(&self, rel: &str) -> io::Result<File> {
+    /// The directory at `rel` inside this one, itself confined.
+    pub(crate) fn directory(&self, rel: &[u8]) -> io::Result<Beneath> {
+        Ok(Beneath {
+            dir: self.open_within(rel, true)?,
+        })
+    }
+
+    /// Reads the regular file at `rel`, refusing it when it holds more than `limit` bytes. The limit applies to
+    /// the bytes actually read (at most `limit + 1`), never to what the file's metadata claims.
+    pub(crate) fn read_limited(&self, rel: &[u8], limit: u64) -> io::Result<Vec<u8>> {
+        read_at_most(self.file(rel)?, limit)
+    }
+
+    /// Opens the regular file at `rel` (a relative, `/`-separated path, any bytes) inside the directory.
+    pub(crate) fn file(&self, rel: &[u8]) -> io::Result<File> {
         let fd = self.open_within(rel, false)?;
         let kind = FileType::from_raw_mode(rustix::fs::fstat(&fd)?.st_mode);
         if kind != FileType::RegularFile {
@@ -76,7 +89,7 @@ impl Beneath {
         Ok(File::from(fd))
     }
 
-    fn open_within(&self, rel: &str, directory: bool) -> io::Result<OwnedFd> {
+    fn open_within(&self, rel: &[u8], directory: bool) -> io::Result<OwnedFd> {
         let flags = OFlags::RDONLY
             | OFlags::CLOEXEC
             | OFlags::NOCTTY
@@ -124,8 +137,8 @@ pub(crate) fn read_at_most(reader: impl Read, limit: u64) -> io::Result<Vec<u8>>
 /// The same confinement as `RESOLVE_BENEATH`, without `openat2`: each component is opened with `O_NOFOLLOW`
 /// relative to the one before; a symlink met on the way is read and its target walked the same way; `..` pops
 /// a directory and may not pop the root; an absolute target is refused.
-fn open_by_components(root: BorrowedFd<'_>, rel: &str, flags: OFlags) -> io::Result<OwnedFd> {
-    let mut pending: VecDeque<Vec<u8>> = components(rel.as_bytes()).collect();
+fn open_by_components(root: BorrowedFd<'_>, rel: &[u8], flags: OFlags) -> io::Result<OwnedFd> {
+    let mut pending: VecDeque<Vec<u8>> = components(rel).collect();
     let mut stack: Vec<OwnedFd> = Vec::new();
     let mut hops = 0;
     while let Some(name) = pending.pop_front() {
@@ -169,6 +182,31 @@ fn open_by_components(root: BorrowedFd<'_>, rel: &str, flags: OFlags) -> io::Res
     }
 }
 
+/// `root/a/b/...` when each of `parts` below `root` is a real directory, not a symlink (the root itself is the
+/// user's choice). For walking a store's layer directory by path, which the walk itself must not leave either
+/// (`follow_root_links(false)`).
+pub(crate) fn real_directory(root: &Path, parts: &[&str]) -> io::Result<PathBuf> {
+    let mut path = root.to_path_buf();
+    for part in parts {
+        if part.is_empty() || *part == "." || *part == ".." || part.contains('/') {
+            return Err(outside());
+        }
+        path.push(part);
+        let meta = path.symlink_metadata()?;
+        if meta.file_type().is_symlink() {
+            return Err(outside());
+        }
+        if !meta.is_dir() {
+            return Err(not_regular_dir());
+        }
+    }
+    Ok(path)
+}
+
+fn not_regular_dir() -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, "refused: not a directory")
+}
+
 fn components(path: &[u8]) -> impl Iterator<Item = Vec<u8>> + '_ {
     path.split(|&b| b == b'/')
         .filter(|c| !c.is_empty() && *c != b".")
@@ -210,7 +248,7 @@ mod tests {
 
     fn read(dir: &Beneath, rel: &str) -> io::Result<Vec<u8>> {
         let mut data = Vec::new();
-        dir.file(rel)?.read_to_end(&mut data)?;
+        dir.file(rel.as_bytes())?.read_to_end(&mut data)?;
         Ok(data)
     }
 
@@ -218,7 +256,7 @@ mod tests {
         let dir = Beneath::open(root)?;
         let fd = open_by_components(
             dir.dir.as_fd(),
-            rel,
+            rel.as_bytes(),
             OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK,
         )?;
         let kind = FileType::from_raw_mode(rustix::fs::fstat(&fd)?.st_mode);
@@ -255,7 +293,7 @@ mod tests {
         ] {
             let err = read(&dir, rel).unwrap_err();
             assert!(
-                err.kind() == io::ErrorKind::PermissionDenied
+                err.to_string().contains("outside the directory")
                     || err.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()),
                 "{rel}: {err}"
             );
@@ -298,5 +336,14 @@ mod tests {
         assert!(read_at_most(&b"123456"[..], 5).is_err());
         // An endless reader stops one byte past the limit.
         assert!(read_at_most(io::repeat(0), 1 << 20).is_err());
+    }
+
+    #[test]
+    fn real_directories_refuse_symlinked_components() {
+        let (_top, root) = sample();
+        assert!(real_directory(&root, &["data"]).is_ok());
+        assert!(real_directory(&root, &["up", "dirlink"]).is_err());
+        assert!(real_directory(&root, &[".."]).is_err());
+        assert!(real_directory(&root, &["data", "real"]).is_err());
     }
 }

@@ -80,7 +80,7 @@ impl DirCatalog {
     fn open(&self, key: &str) -> Result<File> {
         // Keys are normalised (no `..`); the open itself keeps symlinks from leading out.
         self.dir
-            .file(&self::key(key.as_bytes()))
+            .file(self::key(key.as_bytes()).as_bytes())
             .map_err(|e| match e.kind() {
                 std::io::ErrorKind::NotFound => missing(&self.origin, key),
                 _ => Error::io(format!("{}: {key}", self.origin), e),

@@ -14,7 +14,6 @@ mod stream;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -94,14 +93,22 @@ impl EntryBytes for CatalogEntries {
     }
 }
 
-/// Layers that are directories (engine stores): read the file in place.
-pub(crate) struct DirEntries(pub Vec<PathBuf>);
+/// Layers that are directories (engine stores): read the file in place, never leaving the layer directory.
+pub(crate) struct DirEntries(pub Vec<beneath::Beneath>);
 
 impl EntryBytes for DirEntries {
     fn entry_bytes(&self, image: &Image, layer: usize, entry: u32) -> Result<Vec<u8>> {
-        let e = &image.layers[layer].scan.entries[entry as usize];
-        let path = self.0[layer].join(std::ffi::OsStr::from_bytes(&e.path));
-        std::fs::read(&path).map_err(|err| Error::io(path.display().to_string(), err))
+        let l = &image.layers[layer];
+        let e = &l.scan.entries[entry as usize];
+        let shown = || format!("{}/{}", l.blob_path, crate::path::display(&e.path));
+        let file = self.0[layer]
+            .file(&e.path)
+            .map_err(|err| Error::io(shown(), err))?;
+        let mut data = Vec::new();
+        file.take(e.size)
+            .read_to_end(&mut data)
+            .map_err(|err| Error::io(shown(), err))?;
+        Ok(data)
     }
 }
 
