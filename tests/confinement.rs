@@ -122,3 +122,58 @@ fn legacy_save_links_between_layer_directories_keep_working() {
         "outside the directory",
     );
 }
+
+/// A layer holding `big`: a GNU sparse file of `real` bytes, all holes but the last 5 (`tail!`).
+fn sparse_layer(real: u64) -> Vec<u8> {
+    fn number(field: &mut [u8], value: u64) {
+        let octal = format!("{value:0width$o}\0", width = field.len() - 1);
+        field.copy_from_slice(octal.as_bytes());
+    }
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_path("big").unwrap();
+    h.set_entry_type(tar::EntryType::GNUSparse);
+    h.set_mode(0o644);
+    h.set_size(5);
+    let gnu = h.as_gnu_mut().unwrap();
+    number(&mut gnu.sparse[0].offset, real - 5);
+    number(&mut gnu.sparse[0].numbytes, 5);
+    number(&mut gnu.realsize, real);
+    h.set_cksum();
+    b.append(&h, &b"tail!"[..]).unwrap();
+    b.into_inner().unwrap()
+}
+
+#[test]
+fn cat_streams_a_sparse_file_larger_than_the_memory_it_may_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = Img::new("s:1", vec![sparse_layer(2 << 30)]);
+    let path = write_file(dir.path(), "sparse.tar", &tar_files(&docker_legacy(&[img])));
+    // 2 GiB of holes through a process allowed 1.5 GiB of address space: only streaming gets through.
+    let script = format!(
+        "ulimit -v 1500000 && {} cat {path} /big | tail -c 5",
+        assert_cmd::cargo::cargo_bin("layerscope").display()
+    );
+    let out = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_line(&out));
+    assert_eq!(out.stdout, b"tail!", "{}", stderr_line(&out));
+}
+
+#[test]
+fn cat_from_stdin_refuses_to_hold_a_huge_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = Img::new("s:1", vec![sparse_layer(2 << 30)]);
+    let path = write_file(dir.path(), "sparse.tar", &tar_files(&docker_legacy(&[img])));
+    let out = bin()
+        .args(["cat", "-", "/big"])
+        .pipe_stdin(&path)
+        .unwrap()
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert!(out.stdout.is_empty());
+    assert_bad_input(&out, "save the image to a file");
+}

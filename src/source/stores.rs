@@ -489,7 +489,10 @@ mod tests {
         let loaded = load_docker(&root).unwrap();
         let entries = &loaded.image.layers[0].scan.entries;
         assert_eq!(&*entries[0].path, b"hello.txt");
-        assert_eq!(loaded.entry_bytes(0, 0).unwrap(), b"hi");
+        assert_eq!(
+            loaded.entry_prefix(0, 0, 1024).unwrap(),
+            (b"hi".to_vec(), false)
+        );
     }
 
     #[test]
@@ -612,7 +615,10 @@ mod tests {
         let root = top.path().join("storage");
         containers_storage(&root, LAYER_ID);
         let loaded = load_podman(&root).unwrap();
-        assert_eq!(loaded.entry_bytes(0, 0).unwrap(), b"hi");
+        assert_eq!(
+            loaded.entry_prefix(0, 0, 1024).unwrap(),
+            (b"hi".to_vec(), false)
+        );
 
         let diff = root.join("overlay").join(LAYER_ID).join("diff");
         std::fs::remove_dir_all(&diff).unwrap();
