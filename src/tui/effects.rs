@@ -22,7 +22,7 @@ pub fn perform(loaded: &LoadedImage, effect: &Effect) -> Option<Action> {
         Effect::ReadFile { layer, entry } => Some(Action::FileRead(
             loaded
                 .entry_prefix(*layer, *entry, VIEWER_LIMIT)
-                .map(|(bytes, _)| bytes)
+                .map(|(bytes, cut)| if cut { whole_characters(bytes) } else { bytes })
                 .map_err(|e| e.to_string()),
         )),
         Effect::Extract {
@@ -44,6 +44,16 @@ pub fn perform(loaded: &LoadedImage, effect: &Effect) -> Option<Action> {
             }
         }
     }
+}
+
+/// A prefix cut inside a UTF-8 character would make a text file look binary: drop the partial character.
+fn whole_characters(mut bytes: Vec<u8>) -> Vec<u8> {
+    if let Err(e) = std::str::from_utf8(&bytes) {
+        if e.error_len().is_none() {
+            bytes.truncate(e.valid_up_to());
+        }
+    }
+    bytes
 }
 
 /// Writes an entry's bytes to `to` as they are read, with the entry's permission bits (setuid, setgid and
@@ -255,6 +265,13 @@ mod tests {
         }
         let mode = to.metadata().unwrap().permissions().mode();
         assert_eq!(mode & 0o7777, 0o751);
+    }
+
+    #[test]
+    fn a_prefix_cut_inside_a_character_stays_text() {
+        let text = "é".repeat(3).into_bytes();
+        assert_eq!(whole_characters(text[..5].to_vec()), "éé".as_bytes());
+        assert_eq!(whole_characters(b"\xff\x00ab".to_vec()), b"\xff\x00ab");
     }
 
     #[test]
