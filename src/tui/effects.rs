@@ -19,12 +19,12 @@ pub const VIEWER_LIMIT: u64 = 1024 * 1024;
 pub fn perform(loaded: &LoadedImage, effect: &Effect) -> Option<Action> {
     match effect {
         Effect::None | Effect::Quit => None,
-        Effect::ReadFile { layer, entry } => Some(Action::FileRead(
-            loaded
-                .entry_prefix(*layer, *entry, VIEWER_LIMIT)
-                .map(|(bytes, cut)| if cut { whole_characters(bytes) } else { bytes })
-                .map_err(|e| e.to_string()),
-        )),
+        Effect::ReadFile { layer, entry } => {
+            Some(match loaded.entry_prefix(*layer, *entry, VIEWER_LIMIT) {
+                Ok((bytes, true)) => Action::FileHead(whole_characters(bytes)),
+                other => Action::FileRead(other.map(|(bytes, _)| bytes).map_err(|e| e.to_string())),
+            })
+        }
         Effect::Extract {
             layer,
             entry,
@@ -272,6 +272,53 @@ mod tests {
         let text = "é".repeat(3).into_bytes();
         assert_eq!(whole_characters(text[..5].to_vec()), "éé".as_bytes());
         assert_eq!(whole_characters(b"\xff\x00ab".to_vec()), b"\xff\x00ab");
+    }
+
+    #[test]
+    fn the_viewer_is_told_a_long_file_was_cut() {
+        let loaded = demo();
+        let entries = &loaded.image.layers[0].scan.entries;
+        let busybox = entries
+            .iter()
+            .position(|e| &*e.path == b"bin/busybox")
+            .unwrap() as u32;
+        assert!(entries[busybox as usize].size > VIEWER_LIMIT);
+        match perform(
+            &loaded,
+            &Effect::ReadFile {
+                layer: 0,
+                entry: busybox,
+            },
+        ) {
+            Some(Action::FileHead(bytes)) => assert_eq!(bytes.len() as u64, VIEWER_LIMIT),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_cut_file_says_so_in_the_viewer_title() {
+        use super::super::app::{App, Overlay};
+        use super::super::{fixture, keymap::Command};
+        let image = fixture::image();
+        let analysis = fixture::analysis(&image);
+        let mut app = App::new(
+            &image,
+            &analysis,
+            false,
+            ratatui::layout::Rect::new(0, 0, 120, 40),
+        );
+        app.focus = super::super::app::Pane::Tree;
+        app.update(Action::Command(Command::Last));
+        assert!(matches!(
+            app.update(Action::Command(Command::ViewFile)),
+            Effect::ReadFile { .. }
+        ));
+        app.update(Action::FileHead(b"head".to_vec()));
+        let Some(Overlay::Viewer(v)) = &app.overlay else {
+            panic!("no viewer");
+        };
+        assert!(v.title.ends_with("only the first 4 B"), "{}", v.title);
+        assert_eq!(v.content.line(0), "head");
     }
 
     #[test]
