@@ -50,6 +50,7 @@ pub mod escape;
 pub mod image;
 pub mod layer;
 pub mod limits;
+pub mod oci;
 pub mod path;
 pub mod report;
 pub mod secrets;

@@ -1,21 +1,30 @@
 //! The explorer's only I/O besides the terminal: reading a file version's bytes for the viewer and writing them
 //! where the user asked (`x`). Both re-read the layer blob up to the entry (synchronous: a blob of a few hundred
-//! MB takes well under a second, and the viewer shows "reading…" meanwhile).
+//! MB takes well under a second, and the viewer shows "reading…" meanwhile). Neither holds a whole file in
+//! memory: the viewer reads at most [`VIEWER_LIMIT`] bytes, extraction streams into the file.
 
-use std::io::Write;
+use std::fs::{File, OpenOptions, Permissions};
+use std::io::{self, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 
 use super::app::{Action, Effect};
+use crate::layer::CopyError;
 use crate::source::LoadedImage;
+
+/// The viewer shows at most this much of a file.
+pub const VIEWER_LIMIT: u64 = 1024 * 1024;
 
 /// Performs an effect; the action to feed back to `App::update`, if any.
 pub fn perform(loaded: &LoadedImage, effect: &Effect) -> Option<Action> {
     match effect {
         Effect::None | Effect::Quit => None,
-        Effect::ReadFile { layer, entry } => Some(Action::FileRead(
-            loaded
-                .entry_bytes(*layer, *entry)
-                .map_err(|e| e.to_string()),
-        )),
+        Effect::ReadFile { layer, entry } => {
+            Some(match loaded.entry_prefix(*layer, *entry, VIEWER_LIMIT) {
+                Ok((bytes, true)) => Action::FileHead(whole_characters(bytes)),
+                other => Action::FileRead(other.map(|(bytes, _)| bytes).map_err(|e| e.to_string())),
+            })
+        }
         Effect::Extract {
             layer,
             entry,
@@ -25,31 +34,110 @@ pub fn perform(loaded: &LoadedImage, effect: &Effect) -> Option<Action> {
             if !overwrite && to.symlink_metadata().is_ok() {
                 return Some(Action::ExtractExists(to.clone()));
             }
-            let result = loaded
-                .entry_bytes(*layer, *entry)
-                .map_err(|e| e.to_string())
-                .and_then(|bytes| {
-                    let mut options = std::fs::OpenOptions::new();
-                    options.write(true);
-                    if *overwrite {
-                        options.create(true).truncate(true);
-                    } else {
-                        options.create_new(true);
-                    }
-                    options
-                        .open(to)
-                        .and_then(|mut f| f.write_all(&bytes))
-                        .map(|_| format!("wrote {} bytes to {}", bytes.len(), to.display()))
-                        .map_err(|e| format!("{}: {e}", to.display()))
-                });
-            match result {
-                Err(e) if !overwrite && to.symlink_metadata().is_ok() && e.contains("exists") => {
+            match extract(loaded, *layer, *entry, to, *overwrite) {
+                Err(e) if !overwrite && e.kind() == io::ErrorKind::AlreadyExists => {
                     Some(Action::ExtractExists(to.clone()))
                 }
-                other => Some(Action::Extracted(other)),
+                result => Some(Action::Extracted(
+                    result.map_err(|e| format!("{}: {e}", to.display())),
+                )),
             }
         }
     }
+}
+
+/// A prefix cut inside a UTF-8 character would make a text file look binary: drop the partial character.
+fn whole_characters(mut bytes: Vec<u8>) -> Vec<u8> {
+    if let Err(e) = std::str::from_utf8(&bytes) {
+        if e.error_len().is_none() {
+            bytes.truncate(e.valid_up_to());
+        }
+    }
+    bytes
+}
+
+/// Writes an entry's bytes to `to` as they are read, with the entry's permission bits (setuid, setgid and
+/// sticky dropped), creating parent directories. Never writes through a symlink: a new file is created
+/// exclusively (`O_EXCL` refuses an existing link), and an overwrite writes a new file beside `to` and renames
+/// it over `to`, which replaces a link itself, never its target.
+fn extract(
+    loaded: &LoadedImage,
+    layer: usize,
+    entry: u32,
+    to: &Path,
+    overwrite: bool,
+) -> io::Result<String> {
+    let mode = loaded
+        .image
+        .layers
+        .get(layer)
+        .and_then(|l| l.scan.entries.get(entry as usize))
+        .map_or(0o644, |e| e.mode);
+    if let Some(parent) = to.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    let target = if overwrite {
+        sibling(to)
+    } else {
+        to.to_path_buf()
+    };
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .mode(0o600)
+        .open(&target)?;
+    let written = write_entry(loaded, layer, entry, &mut file, mode & 0o777);
+    let written = written.and_then(|n| {
+        if overwrite {
+            std::fs::rename(&target, to)?;
+        }
+        Ok(n)
+    });
+    let bytes = match written {
+        Ok(n) => n,
+        Err(e) => {
+            // Only the file this call created is removed.
+            let _ = std::fs::remove_file(&target);
+            return Err(e);
+        }
+    };
+    let dropped = if mode & 0o7000 != 0 {
+        ", setuid/setgid/sticky bits dropped"
+    } else {
+        ""
+    };
+    Ok(format!(
+        "wrote {bytes} bytes to {} (mode {:04o}{dropped})",
+        to.display(),
+        mode & 0o777
+    ))
+}
+
+fn write_entry(
+    loaded: &LoadedImage,
+    layer: usize,
+    entry: u32,
+    file: &mut File,
+    mode: u32,
+) -> io::Result<u64> {
+    let copied = loaded
+        .copy_entry(layer, entry, file, None)
+        .map_err(|e| match e {
+            CopyError::Read(e) => io::Error::other(e.to_string()),
+            CopyError::Write(e) => e,
+        })?;
+    file.flush()?;
+    file.set_permissions(Permissions::from_mode(mode))?;
+    Ok(copied.bytes)
+}
+
+/// A new name beside `to` for writing before a rename over it.
+fn sibling(to: &Path) -> PathBuf {
+    let name = to
+        .file_name()
+        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
+    to.with_file_name(format!(".{name}.layerscope-{}.part", std::process::id()))
 }
 
 #[cfg(test)]
@@ -119,5 +207,125 @@ mod tests {
             Some(Action::FileRead(Ok(bytes))) => assert!(bytes.starts_with(b"machine")),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn extraction_never_writes_through_a_symlink() {
+        let loaded = demo();
+        let (layer, entry) = netrc(&loaded);
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"victim").unwrap();
+        let to = dir.path().join("link");
+        std::os::unix::fs::symlink(&victim, &to).unwrap();
+        let write = |overwrite| Effect::Extract {
+            layer,
+            entry,
+            to: to.clone(),
+            overwrite,
+        };
+        assert_eq!(
+            perform(&loaded, &write(false)),
+            Some(Action::ExtractExists(to.clone()))
+        );
+        let done = perform(&loaded, &write(true));
+        assert!(matches!(done, Some(Action::Extracted(Ok(_)))), "{done:?}");
+        assert_eq!(std::fs::read(&victim).unwrap(), b"victim");
+        assert!(to.symlink_metadata().unwrap().file_type().is_file());
+        assert!(std::fs::read(&to).unwrap().starts_with(b"machine"));
+        // Nothing left beside it.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn extraction_creates_parents_and_keeps_permission_bits_but_setuid() {
+        let mut loaded = demo();
+        let (layer, entry) = netrc(&loaded);
+        let scan = std::sync::Arc::make_mut(&mut loaded.image.layers[layer].scan);
+        scan.entries[entry as usize].mode = 0o4751;
+        let dir = tempfile::tempdir().unwrap();
+        let to = dir.path().join("a/b/netrc");
+        let done = perform(
+            &loaded,
+            &Effect::Extract {
+                layer,
+                entry,
+                to: to.clone(),
+                overwrite: false,
+            },
+        );
+        match done {
+            Some(Action::Extracted(Ok(message))) => {
+                assert!(
+                    message.contains("setuid/setgid/sticky bits dropped"),
+                    "{message}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        let mode = to.metadata().unwrap().permissions().mode();
+        assert_eq!(mode & 0o7777, 0o751);
+    }
+
+    #[test]
+    fn a_prefix_cut_inside_a_character_stays_text() {
+        let text = "é".repeat(3).into_bytes();
+        assert_eq!(whole_characters(text[..5].to_vec()), "éé".as_bytes());
+        assert_eq!(whole_characters(b"\xff\x00ab".to_vec()), b"\xff\x00ab");
+    }
+
+    #[test]
+    fn the_viewer_is_told_a_long_file_was_cut() {
+        let loaded = demo();
+        let entries = &loaded.image.layers[0].scan.entries;
+        let busybox = entries
+            .iter()
+            .position(|e| &*e.path == b"bin/busybox")
+            .unwrap() as u32;
+        assert!(entries[busybox as usize].size > VIEWER_LIMIT);
+        match perform(
+            &loaded,
+            &Effect::ReadFile {
+                layer: 0,
+                entry: busybox,
+            },
+        ) {
+            Some(Action::FileHead(bytes)) => assert_eq!(bytes.len() as u64, VIEWER_LIMIT),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_cut_file_says_so_in_the_viewer_title() {
+        use super::super::app::{App, Overlay};
+        use super::super::{fixture, keymap::Command};
+        let image = fixture::image();
+        let analysis = fixture::analysis(&image);
+        let mut app = App::new(
+            &image,
+            &analysis,
+            false,
+            ratatui::layout::Rect::new(0, 0, 120, 40),
+        );
+        app.focus = super::super::app::Pane::Tree;
+        app.update(Action::Command(Command::Last));
+        assert!(matches!(
+            app.update(Action::Command(Command::ViewFile)),
+            Effect::ReadFile { .. }
+        ));
+        app.update(Action::FileHead(b"head".to_vec()));
+        let Some(Overlay::Viewer(v)) = &app.overlay else {
+            panic!("no viewer");
+        };
+        assert!(v.title.ends_with("only the first 4 B"), "{}", v.title);
+        assert_eq!(v.content.line(0), "head");
+    }
+
+    #[test]
+    fn the_viewer_reads_a_bounded_prefix() {
+        let loaded = demo();
+        let (layer, entry) = netrc(&loaded);
+        let (bytes, cut) = loaded.entry_prefix(layer, entry, 7).unwrap();
+        assert_eq!((bytes.as_slice(), cut), (&b"machine"[..], true));
     }
 }
