@@ -13,8 +13,10 @@ use clap::{Args, Parser, Subcommand};
                   instruction added, modified and deleted, the merged file tree at any layer, and the exact \
                   space wasted by files that later layers deleted or overwrote.\n\n\
                   IMAGE is a docker save archive (Docker <= 24 or 25+), an OCI layout directory or tar, \
-                  optionally gzip- or zstd-compressed, - for stdin, or an image in a local engine (nginx:latest, \
-                  docker-daemon:IMG, containers-storage:IMG, oci:DIR:REF, oci-archive:PATH:REF).",
+                  optionally gzip- or zstd-compressed, - for stdin, or an image reference (nginx:latest), looked up in \
+                  the local engines, then its registry. Prefixes choose: registry://REF (the registry only), \
+                  docker://REF and podman://REF (that engine, then the registry), docker-daemon:IMG, \
+                  containers-storage:IMG, oci:DIR:REF, oci-archive:PATH:REF.",
     args_conflicts_with_subcommands = true,
     after_help = "Exit codes: 0 success / CI rules passed, 1 a CI rule failed, 2 bad input or usage."
 )]
@@ -52,13 +54,42 @@ pub struct SourceArgs {
     /// Skip checking layer and blob digests against the manifest and config
     #[arg(long)]
     pub no_verify: bool,
-    /// Where IMAGE lives: auto (a path, else the local engines), docker (Engine API), docker-store (read
-    /// /var/lib/docker in place), podman, containers-storage, podman-save, docker-archive, oci, oci-archive
+    /// Where IMAGE lives: auto (a path, else the local engines, else the registry), registry, docker (Engine
+    /// API), docker-store (read /var/lib/docker in place), podman, containers-storage, podman-save,
+    /// docker-archive, oci, oci-archive
     #[arg(long, value_name = "SOURCE", default_value = "auto")]
     pub source: String,
     /// Docker's data root, for the docker-store source
     #[arg(long, value_name = "DIR")]
     pub docker_root: Option<PathBuf>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// How to reach a registry.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Registry")]
+pub struct RegistryArgs {
+    /// Registry credentials; without :PASSWORD, the password is read from stdin. Default: Docker's config.json
+    /// (and its credential helpers), then podman's auth.json
+    #[arg(long, value_name = "USER[:PASSWORD]")]
+    pub creds: Option<String>,
+    /// Read the registry password for --creds USER from stdin (one line)
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Allow plain HTTP and unverified TLS for this registry (host or host:port; repeatable). Loopback
+    /// addresses may use plain HTTP without it
+    #[arg(long, value_name = "HOST")]
+    pub insecure_registry: Vec<String>,
+    /// Verify registry TLS certificates; --tls-verify=false also allows plain HTTP to any registry
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub tls_verify: bool,
+    /// Trust the CA certificates in this PEM file too (in addition to the system's)
+    #[arg(long, value_name = "FILE")]
+    pub registry_ca: Option<PathBuf>,
+    /// Layers downloaded at once from a registry
+    #[arg(long, value_name = "N", default_value_t = layerscope::source::DEFAULT_JOBS)]
+    pub jobs: usize,
 }
 
 /// Secret scanning options shared by the commands that scan.

@@ -12,7 +12,7 @@ use layerscope::source::{self, LoadOptions, LoadedImage, Selection};
 use layerscope::tree::{State, TreeView};
 use layerscope::{Error, Result, path};
 
-use super::args::{AnalyzeArgs, CatArgs, Cli, Command, LsArgs, SourceArgs};
+use super::args::{AnalyzeArgs, CatArgs, Cli, Command, LsArgs, RegistryArgs, SourceArgs};
 use super::progress::StderrProgress;
 use super::scan::Scan;
 use layerscope::layer::ContentInspector;
@@ -62,11 +62,16 @@ pub fn load(
     };
     let kind = source::SourceKind::parse(&args.source).ok_or_else(|| {
         Error::Usage(format!(
-            "--source {:?}: expected auto, docker, docker-store, podman, containers-storage, docker-archive, oci or oci-archive",
+            "--source {:?}: expected auto, registry, docker, docker-store, podman, containers-storage, docker-archive, \
+             oci or oci-archive",
             args.source
         ))
     })?;
-    let opened = source::open_source(image, kind, args.docker_root.as_deref())?;
+    let source_options = source::SourceOptions {
+        docker_root: args.docker_root.clone(),
+        registry: registry_options(&args.registry)?,
+    };
+    let opened = source::open_source(image, kind, &source_options)?;
     let opts = LoadOptions {
         selection: Selection {
             image: args.image_ref.clone().or(opened.image_ref.clone()),
@@ -83,6 +88,36 @@ pub fn load(
         eprintln!("note: read {image} from {description}");
     }
     result
+}
+
+fn registry_options(args: &RegistryArgs) -> Result<source::RegistryOptions> {
+    let password = if args.password_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| Error::io("stdin", e))?;
+        Some(line.trim_end_matches(['\r', '\n']).to_string())
+    } else {
+        None
+    };
+    let credential = match &args.creds {
+        Some(text) => Some(source::Credential::from_flag(text, password).map_err(Error::Usage)?),
+        None if password.is_some() => {
+            return Err(Error::Usage("--password-stdin needs --creds USER".into()));
+        }
+        None => None,
+    };
+    if args.jobs == 0 {
+        return Err(Error::Usage("--jobs must be at least 1".into()));
+    }
+    Ok(source::RegistryOptions {
+        insecure_registries: args.insecure_registry.clone(),
+        tls_verify: args.tls_verify,
+        ca_file: args.registry_ca.clone(),
+        credential,
+        jobs: args.jobs,
+        backoff: None,
+    })
 }
 
 pub fn write_out(target: &Path, content: &str) -> Result<()> {

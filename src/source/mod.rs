@@ -1,11 +1,14 @@
 //! Where images come from. Every format sits behind [`ImageSource`]: it yields an [`Image`] (config, manifest
 //! facts and each layer scanned once). Archives and layouts all go through a [`catalog::Catalog`] and one format
-//! resolver ([`layout`]); engine stores will implement [`ImageSource`] directly.
+//! resolver ([`layout`]); engine stores implement [`ImageSource`] directly; a registry is a lazy catalog.
 
 mod catalog;
+mod digest;
 mod engine_api;
 mod layout;
 mod overlay;
+mod reference;
+mod registry;
 mod resolve;
 mod stores;
 mod stream;
@@ -25,7 +28,9 @@ use crate::image::{Image, ImageMeta, Layer, map_history};
 use crate::layer::{self, ContentInspector, LayerScan, Progress, ScanError, ScanOptions};
 use catalog::{Catalog, DirCatalog, TarCatalog};
 pub use layout::{Selection, normalize_reference, reference_matches};
-pub use resolve::{Opened, SourceKind, open_source};
+pub use reference::Reference;
+pub use registry::{Credential, DEFAULT_JOBS, RegistryOptions, RegistrySource};
+pub use resolve::{Opened, SourceKind, SourceOptions, open_source};
 use stream::StreamCatalog;
 
 /// What to read and how.
