@@ -194,12 +194,14 @@ fn engine(source: Box<dyn ImageSource>, description: String) -> Opened {
     }
 }
 
-fn registry(reference: Reference, opts: &RegistryOptions) -> Opened {
+fn registry(reference: Reference, opts: &RegistryOptions, searched: Option<String>) -> Opened {
     let description = format!("the registry {}", reference.registry);
-    engine(
-        Box::new(RegistrySource::new(reference, opts.clone())),
-        description,
-    )
+    let source = RegistrySource::new(reference, opts.clone());
+    let source = match searched {
+        Some(places) => source.after(places),
+        None => source,
+    };
+    engine(Box::new(source), description)
 }
 
 /// `oci:DIR:REF` -> (DIR, REF): the reference is what follows the last colon, if the rest is a path.
@@ -246,7 +248,7 @@ pub fn open_source(name: &str, kind: SourceKind, opts: &SourceOptions) -> Result
     };
     match parse_target(name, kind)? {
         Target::Path { path, image_ref } => archive(&path, image_ref),
-        Target::Registry(reference) => Ok(registry(reference, &opts.registry)),
+        Target::Registry(reference) => Ok(registry(reference, &opts.registry, None)),
         Target::Forced { kind, reference } => forced(kind, reference, &root),
         Target::Search { reference, places } => {
             for place in &places {
@@ -254,7 +256,18 @@ pub fn open_source(name: &str, kind: SourceKind, opts: &SourceOptions) -> Result
                     Place::Docker => docker_auto(&reference, root.get())?,
                     Place::Podman => podman_auto(&reference)?,
                     Place::Registry => match Reference::parse(&reference) {
-                        Ok(r) => Some(registry(r, &opts.registry)),
+                        Ok(r) => {
+                            let searched = places
+                                .iter()
+                                .filter_map(|p| match p {
+                                    Place::Docker => Some("Docker"),
+                                    Place::Podman => Some("podman"),
+                                    Place::Registry => None,
+                                })
+                                .collect::<Vec<_>>()
+                                .join(" or ");
+                            Some(registry(r, &opts.registry, Some(searched)))
+                        }
                         // Not a registry reference (an image ID, say): only the engines could have had it.
                         Err(_) => None,
                     },

@@ -151,19 +151,23 @@ impl Client {
             Ok(resp) => resp,
             Err(e) if plain_allowed => {
                 client.base = format!("http://{host}");
-                client.send_once("/v2/", None, None, None).map_err(|_| {
-                    Error::invalid(
-                        &client.origin,
-                        format!("cannot reach the registry over HTTPS ({e}) nor plain HTTP"),
-                    )
-                })?
+                // Only a registry's answer counts: a TLS server answers plain HTTP with 400.
+                match client.send_once("/v2/", None, None, None) {
+                    Ok(resp) if matches!(resp.status().as_u16(), 200 | 401) => resp,
+                    _ => {
+                        return Err(Error::invalid(
+                            &client.origin,
+                            format!("cannot reach the registry over HTTPS ({e}) nor plain HTTP"),
+                        ));
+                    }
+                }
             }
             Err(e) => {
                 return Err(Error::invalid(
                     &client.origin,
                     format!(
-                        "cannot reach the registry over HTTPS: {e} (a registry serving plain HTTP needs \
-                         --insecure-registry {})",
+                        "cannot reach the registry over HTTPS: {e} (for a registry that serves plain HTTP or an \
+                         untrusted certificate: --insecure-registry {} or --registry-ca FILE)",
                         reference.registry
                     ),
                 ));

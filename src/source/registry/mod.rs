@@ -71,18 +71,37 @@ const IMAGE_CONFIG_TYPES: [&str; 2] = [
 pub struct RegistrySource {
     reference: Reference,
     options: RegistryOptions,
+    /// Where else the image was looked for, said when the registry does not have it either.
+    searched: Option<String>,
 }
 
 impl RegistrySource {
     pub fn new(reference: Reference, options: RegistryOptions) -> RegistrySource {
-        RegistrySource { reference, options }
+        RegistrySource {
+            reference,
+            options,
+            searched: None,
+        }
+    }
+
+    /// The registry as the last place a bare reference is looked for, after `searched`.
+    pub(crate) fn after(mut self, searched: String) -> RegistrySource {
+        self.searched = Some(searched);
+        self
     }
 }
 
 impl ImageSource for RegistrySource {
     fn load(&self, opts: &LoadOptions, progress: &dyn Progress) -> Result<LoadedImage> {
-        let client = Client::connect(&self.reference, &self.options)?;
-        let catalog = RegistryCatalog::open(client, &self.reference)?;
+        let catalog = Client::connect(&self.reference, &self.options)
+            .and_then(|client| RegistryCatalog::open(client, &self.reference))
+            .map_err(|e| match &self.searched {
+                Some(searched) => Error::NotFound {
+                    path: self.reference.to_string(),
+                    detail: format!("not in {searched}, and from its registry: {e}"),
+                },
+                None => e,
+            })?;
         let name = format!("registry://{}", self.reference);
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(self.options.jobs.max(1))
