@@ -10,6 +10,8 @@ mod common;
 mod harness;
 #[path = "registry/proxy.rs"]
 mod proxy;
+#[path = "registry/token.rs"]
+mod token;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -19,6 +21,7 @@ use common::*;
 use harness::{Auth, PASSWORD, Registry, USER};
 use proxy::{Fault, Proxy};
 use serde_json::{Value, json};
+use token::TokenService;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -422,4 +425,41 @@ fn rate_limits_are_waited_out_and_cut_blobs_resume() {
             );
         }
     }
+}
+
+#[test]
+fn bearer_tokens_are_fetched_with_credentials_and_cached() {
+    if !harness::available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = TokenService::start(dir.path(), "demo/token", USER, PASSWORD);
+    let reg = Registry::start(
+        Auth::Token,
+        Some((&tokens.realm, token::SERVICE, &tokens.bundle)),
+    );
+    reg.push(
+        &format!("oci-archive:{}", fixture_str("oci-gzip.tar")),
+        "demo/token:1",
+        &[],
+    );
+    let reference = format!("registry://{}/demo/token:1", reg.host());
+    let empty = tempfile::tempdir().unwrap();
+    let anonymous = bin()
+        .env("DOCKER_CONFIG", empty.path())
+        .env("REGISTRY_AUTH_FILE", empty.path().join("none.json"))
+        .args(["--ci", "--no-secrets", &reference])
+        .output()
+        .unwrap();
+    assert_bad_input(&anonymous, "authentication required");
+    let creds = format!("{USER}:{PASSWORD}");
+    let before = tokens.requests.load(Ordering::SeqCst);
+    let out = run(&["--json", "-", "--creds", &creds, &reference]);
+    assert!(out.status.success(), "{}", stderr_line(&out));
+    // One token for the manifest, the config and every layer (fetched 4 at a time).
+    assert_eq!(tokens.requests.load(Ordering::SeqCst) - before, 1);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let archive = json_of(&["--json", "-", &fixture_str("oci-gzip.tar")]);
+    assert_eq!(comparable(&report), comparable(&archive));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains(PASSWORD));
 }
