@@ -23,6 +23,22 @@ use proxy::{Fault, Proxy};
 use serde_json::{Value, json};
 use token::TokenService;
 
+/// The binary without the blob cache (tests share blobs, and a cached good blob would hide a tampered one);
+/// the cache has its own test.
+fn run(args: &[&str]) -> std::process::Output {
+    bin().args(args).arg("--no-cache").output().unwrap()
+}
+
+fn json_of(args: &[&str]) -> Value {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        stderr_line(&out)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/real")
@@ -301,7 +317,7 @@ fn basic_auth_takes_credentials_from_flags_stdin_and_the_docker_config() {
     let anonymous = bin()
         .env("DOCKER_CONFIG", empty.path())
         .env("REGISTRY_AUTH_FILE", empty.path().join("none.json"))
-        .args(["--ci", "--no-secrets", &reference])
+        .args(["--ci", "--no-secrets", "--no-cache", &reference])
         .output()
         .unwrap();
     assert_bad_input(&anonymous, "authentication required");
@@ -344,7 +360,7 @@ fn basic_auth_takes_credentials_from_flags_stdin_and_the_docker_config() {
     .unwrap();
     let from_config = bin()
         .env("DOCKER_CONFIG", config.path())
-        .args(["--json", "-", "--no-secrets", &reference])
+        .args(["--json", "-", "--no-secrets", "--no-cache", &reference])
         .output()
         .unwrap();
     assert!(
@@ -448,7 +464,7 @@ fn bearer_tokens_are_fetched_with_credentials_and_cached() {
     let anonymous = bin()
         .env("DOCKER_CONFIG", empty.path())
         .env("REGISTRY_AUTH_FILE", empty.path().join("none.json"))
-        .args(["--ci", "--no-secrets", &reference])
+        .args(["--ci", "--no-secrets", "--no-cache", &reference])
         .output()
         .unwrap();
     assert_bad_input(&anonymous, "authentication required");
@@ -462,4 +478,67 @@ fn bearer_tokens_are_fetched_with_credentials_and_cached() {
     let archive = json_of(&["--json", "-", &fixture_str("oci-gzip.tar")]);
     assert_eq!(comparable(&report), comparable(&archive));
     assert!(!String::from_utf8_lossy(&out.stderr).contains(PASSWORD));
+}
+
+#[test]
+fn a_second_run_reads_every_blob_from_the_cache() {
+    if !harness::available() {
+        return;
+    }
+    let reg = Registry::start(Auth::None, None);
+    reg.push(
+        &format!("oci-archive:{}", fixture_str("oci-zstd.tar")),
+        "demo/cached:1",
+        &[],
+    );
+    let proxy = Proxy::start(reg.port, Fault::None);
+    let reference = format!("registry://127.0.0.1:{}/demo/cached:1", proxy.port);
+    let cache = tempfile::tempdir().unwrap();
+    let cached = |args: &[&str]| {
+        bin()
+            .env("XDG_CACHE_HOME", cache.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // --ci leaves the cache alone unless asked.
+    let ci = cached(&["--ci", "--no-secrets", &reference]);
+    assert_ne!(ci.status.code(), Some(2), "{}", stderr_line(&ci));
+    assert!(!cache.path().join("layerscope/blobs/sha256").exists());
+    let first = cached(&["--json", "-", &reference]);
+    assert!(first.status.success(), "{}", stderr_line(&first));
+    let fetched = proxy.seen.blob_requests.load(Ordering::SeqCst);
+    let second = cached(&["--json", "-", &reference]);
+    assert!(second.status.success(), "{}", stderr_line(&second));
+    assert_eq!(
+        proxy.seen.blob_requests.load(Ordering::SeqCst),
+        fetched,
+        "the second run downloaded blobs"
+    );
+    assert_eq!(first.stdout, second.stdout);
+    // cat reads the cached blob.
+    let cat = cached(&["cat", &reference, "/home/ci/.netrc"]);
+    assert!(cat.status.success(), "{}", stderr_line(&cat));
+    assert_eq!(proxy.seen.blob_requests.load(Ordering::SeqCst), fetched);
+    // A damaged entry is noticed and fetched again.
+    let entries: Vec<_> = std::fs::read_dir(cache.path().join("layerscope/blobs/sha256"))
+        .unwrap()
+        .flatten()
+        .collect();
+    let biggest = entries
+        .iter()
+        .max_by_key(|e| e.metadata().unwrap().len())
+        .unwrap()
+        .path();
+    let mut bytes = std::fs::read(&biggest).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&biggest, bytes).unwrap();
+    let third = cached(&["--json", "-", &reference]);
+    assert!(third.status.success(), "{}", stderr_line(&third));
+    assert_eq!(proxy.seen.blob_requests.load(Ordering::SeqCst), fetched + 1);
+    assert_eq!(first.stdout, third.stdout);
+    let clean = cached(&["cache", "clean"]);
+    assert!(clean.status.success(), "{}", stderr_line(&clean));
+    assert!(!cache.path().join("layerscope/blobs").exists());
 }

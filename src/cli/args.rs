@@ -35,11 +35,20 @@ pub enum Command {
     Cat(CatArgs),
     /// List the secrets found in every layer, the config and the history (also those deleted later)
     Secrets(SecretsArgs),
+    /// Manage the registry blob cache
+    #[command(subcommand)]
+    Cache(CacheCommand),
     /// Print a shell completion script
     Completions {
         /// bash, zsh, fish, elvish or powershell
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Remove every cached registry blob
+    Clean,
 }
 
 /// How to find the image inside what IMAGE names.
@@ -90,6 +99,13 @@ pub struct RegistryArgs {
     /// Layers downloaded at once from a registry
     #[arg(long, value_name = "N", default_value_t = layerscope::source::DEFAULT_JOBS)]
     pub jobs: usize,
+    /// Use the registry blob cache ($XDG_CACHE_HOME/layerscope, default ~/.cache/layerscope); on by default,
+    /// except with --ci
+    #[arg(long, overrides_with = "no_cache")]
+    pub cache: bool,
+    /// Neither read nor write the registry blob cache
+    #[arg(long)]
+    pub no_cache: bool,
 }
 
 /// Secret scanning options shared by the commands that scan.

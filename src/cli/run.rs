@@ -12,7 +12,9 @@ use layerscope::source::{self, LoadOptions, LoadedImage, Selection};
 use layerscope::tree::{State, TreeView};
 use layerscope::{Error, Result, path};
 
-use super::args::{AnalyzeArgs, CatArgs, Cli, Command, LsArgs, RegistryArgs, SourceArgs};
+use super::args::{
+    AnalyzeArgs, CacheCommand, CatArgs, Cli, Command, LsArgs, RegistryArgs, SourceArgs,
+};
 use super::progress::StderrProgress;
 use super::scan::Scan;
 use layerscope::layer::ContentInspector;
@@ -26,6 +28,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Some(Command::Ls(args)) => ls(args),
         Some(Command::Cat(args)) => cat(args),
         Some(Command::Secrets(args)) => super::scan::secrets_command(args),
+        Some(Command::Cache(CacheCommand::Clean)) => clean_cache(),
         Some(Command::Completions { shell }) => {
             clap_complete::generate(
                 shell,
@@ -117,7 +120,28 @@ fn registry_options(args: &RegistryArgs) -> Result<source::RegistryOptions> {
         credential,
         jobs: args.jobs,
         backoff: None,
+        cache: if args.no_cache {
+            None
+        } else {
+            source::default_cache_dir()
+        },
+        cache_max: source::DEFAULT_CACHE_MAX,
     })
+}
+
+fn clean_cache() -> Result<i32> {
+    let Some(dir) = source::default_cache_dir() else {
+        return Err(Error::Usage(
+            "no cache directory: neither XDG_CACHE_HOME nor HOME is set".into(),
+        ));
+    };
+    let freed = source::clean_cache(&dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
+    println!(
+        "removed {} of cached blobs from {}",
+        layerscope::report::text::size(freed),
+        dir.display()
+    );
+    Ok(0)
 }
 
 pub fn write_out(target: &Path, content: &str) -> Result<()> {
@@ -198,9 +222,14 @@ fn analyze(args: AnalyzeArgs) -> Result<i32> {
     } else {
         Some(Scan::prepare(&args.secrets, args.config.as_deref())?)
     };
+    // A CI run reads a registry without the blob cache unless --cache asks for it.
+    let mut source_args = args.source.clone();
+    if args.ci && !source_args.registry.cache {
+        source_args.registry.no_cache = true;
+    }
     let mut loaded = load(
         &image,
-        &args.source,
+        &source_args,
         None,
         scan.as_ref().map(Scan::inspector),
     )?;

@@ -29,7 +29,10 @@ use crate::layer::{self, ContentInspector, LayerScan, Progress, ScanError, ScanO
 use catalog::{Catalog, DirCatalog, TarCatalog};
 pub use layout::{Selection, normalize_reference, reference_matches};
 pub use reference::Reference;
-pub use registry::{Credential, DEFAULT_JOBS, RegistryOptions, RegistrySource};
+pub use registry::{
+    Credential, DEFAULT_CACHE_MAX, DEFAULT_JOBS, RegistryOptions, RegistrySource, clean_cache,
+    default_cache_dir,
+};
 pub use resolve::{Opened, SourceKind, SourceOptions, open_source};
 use stream::StreamCatalog;
 

@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
+    /// Pass everything on (counting).
+    None,
     /// Answer the first blob request with 429 and `Retry-After: 0`.
     TooManyRequests,
     /// Cut the first blob response longer than 4 times this many bytes after this many body bytes.

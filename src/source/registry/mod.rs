@@ -5,6 +5,7 @@
 //! [`super::load_catalog`]); layers stream from the network into `layer::scan_blob`, several at once.
 
 mod auth;
+mod cache;
 mod client;
 
 use std::collections::HashMap;
@@ -14,6 +15,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use auth::Credential;
+use cache::BlobCache;
+pub use cache::{DEFAULT_CACHE_MAX, clean as clean_cache, default_cache_dir};
 use client::Client;
 
 use super::catalog::{Catalog, META_LIMIT};
@@ -42,6 +45,9 @@ pub struct RegistryOptions {
     pub jobs: usize,
     /// First retry delay (doubling); `None` for the default.
     pub backoff: Option<Duration>,
+    /// The blob cache's directory (`None`: no cache) and size cap.
+    pub cache: Option<PathBuf>,
+    pub cache_max: u64,
 }
 
 impl Default for RegistryOptions {
@@ -53,6 +59,8 @@ impl Default for RegistryOptions {
             credential: None,
             jobs: DEFAULT_JOBS,
             backoff: None,
+            cache: None,
+            cache_max: DEFAULT_CACHE_MAX,
         }
     }
 }
@@ -94,7 +102,14 @@ impl RegistrySource {
 impl ImageSource for RegistrySource {
     fn load(&self, opts: &LoadOptions, progress: &dyn Progress) -> Result<LoadedImage> {
         let catalog = Client::connect(&self.reference, &self.options)
-            .and_then(|client| RegistryCatalog::open(client, &self.reference))
+            .and_then(|client| {
+                let cache = self
+                    .options
+                    .cache
+                    .as_deref()
+                    .map(|dir| BlobCache::new(dir, self.options.cache_max));
+                RegistryCatalog::open(client, &self.reference, cache)
+            })
             .map_err(|e| match &self.searched {
                 Some(searched) => Error::NotFound {
                     path: self.reference.to_string(),
@@ -122,6 +137,7 @@ enum Kind {
 
 struct RegistryCatalog {
     client: Client,
+    cache: Option<BlobCache>,
     index: Vec<u8>,
     /// Manifests and configs already fetched, by key.
     fetched: Mutex<HashMap<String, Vec<u8>>>,
@@ -140,7 +156,11 @@ fn digest_of(key: &str) -> Option<String> {
 
 impl RegistryCatalog {
     /// Fetches the reference's manifest (or index) and presents it as the catalog's one image.
-    fn open(client: Client, reference: &Reference) -> Result<RegistryCatalog> {
+    fn open(
+        client: Client,
+        reference: &Reference,
+        cache: Option<BlobCache>,
+    ) -> Result<RegistryCatalog> {
         let mut resp = client.get(
             &format!("manifests/{}", reference.manifest_ref()),
             Some(MANIFEST_ACCEPT),
@@ -194,6 +214,7 @@ impl RegistryCatalog {
         });
         let catalog = RegistryCatalog {
             client,
+            cache,
             index: index.to_string().into_bytes(),
             fetched: Mutex::new(HashMap::new()),
             known: Mutex::new(HashMap::new()),
@@ -251,6 +272,30 @@ impl RegistryCatalog {
     }
 
     fn fetch(&self, key: &str, digest: &str) -> Result<Vec<u8>> {
+        let cached = self
+            .cache
+            .as_ref()
+            .and_then(|c| c.open(digest))
+            .and_then(|f| {
+                let mut bytes = Vec::new();
+                f.take(META_LIMIT).read_to_end(&mut bytes).ok()?;
+                Some(bytes)
+            });
+        if let Some(bytes) = cached {
+            if self.kind(key) != Some(Kind::Blob) {
+                classify(self.client.origin(), &bytes, None)?;
+                self.learn(&bytes);
+            }
+            return Ok(bytes);
+        }
+        let bytes = self.fetch_remote(key, digest)?;
+        if let Some(cache) = &self.cache {
+            cache.store(digest, &bytes);
+        }
+        Ok(bytes)
+    }
+
+    fn fetch_remote(&self, key: &str, digest: &str) -> Result<Vec<u8>> {
         let origin = self.client.origin();
         let is_manifest = self.kind(key) != Some(Kind::Blob);
         let bytes = if is_manifest {
@@ -403,11 +448,20 @@ impl Catalog for RegistryCatalog {
 
     fn scan(&self, key: &str, opts: ScanOptions<'_>) -> Result<Arc<LayerScan>, ScanError> {
         let digest = digest_of(key).ok_or_else(|| ScanError(format!("not a blob key: {key}")))?;
-        let reader = self
-            .client
-            .blob(&digest)
-            .map_err(|e| ScanError(e.to_string()))?;
-        let scan = layer::scan_blob(reader, opts)?;
+        let cached = self.cache.as_ref().and_then(|c| c.open(&digest));
+        let scan = match (cached, &self.cache) {
+            (Some(file), _) => layer::scan_blob(file, opts)?,
+            (None, cache) => {
+                let reader = self
+                    .client
+                    .blob(&digest)
+                    .map_err(|e| ScanError(e.to_string()))?;
+                match cache {
+                    Some(cache) => layer::scan_blob(cache.tee(&digest, reader), opts)?,
+                    None => layer::scan_blob(reader, opts)?,
+                }
+            }
+        };
         // Network content is always checked, --no-verify or not: a mismatch is corruption or tampering.
         if digest::verifiable(&digest) && scan.blob_digest != digest {
             return Err(ScanError(format!(
@@ -420,6 +474,9 @@ impl Catalog for RegistryCatalog {
 
     fn reopen(&self, key: &str) -> Option<Result<Box<dyn Read + Send + '_>>> {
         let digest = digest_of(key)?;
+        if let Some(file) = self.cache.as_ref().and_then(|c| c.open(&digest)) {
+            return Some(Ok(Box::new(file)));
+        }
         Some(
             self.client
                 .blob(&digest)

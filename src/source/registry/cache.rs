@@ -1,0 +1,258 @@
+//! A content-addressed cache of registry blobs (`<cache dir>/blobs/sha256/<hex>`): written while a blob
+//! streams from the network (to a private temporary file, renamed into place only when the whole blob matched
+//! its digest, so two processes never see a partial entry), verified by digest on every read (a bad entry is
+//! dropped and the blob fetched again), and kept under a size cap by evicting the least recently used entries
+//! (use refreshes a file's modification time).
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use sha2::{Digest as _, Sha256};
+
+use super::super::digest;
+
+/// The cache's size cap unless configured otherwise.
+pub const DEFAULT_CACHE_MAX: u64 = 10 * 1024 * 1024 * 1024;
+
+/// `$XDG_CACHE_HOME/layerscope`, else `~/.cache/layerscope`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    let xdg = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute());
+    xdg.or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .map(|d| d.join("layerscope"))
+}
+
+/// Removes every cached blob; returns the bytes freed.
+pub fn clean(dir: &Path) -> io::Result<u64> {
+    let blobs = dir.join("blobs");
+    let freed = entries(&blobs).iter().map(|(_, size, _)| size).sum();
+    match fs::remove_dir_all(&blobs) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(freed),
+    }
+}
+
+/// Every cached blob: (path, size, last use).
+fn entries(blobs: &Path) -> Vec<(PathBuf, u64, SystemTime)> {
+    let Ok(algorithms) = fs::read_dir(blobs) else {
+        return Vec::new();
+    };
+    algorithms
+        .flatten()
+        .filter(|a| a.file_name() != "tmp")
+        .filter_map(|a| fs::read_dir(a.path()).ok())
+        .flat_map(|files| files.flatten())
+        .filter_map(|f| {
+            let meta = f.metadata().ok()?;
+            meta.is_file().then(|| {
+                (
+                    f.path(),
+                    meta.len(),
+                    meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                )
+            })
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct BlobCache {
+    blobs: PathBuf,
+    max_bytes: u64,
+}
+
+impl BlobCache {
+    pub(crate) fn new(dir: &Path, max_bytes: u64) -> BlobCache {
+        BlobCache {
+            blobs: dir.join("blobs"),
+            max_bytes,
+        }
+    }
+
+    fn path(&self, digest: &str) -> Option<PathBuf> {
+        digest::check(digest).ok()?;
+        let (alg, hex) = digest.split_once(':')?;
+        Some(self.blobs.join(alg).join(hex))
+    }
+
+    /// The cached blob, verified against its digest first (a bad entry is removed).
+    pub(crate) fn open(&self, digest: &str) -> Option<File> {
+        if !digest::verifiable(digest) {
+            return None;
+        }
+        let path = self.path(digest)?;
+        let mut file = File::open(&path).ok()?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = file.read(&mut buf).ok()?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+        if format!("sha256:{}", hex::encode(hasher.finalize())) != digest {
+            let _ = fs::remove_file(&path);
+            return None;
+        }
+        let _ = file.set_modified(SystemTime::now());
+        let file = File::open(&path).ok()?;
+        Some(file)
+    }
+
+    /// Wraps a network reader so that what passes is written to the cache; the entry appears only if the
+    /// reader is read to its end and the bytes match `digest`.
+    pub(crate) fn tee<R: Read>(&self, digest: &str, inner: R) -> Tee<R> {
+        let temp = (|| {
+            if !digest::verifiable(digest) {
+                return None;
+            }
+            let tmp = self.blobs.join("tmp");
+            fs::create_dir_all(&tmp).ok()?;
+            let file = tempfile::NamedTempFile::new_in(&tmp).ok()?;
+            Some((file, self.path(digest)?))
+        })();
+        Tee {
+            inner,
+            temp,
+            hasher: Sha256::new(),
+            digest: digest.to_string(),
+            cache: self.clone(),
+        }
+    }
+
+    /// Stores bytes already in memory (manifests, configs) whose digest was checked.
+    pub(crate) fn store(&self, digest: &str, data: &[u8]) {
+        let mut tee = self.tee(digest, data);
+        let _ = io::copy(&mut tee, &mut io::sink());
+    }
+
+    /// Evicts the least recently used entries until the cache fits its cap.
+    fn evict(&self) {
+        let mut all = entries(&self.blobs);
+        let mut total: u64 = all.iter().map(|(_, size, _)| size).sum();
+        if total <= self.max_bytes {
+            return;
+        }
+        all.sort_by_key(|(_, _, used)| *used);
+        for (path, size, _) in all {
+            if total <= self.max_bytes {
+                break;
+            }
+            if fs::remove_file(&path).is_ok() {
+                total -= size;
+            }
+        }
+    }
+}
+
+/// A reader that copies what it reads into a cache entry (see [`BlobCache::tee`]).
+pub(crate) struct Tee<R> {
+    inner: R,
+    /// The temporary file and the entry's final path; `None` once given up (write error) or finished.
+    temp: Option<(tempfile::NamedTempFile, PathBuf)>,
+    hasher: Sha256,
+    digest: String,
+    cache: BlobCache,
+}
+
+impl<R> Tee<R> {
+    fn finish(&mut self) {
+        let Some((file, target)) = self.temp.take() else {
+            return;
+        };
+        let actual = format!("sha256:{}", hex::encode(self.hasher.clone().finalize()));
+        if actual != self.digest {
+            return; // dropped with the temporary file
+        }
+        let placed = target
+            .parent()
+            .is_some_and(|dir| fs::create_dir_all(dir).is_ok())
+            && file.persist(&target).is_ok();
+        if placed {
+            self.cache.evict();
+        }
+    }
+}
+
+impl<R: Read> Read for Tee<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 {
+            self.finish();
+            return Ok(0);
+        }
+        if let Some((file, _)) = &mut self.temp {
+            self.hasher.update(&buf[..n]);
+            if file.write_all(&buf[..n]).is_err() {
+                self.temp = None; // a full disk costs the cache entry, not the analysis
+            }
+        }
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_appears_only_when_the_whole_blob_matched() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = BlobCache::new(dir.path(), u64::MAX);
+        let good = digest::sha256(b"layer bytes");
+        let mut partial = cache.tee(&good, &b"layer bytes"[..]);
+        let mut first = [0u8; 4];
+        partial.read_exact(&mut first).unwrap();
+        drop(partial);
+        assert!(cache.open(&good).is_none(), "a partial read made an entry");
+        let mut wrong = cache.tee(&good, &b"other bytes"[..]);
+        io::copy(&mut wrong, &mut io::sink()).unwrap();
+        assert!(cache.open(&good).is_none(), "wrong bytes made an entry");
+        cache.store(&good, b"layer bytes");
+        let mut back = Vec::new();
+        cache.open(&good).unwrap().read_to_end(&mut back).unwrap();
+        assert_eq!(back, b"layer bytes");
+    }
+
+    #[test]
+    fn a_corrupted_entry_is_dropped_on_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = BlobCache::new(dir.path(), u64::MAX);
+        let d = digest::sha256(b"abc");
+        cache.store(&d, b"abc");
+        std::fs::write(cache.path(&d).unwrap(), b"abd").unwrap();
+        assert!(cache.open(&d).is_none());
+        assert!(!cache.path(&d).unwrap().exists());
+    }
+
+    #[test]
+    fn the_least_recently_used_entries_go_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = BlobCache::new(dir.path(), 10);
+        let (a, b, c) = (
+            digest::sha256(b"aaaa"),
+            digest::sha256(b"bbbb"),
+            digest::sha256(b"cccc"),
+        );
+        cache.store(&a, b"aaaa");
+        cache.store(&b, b"bbbb");
+        let old = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+        File::options()
+            .write(true)
+            .open(cache.path(&b).unwrap())
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        // a is used again; c pushes the total over 10 bytes: b, the oldest, goes.
+        assert!(cache.open(&a).is_some());
+        cache.store(&c, b"cccc");
+        assert!(cache.open(&b).is_none());
+        assert!(cache.open(&a).is_some() && cache.open(&c).is_some());
+        assert_eq!(clean(dir.path()).unwrap(), 8);
+        assert!(cache.open(&a).is_none());
+    }
+}
