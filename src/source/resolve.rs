@@ -257,15 +257,7 @@ pub fn open_source(name: &str, kind: SourceKind, opts: &SourceOptions) -> Result
                     Place::Podman => podman_auto(&reference)?,
                     Place::Registry => match Reference::parse(&reference) {
                         Ok(r) => {
-                            let searched = places
-                                .iter()
-                                .filter_map(|p| match p {
-                                    Place::Docker => Some("Docker"),
-                                    Place::Podman => Some("podman"),
-                                    Place::Registry => None,
-                                })
-                                .collect::<Vec<_>>()
-                                .join(" or ");
+                            let searched = looked_in(&places, &root);
                             Some(registry(r, &opts.registry, Some(searched)))
                         }
                         // Not a registry reference (an image ID, say): only the engines could have had it.
@@ -337,7 +329,8 @@ fn podman_save(reference: String) -> Opened {
     )
 }
 
-fn not_found(name: &str, places: &[Place], root: &DockerRoot<'_>) -> Error {
+/// The local places a reference was looked for, for messages.
+fn looked_in(places: &[Place], root: &DockerRoot<'_>) -> String {
     let mut looked = Vec::new();
     if places.contains(&Place::Docker) {
         looked.push(format!(
@@ -354,6 +347,10 @@ fn not_found(name: &str, places: &[Place], root: &DockerRoot<'_>) -> Error {
             ContainersStorage::default_root().display()
         ));
     }
+    looked.join(", ")
+}
+
+fn not_found(name: &str, places: &[Place], root: &DockerRoot<'_>) -> Error {
     let registry = if places.contains(&Place::Registry) {
         ", and it is not a registry reference"
     } else {
@@ -363,7 +360,7 @@ fn not_found(name: &str, places: &[Place], root: &DockerRoot<'_>) -> Error {
         path: name.to_string(),
         detail: format!(
             "not a file or directory, and no local engine has it (looked in {}){registry}",
-            looked.join(", ")
+            looked_in(places, root)
         ),
     }
 }

@@ -163,13 +163,27 @@ impl Client {
                 }
             }
             Err(e) => {
+                // A registry that answers, but not with trusted TLS, may want a flag; one that does not answer not.
+                let unreachable = match &e {
+                    ureq::Error::Io(io) => {
+                        io.kind() == std::io::ErrorKind::ConnectionRefused
+                            || io.to_string().contains("lookup address")
+                    }
+                    ureq::Error::HostNotFound | ureq::Error::Timeout(_) => true,
+                    _ => false,
+                };
+                let hint = if unreachable {
+                    String::new()
+                } else {
+                    format!(
+                        " (for a registry that serves plain HTTP or an untrusted certificate: \
+                         --insecure-registry {} or --registry-ca FILE)",
+                        reference.registry
+                    )
+                };
                 return Err(Error::invalid(
                     &client.origin,
-                    format!(
-                        "cannot reach the registry over HTTPS: {e} (for a registry that serves plain HTTP or an \
-                         untrusted certificate: --insecure-registry {} or --registry-ca FILE)",
-                        reference.registry
-                    ),
+                    format!("cannot reach the registry over HTTPS: {e}{hint}"),
                 ));
             }
         };

@@ -113,7 +113,11 @@ impl ImageSource for RegistrySource {
             .map_err(|e| match &self.searched {
                 Some(searched) => Error::NotFound {
                     path: self.reference.to_string(),
-                    detail: format!("not in {searched}, and from its registry: {e}"),
+                    detail: format!(
+                        "not a file or directory, no local engine has it (looked in {searched}), and its \
+                         registry: {}",
+                        strip_origin(&e.to_string(), &self.reference.to_string())
+                    ),
                 },
                 None => e,
             })?;
@@ -126,6 +130,13 @@ impl ImageSource for RegistrySource {
         loaded.image.meta.format = Format::Registry;
         Ok(loaded)
     }
+}
+
+/// An error's text without the reference it starts with (it is said once already).
+fn strip_origin<'a>(text: &'a str, origin: &str) -> &'a str {
+    text.strip_prefix(origin)
+        .and_then(|t| t.strip_prefix(": "))
+        .unwrap_or(text)
 }
 
 /// What a digest names, learned from the documents that list it.
