@@ -2,6 +2,7 @@
 //! facts and each layer scanned once). Archives and layouts all go through a [`catalog::Catalog`] and one format
 //! resolver ([`layout`]); engine stores implement [`ImageSource`] directly; a registry is a lazy catalog.
 
+mod beneath;
 mod catalog;
 mod digest;
 mod engine_api;
@@ -16,7 +17,6 @@ mod stream;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -26,6 +26,7 @@ use crate::compression::{self, Compression};
 use crate::error::{Error, Result};
 use crate::image::{Image, ImageMeta, Layer, map_history};
 use crate::layer::{self, ContentInspector, LayerScan, Progress, ScanError, ScanOptions};
+use crate::oci::Digest;
 use catalog::{Catalog, DirCatalog, TarCatalog};
 pub use layout::{Selection, normalize_reference, reference_matches};
 pub use reference::Reference;
@@ -100,14 +101,22 @@ impl EntryBytes for CatalogEntries {
     }
 }
 
-/// Layers that are directories (engine stores): read the file in place.
-pub(crate) struct DirEntries(pub Vec<PathBuf>);
+/// Layers that are directories (engine stores): read the file in place, never leaving the layer directory.
+pub(crate) struct DirEntries(pub Vec<beneath::Beneath>);
 
 impl EntryBytes for DirEntries {
     fn entry_bytes(&self, image: &Image, layer: usize, entry: u32) -> Result<Vec<u8>> {
-        let e = &image.layers[layer].scan.entries[entry as usize];
-        let path = self.0[layer].join(std::ffi::OsStr::from_bytes(&e.path));
-        std::fs::read(&path).map_err(|err| Error::io(path.display().to_string(), err))
+        let l = &image.layers[layer];
+        let e = &l.scan.entries[entry as usize];
+        let shown = || format!("{}/{}", l.blob_path, crate::path::display(&e.path));
+        let file = self.0[layer]
+            .file(&e.path)
+            .map_err(|err| Error::io(shown(), err))?;
+        let mut data = Vec::new();
+        file.take(e.size)
+            .read_to_end(&mut data)
+            .map_err(|err| Error::io(shown(), err))?;
+        Ok(data)
     }
 }
 
@@ -153,7 +162,7 @@ impl ArchiveSource {
         };
         let meta = std::fs::metadata(path).map_err(|e| Error::io(&self.name, e))?;
         if meta.is_dir() {
-            return Ok(Box::new(DirCatalog::new(&self.name, path)));
+            return Ok(Box::new(DirCatalog::new(&self.name, path)?));
         }
         let mut file = File::open(path).map_err(|e| Error::io(&self.name, e))?;
         let mut head = Vec::with_capacity(512);
@@ -241,6 +250,27 @@ pub(crate) fn load_catalog(
 ) -> Result<LoadedImage> {
     {
         let resolved = layout::resolve(catalog.as_ref(), &opts.selection)?;
+        let diff_ids = &resolved.config.rootfs.diff_ids;
+        let verify = opts.selection.verify;
+        if verify {
+            // Refuse digests that cannot be checked before reading any layer.
+            for (index, lref) in resolved.layers.iter().enumerate() {
+                if let Some(d) = &lref.digest {
+                    layout::check_verifiable(&format!("{name}: layer {index} ({})", lref.key), d)?;
+                }
+                declared_digest(name, index, lref, diff_ids.get(index).map(String::as_str))?;
+            }
+        }
+        if verify && diff_ids.len() != resolved.layers.len() {
+            return Err(Error::invalid(
+                name,
+                format!(
+                    "the config lists {} diff_ids but the manifest {} layers (--no-verify reads it anyway)",
+                    diff_ids.len(),
+                    resolved.layers.len()
+                ),
+            ));
+        }
         let scan = opts.scan_options(progress);
         // One blob may back several layers (Docker 25+ dedups the empty layer): scan each once, in parallel.
         let mut keys: Vec<&str> = resolved.layers.iter().map(|l| l.key.as_str()).collect();
@@ -253,18 +283,6 @@ pub(crate) fn load_catalog(
             .map(|k| (*k, catalog.scan(k, scan)))
             .collect();
         let histories = map_history(&resolved.config.history, resolved.layers.len());
-        let diff_ids = &resolved.config.rootfs.diff_ids;
-        let verify = opts.selection.verify;
-        if verify && diff_ids.len() != resolved.layers.len() {
-            return Err(Error::invalid(
-                name,
-                format!(
-                    "the config lists {} diff_ids but the manifest {} layers (--no-verify reads it anyway)",
-                    diff_ids.len(),
-                    resolved.layers.len()
-                ),
-            ));
-        }
         let mut layers = Vec::with_capacity(resolved.layers.len());
         for ((index, lref), history) in resolved.layers.iter().enumerate().zip(histories) {
             let scan = match &scans[lref.key.as_str()] {
@@ -293,31 +311,12 @@ pub(crate) fn load_catalog(
             };
             let declared = diff_ids.get(index).cloned();
             if verify {
-                if let Some(expected) = lref.digest.as_deref().filter(|d| d.starts_with("sha256:"))
-                {
-                    if expected != scan.blob_digest {
-                        return Err(Error::DigestMismatch {
-                            path: format!("{name}: layer {index} ({})", lref.key),
-                            actual: scan.blob_digest.clone(),
-                            expected: expected.to_string(),
-                        });
-                    }
-                }
-                if let Some(expected) = declared.as_deref().filter(|d| d.starts_with("sha256:")) {
-                    if expected != scan.diff_id {
-                        return Err(Error::DiffIdMismatch {
-                            index,
-                            path: lref.key.clone(),
-                            actual: scan.diff_id.clone(),
-                            expected: expected.to_string(),
-                        });
-                    }
-                }
+                verify_layer(name, index, lref, declared.as_deref(), &scan)?;
             }
             layers.push(Layer {
                 index,
                 blob_path: lref.key.clone(),
-                media_type: lref.media_type.clone(),
+                media_type: lref.media_type.as_ref().map(ToString::to_string),
                 diff_id: declared.unwrap_or_else(|| scan.diff_id.clone()),
                 history,
                 scan,
@@ -330,8 +329,8 @@ pub(crate) fn load_catalog(
             archive_compression: catalog.archive_compression(),
             reference: resolved.reference,
             platform: resolved.platform,
-            config_digest: resolved.config_digest,
-            manifest_digest: resolved.manifest_digest,
+            config_digest: resolved.config_digest.to_string(),
+            manifest_digest: resolved.manifest_digest.map(|d| d.to_string()),
             config: resolved.config,
         };
         Ok(LoadedImage {
@@ -339,6 +338,55 @@ pub(crate) fn load_catalog(
             reader: Box::new(CatalogEntries(catalog)),
         })
     }
+}
+
+/// A config's diff_id for a layer, parsed and checkable (sha256); `None` when the config lists none.
+fn declared_digest(
+    name: &str,
+    index: usize,
+    lref: &layout::LayerRef,
+    declared: Option<&str>,
+) -> Result<Option<Digest>> {
+    let Some(text) = declared else {
+        return Ok(None);
+    };
+    let what = format!("{name}: layer {index} ({})", lref.key);
+    let digest: Digest = text
+        .parse()
+        .map_err(|e: crate::oci::DigestError| Error::invalid(&what, format!("diff_id: {e}")))?;
+    layout::check_verifiable(&what, &digest)?;
+    Ok(Some(digest))
+}
+
+/// Checks a scanned layer against its descriptor's digest and the config's diff_id.
+fn verify_layer(
+    name: &str,
+    index: usize,
+    lref: &layout::LayerRef,
+    declared: Option<&str>,
+    scan: &LayerScan,
+) -> Result<()> {
+    if let Some(expected) = &lref.digest {
+        layout::check_verifiable(&format!("{name}: layer {index} ({})", lref.key), expected)?;
+        if expected.as_str() != scan.blob_digest {
+            return Err(Error::DigestMismatch {
+                path: format!("{name}: layer {index} ({})", lref.key),
+                actual: scan.blob_digest.clone(),
+                expected: expected.to_string(),
+            });
+        }
+    }
+    if let Some(expected) = declared_digest(name, index, lref, declared)? {
+        if expected.as_str() != scan.diff_id {
+            return Err(Error::DiffIdMismatch {
+                index,
+                path: lref.key.clone(),
+                actual: scan.diff_id.clone(),
+                expected: expected.to_string(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Opens what the user named: a file, a directory, or `-` for stdin.

@@ -61,8 +61,10 @@ fn walk(
     mut feed: Option<&mut Feed<'_, '_>>,
 ) -> Result<(), ScanError> {
     let mut inodes: HashMap<(u64, u64), Box<[u8]>> = HashMap::new();
+    // The store checked `dir` is a real directory; the walk itself follows no link, the root's included.
     let walk = walkdir::WalkDir::new(dir)
         .follow_links(false)
+        .follow_root_links(false)
         .sort_by_file_name();
     for item in walk {
         let item = item.map_err(|e| ScanError(format!("cannot read {}: {e}", dir.display())))?;
