@@ -4,7 +4,6 @@
 
 mod beneath;
 mod catalog;
-mod digest;
 mod engine_api;
 mod layout;
 mod overlay;

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::digest;
+use crate::oci::Digest;
 
 /// Docker Hub's name in references, the host its API lives on, and its key in credential stores.
 pub(crate) const DOCKER_HUB: &str = "docker.io";
@@ -19,7 +19,7 @@ pub struct Reference {
     /// `library/nginx`, `me/app`.
     pub repository: String,
     pub tag: Option<String>,
-    pub digest: Option<String>,
+    pub digest: Option<Digest>,
 }
 
 impl Reference {
@@ -30,12 +30,10 @@ impl Reference {
             return bad("it is empty");
         }
         let (rest, digest) = match text.split_once('@') {
-            Some((rest, d)) => {
-                if let Err(e) = digest::check(d) {
-                    return Err(format!("{text:?} is not an image reference: {e}"));
-                }
-                (rest, Some(d.to_string()))
-            }
+            Some((rest, d)) => match d.parse::<Digest>() {
+                Ok(d) => (rest, Some(d)),
+                Err(e) => return Err(format!("{text:?} is not an image reference: {e}")),
+            },
             None => (text, None),
         };
         let last = rest.rsplit('/').next().unwrap_or(rest);
@@ -116,7 +114,8 @@ impl Reference {
     /// What to ask the manifest endpoint for: the digest when pinned, else the tag.
     pub fn manifest_ref(&self) -> &str {
         self.digest
-            .as_deref()
+            .as_ref()
+            .map(Digest::as_str)
             .or(self.tag.as_deref())
             .unwrap_or("latest")
     }

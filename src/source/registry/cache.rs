@@ -11,7 +11,7 @@ use std::time::SystemTime;
 
 use sha2::{Digest as _, Sha256};
 
-use super::super::digest;
+use crate::oci::Digest;
 
 /// The cache's size cap unless configured otherwise.
 pub const DEFAULT_CACHE_MAX: u64 = 10 * 1024 * 1024 * 1024;
@@ -72,18 +72,18 @@ impl BlobCache {
         }
     }
 
-    fn path(&self, digest: &str) -> Option<PathBuf> {
-        digest::check(digest).ok()?;
-        let (alg, hex) = digest.split_once(':')?;
-        Some(self.blobs.join(alg).join(hex))
+    fn path(&self, digest: &Digest) -> PathBuf {
+        self.blobs
+            .join(digest.algorithm().name())
+            .join(digest.hex())
     }
 
     /// The cached blob, verified against its digest first (a bad entry is removed).
-    pub(crate) fn open(&self, digest: &str) -> Option<File> {
-        if !digest::verifiable(digest) {
+    pub(crate) fn open(&self, digest: &Digest) -> Option<File> {
+        if !digest.verifiable() {
             return None;
         }
-        let path = self.path(digest)?;
+        let path = self.path(digest);
         let mut file = File::open(&path).ok()?;
         let mut hasher = Sha256::new();
         let mut buf = vec![0u8; 256 * 1024];
@@ -94,7 +94,7 @@ impl BlobCache {
             }
             hasher.update(&buf[..n]);
         }
-        if format!("sha256:{}", hex::encode(hasher.finalize())) != digest {
+        if hex::encode(hasher.finalize()) != digest.hex() {
             let _ = fs::remove_file(&path);
             return None;
         }
@@ -105,27 +105,27 @@ impl BlobCache {
 
     /// Wraps a network reader so that what passes is written to the cache; the entry appears only if the
     /// reader is read to its end and the bytes match `digest`.
-    pub(crate) fn tee<R: Read>(&self, digest: &str, inner: R) -> Tee<R> {
+    pub(crate) fn tee<R: Read>(&self, digest: &Digest, inner: R) -> Tee<R> {
         let temp = (|| {
-            if !digest::verifiable(digest) {
+            if !digest.verifiable() {
                 return None;
             }
             let tmp = self.blobs.join("tmp");
             fs::create_dir_all(&tmp).ok()?;
             let file = tempfile::NamedTempFile::new_in(&tmp).ok()?;
-            Some((file, self.path(digest)?))
+            Some((file, self.path(digest)))
         })();
         Tee {
             inner,
             temp,
             hasher: Sha256::new(),
-            digest: digest.to_string(),
+            digest: digest.clone(),
             cache: self.clone(),
         }
     }
 
     /// Stores bytes already in memory (manifests, configs) whose digest was checked.
-    pub(crate) fn store(&self, digest: &str, data: &[u8]) {
+    pub(crate) fn store(&self, digest: &Digest, data: &[u8]) {
         let mut tee = self.tee(digest, data);
         let _ = io::copy(&mut tee, &mut io::sink());
     }
@@ -155,7 +155,7 @@ pub(crate) struct Tee<R> {
     /// The temporary file and the entry's final path; `None` once given up (write error) or finished.
     temp: Option<(tempfile::NamedTempFile, PathBuf)>,
     hasher: Sha256,
-    digest: String,
+    digest: Digest,
     cache: BlobCache,
 }
 
@@ -164,8 +164,8 @@ impl<R> Tee<R> {
         let Some((file, target)) = self.temp.take() else {
             return;
         };
-        let actual = format!("sha256:{}", hex::encode(self.hasher.clone().finalize()));
-        if actual != self.digest {
+        let actual = hex::encode(self.hasher.clone().finalize());
+        if actual != self.digest.hex() {
             return; // dropped with the temporary file
         }
         let placed = target
@@ -203,7 +203,7 @@ mod tests {
     fn an_entry_appears_only_when_the_whole_blob_matched() {
         let dir = tempfile::tempdir().unwrap();
         let cache = BlobCache::new(dir.path(), u64::MAX);
-        let good = digest::sha256(b"layer bytes");
+        let good = Digest::sha256_of(b"layer bytes");
         let mut partial = cache.tee(&good, &b"layer bytes"[..]);
         let mut first = [0u8; 4];
         partial.read_exact(&mut first).unwrap();
@@ -222,11 +222,11 @@ mod tests {
     fn a_corrupted_entry_is_dropped_on_read() {
         let dir = tempfile::tempdir().unwrap();
         let cache = BlobCache::new(dir.path(), u64::MAX);
-        let d = digest::sha256(b"abc");
+        let d = Digest::sha256_of(b"abc");
         cache.store(&d, b"abc");
-        std::fs::write(cache.path(&d).unwrap(), b"abd").unwrap();
+        std::fs::write(cache.path(&d), b"abd").unwrap();
         assert!(cache.open(&d).is_none());
-        assert!(!cache.path(&d).unwrap().exists());
+        assert!(!cache.path(&d).exists());
     }
 
     #[test]
@@ -234,16 +234,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = BlobCache::new(dir.path(), 10);
         let (a, b, c) = (
-            digest::sha256(b"aaaa"),
-            digest::sha256(b"bbbb"),
-            digest::sha256(b"cccc"),
+            Digest::sha256_of(b"aaaa"),
+            Digest::sha256_of(b"bbbb"),
+            Digest::sha256_of(b"cccc"),
         );
         cache.store(&a, b"aaaa");
         cache.store(&b, b"bbbb");
         let old = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
         File::options()
             .write(true)
-            .open(cache.path(&b).unwrap())
+            .open(cache.path(&b))
             .unwrap()
             .set_modified(old)
             .unwrap();

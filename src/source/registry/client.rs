@@ -16,6 +16,7 @@ use ureq::{Agent, Body};
 use super::RegistryOptions;
 use super::auth::{self, Challenge, Credential};
 use crate::error::{Error, Result};
+use crate::oci::Digest;
 use crate::source::reference::{Reference, host_of};
 
 /// Tries per request (the first included), as skopeo does.
@@ -398,11 +399,11 @@ impl Client {
     }
 
     /// A blob's bytes as a reader that resumes where a broken connection left off.
-    pub(crate) fn blob(&self, digest: &str) -> Result<BlobReader<'_>> {
+    pub(crate) fn blob(&self, digest: &Digest) -> Result<BlobReader<'_>> {
         let body = self.open_blob(digest, 0)?;
         Ok(BlobReader {
             client: self,
-            digest: digest.to_string(),
+            digest: digest.clone(),
             body: Some(body),
             offset: 0,
             resumes: 0,
@@ -411,7 +412,7 @@ impl Client {
 
     /// GET a blob from `offset` on; the body starts exactly at `offset` (skipping what a server that ignores
     /// `Range` resends).
-    fn open_blob(&self, digest: &str, offset: u64) -> Result<Box<dyn Read + Send>> {
+    fn open_blob(&self, digest: &Digest, offset: u64) -> Result<Box<dyn Read + Send>> {
         let range = (offset > 0).then_some(offset);
         let mut resp = self.get(&format!("blobs/{digest}"), None, range)?;
         let status = resp.status().as_u16();
@@ -465,7 +466,7 @@ fn retryable(e: &ureq::Error) -> bool {
 /// A blob body that reopens the blob at the current offset when the connection breaks.
 pub(crate) struct BlobReader<'c> {
     client: &'c Client,
-    digest: String,
+    digest: Digest,
     body: Option<Box<dyn Read + Send>>,
     offset: u64,
     resumes: u32,

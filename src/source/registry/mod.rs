@@ -20,12 +20,12 @@ pub use cache::{DEFAULT_CACHE_MAX, clean as clean_cache, default_cache_dir};
 use client::Client;
 
 use super::catalog::{Catalog, META_LIMIT};
-use super::digest;
 use super::reference::Reference;
 use super::{ImageSource, LoadOptions, LoadedImage, load_catalog};
 use crate::error::{Error, Result};
 use crate::image::Format;
 use crate::layer::{self, LayerScan, Progress, ScanError, ScanOptions};
+use crate::oci::{Digest, MediaType};
 
 /// Layers downloaded at once unless `--jobs` says otherwise.
 pub const DEFAULT_JOBS: usize = 4;
@@ -69,11 +69,6 @@ const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
      application/vnd.oci.image.manifest.v1+json, \
      application/vnd.docker.distribution.manifest.list.v2+json, \
      application/vnd.docker.distribution.manifest.v2+json";
-
-const IMAGE_CONFIG_TYPES: [&str; 2] = [
-    "application/vnd.oci.image.config.v1+json",
-    "application/vnd.docker.container.image.v1+json",
-];
 
 /// An image in a registry.
 pub struct RegistrySource {
@@ -156,13 +151,39 @@ struct RegistryCatalog {
     known: Mutex<HashMap<String, (Kind, Option<u64>)>>,
 }
 
-fn key_of(digest: &str) -> String {
-    format!("blobs/{}", digest.replacen(':', "/", 1))
+fn key_of(digest: &Digest) -> String {
+    digest.blob_path()
 }
 
-fn digest_of(key: &str) -> Option<String> {
-    let d = key.strip_prefix("blobs/")?.replacen('/', ":", 1);
-    digest::check(&d).ok().map(|_| d)
+fn digest_of(key: &str) -> Option<Digest> {
+    key.strip_prefix("blobs/")?
+        .replacen('/', ":", 1)
+        .parse()
+        .ok()
+}
+
+/// Network content is always checked (--no-verify or not): a mismatch is corruption or tampering, and a digest
+/// this client cannot compute is refused rather than trusted.
+fn verify(origin: &str, what: &str, digest: &Digest, bytes: &[u8]) -> Result<()> {
+    match digest.matches(bytes) {
+        Some(true) => Ok(()),
+        Some(false) => Err(Error::DigestMismatch {
+            path: format!("{origin}: {what}"),
+            actual: Digest::sha256_of(bytes).to_string(),
+            expected: digest.to_string(),
+        }),
+        None => Err(unverifiable(origin, digest)),
+    }
+}
+
+fn unverifiable(origin: &str, digest: &Digest) -> Error {
+    Error::invalid(
+        origin,
+        format!(
+            "{digest}: {} digests cannot be verified (only sha256)",
+            digest.algorithm().name()
+        ),
+    )
 }
 
 impl RegistryCatalog {
@@ -200,25 +221,18 @@ impl RegistryCatalog {
             .headers()
             .get("docker-content-digest")
             .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+            .and_then(|v| v.parse::<Digest>().ok());
         let bytes = read_limited(&origin, "manifest", resp.body_mut().as_reader())?;
-        let actual = digest::sha256(&bytes);
-        let expected = reference.digest.clone().or(header_digest);
-        if let Some(expected) = expected.filter(|d| digest::verifiable(d)) {
-            if expected != actual {
-                return Err(Error::DigestMismatch {
-                    path: format!("{origin}: manifest"),
-                    actual,
-                    expected,
-                });
-            }
+        let actual = Digest::sha256_of(&bytes);
+        if let Some(expected) = reference.digest.as_ref().or(header_digest.as_ref()) {
+            verify(&origin, "manifest", expected, &bytes)?;
         }
         let media_type = classify(&origin, &bytes, content_type.as_deref())?;
         let index = serde_json::json!({
             "schemaVersion": 2,
             "manifests": [{
                 "mediaType": media_type,
-                "digest": actual,
+                "digest": actual.as_str(),
                 "size": bytes.len(),
                 "annotations": {"io.containerd.image.name": reference.to_string()},
             }],
@@ -246,9 +260,10 @@ impl RegistryCatalog {
         };
         let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
         let mut add = |d: &serde_json::Value, kind: Kind| {
-            if let Some(digest) = d.get("digest").and_then(|v| v.as_str()) {
+            let digest = d.get("digest").and_then(|v| v.as_str());
+            if let Some(digest) = digest.and_then(|s| s.parse::<Digest>().ok()) {
                 known.insert(
-                    key_of(digest),
+                    key_of(&digest),
                     (kind, d.get("size").and_then(|s| s.as_u64())),
                 );
             }
@@ -282,7 +297,7 @@ impl RegistryCatalog {
             .map(|(k, _)| *k)
     }
 
-    fn fetch(&self, key: &str, digest: &str) -> Result<Vec<u8>> {
+    fn fetch(&self, key: &str, digest: &Digest) -> Result<Vec<u8>> {
         let cached = self
             .cache
             .as_ref()
@@ -306,7 +321,7 @@ impl RegistryCatalog {
         Ok(bytes)
     }
 
-    fn fetch_remote(&self, key: &str, digest: &str) -> Result<Vec<u8>> {
+    fn fetch_remote(&self, key: &str, digest: &Digest) -> Result<Vec<u8>> {
         let origin = self.client.origin();
         let is_manifest = self.kind(key) != Some(Kind::Blob);
         let bytes = if is_manifest {
@@ -326,22 +341,13 @@ impl RegistryCatalog {
                 .get("content-type")
                 .and_then(|v| v.to_str().ok())
                 .map(|s| s.split(';').next().unwrap_or(s).trim().to_string());
-            let bytes = read_limited(origin, digest, resp.body_mut().as_reader())?;
+            let bytes = read_limited(origin, digest.as_str(), resp.body_mut().as_reader())?;
             classify(origin, &bytes, content_type.as_deref())?;
             bytes
         } else {
-            read_limited(origin, digest, self.client.blob(digest)?)?
+            read_limited(origin, digest.as_str(), self.client.blob(digest)?)?
         };
-        if digest::verifiable(digest) {
-            let actual = digest::sha256(&bytes);
-            if actual != digest {
-                return Err(Error::DigestMismatch {
-                    path: format!("{origin}: {digest}"),
-                    actual,
-                    expected: digest.to_string(),
-                });
-            }
-        }
+        verify(origin, digest.as_str(), digest, &bytes)?;
         if is_manifest {
             self.learn(&bytes);
         }
@@ -384,7 +390,7 @@ fn classify(origin: &str, bytes: &[u8], content_type: Option<&str>) -> Result<St
     }
     if value.get("manifests").is_some() {
         return Ok(if declared.is_empty() {
-            "application/vnd.oci.image.index.v1+json".into()
+            MediaType::OciIndex.as_str().into()
         } else {
             declared.to_string()
         });
@@ -395,7 +401,11 @@ fn classify(origin: &str, bytes: &[u8], content_type: Option<&str>) -> Result<St
         .and_then(|m| m.as_str())
         .unwrap_or("");
     let artifact = value.get("artifactType").and_then(|a| a.as_str());
-    if artifact.is_some() || !IMAGE_CONFIG_TYPES.contains(&config_type) {
+    let image_config = matches!(
+        MediaType::from(config_type),
+        MediaType::OciConfig | MediaType::DockerConfig
+    );
+    if artifact.is_some() || !image_config {
         return Err(Error::invalid(
             origin,
             format!(
@@ -409,7 +419,7 @@ fn classify(origin: &str, bytes: &[u8], content_type: Option<&str>) -> Result<St
         ));
     }
     Ok(if declared.is_empty() {
-        "application/vnd.oci.image.manifest.v1+json".into()
+        MediaType::OciManifest.as_str().into()
     } else {
         declared.to_string()
     })
@@ -473,8 +483,10 @@ impl Catalog for RegistryCatalog {
                 }
             }
         };
-        // Network content is always checked, --no-verify or not: a mismatch is corruption or tampering.
-        if digest::verifiable(&digest) && scan.blob_digest != digest {
+        if !digest.verifiable() {
+            return Err(ScanError(unverifiable(self.origin(), &digest).to_string()));
+        }
+        if scan.blob_digest != digest.as_str() {
             return Err(ScanError(format!(
                 "the registry sent content whose digest is {} instead of {digest}",
                 scan.blob_digest
@@ -506,7 +518,7 @@ mod tests {
 
     #[test]
     fn keys_and_digests_map_both_ways_and_only_for_valid_digests() {
-        let d = format!("sha256:{}", "ab".repeat(32));
+        let d: Digest = format!("sha256:{}", "ab".repeat(32)).parse().unwrap();
         assert_eq!(digest_of(&key_of(&d)), Some(d));
         assert_eq!(digest_of("blobs/sha256/../../x"), None);
         assert_eq!(digest_of("manifest.json"), None);
