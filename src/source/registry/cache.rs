@@ -1,7 +1,8 @@
 //! A content-addressed cache of registry blobs (`<cache dir>/blobs/sha256/<hex>`): written while a blob
 //! streams from the network (to a private temporary file, renamed into place only when the whole blob matched
-//! its digest, so two processes never see a partial entry), verified by digest on every read (a bad entry is
-//! dropped and the blob fetched again), and kept under a size cap by evicting the least recently used entries
+//! its digest, so two processes never see a partial entry), verified by digest on every read (by hashing it
+//! first, or, for a layer, by the scan that hashes what it reads; a bad entry is dropped and the blob fetched
+//! again), and kept under a size cap by evicting the least recently used entries
 //! (use refreshes a file's modification time).
 
 use std::fs::{self, File};
@@ -80,11 +81,8 @@ impl BlobCache {
 
     /// The cached blob, verified against its digest first (a bad entry is removed).
     pub(crate) fn open(&self, digest: &Digest) -> Option<File> {
-        if !digest.verifiable() {
-            return None;
-        }
+        let mut file = self.open_unchecked(digest)?;
         let path = self.path(digest);
-        let mut file = File::open(&path).ok()?;
         let mut hasher = Sha256::new();
         let mut buf = vec![0u8; 256 * 1024];
         loop {
@@ -98,9 +96,22 @@ impl BlobCache {
             let _ = fs::remove_file(&path);
             return None;
         }
+        File::open(&path).ok()
+    }
+
+    /// The cached blob, unchecked: the caller hashes what it reads and calls [`BlobCache::remove`] on a
+    /// mismatch. Marks the entry as used.
+    pub(crate) fn open_unchecked(&self, digest: &Digest) -> Option<File> {
+        if !digest.verifiable() {
+            return None;
+        }
+        let file = File::open(self.path(digest)).ok()?;
         let _ = file.set_modified(SystemTime::now());
-        let file = File::open(&path).ok()?;
         Some(file)
+    }
+
+    pub(crate) fn remove(&self, digest: &Digest) {
+        let _ = fs::remove_file(self.path(digest));
     }
 
     /// Wraps a network reader so that what passes is written to the cache; the entry appears only if the

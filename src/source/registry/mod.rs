@@ -469,23 +469,26 @@ impl Catalog for RegistryCatalog {
 
     fn scan(&self, key: &str, opts: ScanOptions<'_>) -> Result<Arc<LayerScan>, ScanError> {
         let digest = digest_of(key).ok_or_else(|| ScanError(format!("not a blob key: {key}")))?;
-        let cached = self.cache.as_ref().and_then(|c| c.open(&digest));
-        let scan = match (cached, &self.cache) {
-            (Some(file), _) => layer::scan_blob(file, opts)?,
-            (None, cache) => {
-                let reader = self
-                    .client
-                    .blob(&digest)
-                    .map_err(|e| ScanError(e.to_string()))?;
-                match cache {
-                    Some(cache) => layer::scan_blob(cache.tee(&digest, reader), opts)?,
-                    None => layer::scan_blob(reader, opts)?,
-                }
-            }
-        };
         if !digest.verifiable() {
             return Err(ScanError(unverifiable(self.origin(), &digest).to_string()));
         }
+        if let Some(cache) = &self.cache {
+            if let Some(file) = cache.open_unchecked(&digest) {
+                // The scan hashes what it reads: that checks the entry without a second pass over the file.
+                match layer::scan_blob(file, opts) {
+                    Ok(scan) if scan.blob_digest == digest.as_str() => return Ok(Arc::new(scan)),
+                    _ => cache.remove(&digest),
+                }
+            }
+        }
+        let reader = self
+            .client
+            .blob(&digest)
+            .map_err(|e| ScanError(e.to_string()))?;
+        let scan = match &self.cache {
+            Some(cache) => layer::scan_blob(cache.tee(&digest, reader), opts)?,
+            None => layer::scan_blob(reader, opts)?,
+        };
         if scan.blob_digest != digest.as_str() {
             return Err(ScanError(format!(
                 "the registry sent content whose digest is {} instead of {digest}",
