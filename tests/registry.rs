@@ -478,6 +478,22 @@ fn bearer_tokens_are_fetched_with_credentials_and_cached() {
     let archive = json_of(&["--json", "-", &fixture_str("oci-gzip.tar")]);
     assert_eq!(comparable(&report), comparable(&archive));
     assert!(!String::from_utf8_lossy(&out.stderr).contains(PASSWORD));
+
+    // An identity token in the Docker config is exchanged as an OAuth2 refresh token.
+    let config = tempfile::tempdir().unwrap();
+    std::fs::write(
+        config.path().join("config.json"),
+        json!({"auths": {reg.host(): {"identitytoken": token::IDENTITY_TOKEN}}}).to_string(),
+    )
+    .unwrap();
+    let identity = bin()
+        .env("DOCKER_CONFIG", config.path())
+        .args(["--json", "-", "--no-cache", &reference])
+        .output()
+        .unwrap();
+    assert!(identity.status.success(), "{}", stderr_line(&identity));
+    let report: Value = serde_json::from_slice(&identity.stdout).unwrap();
+    assert_eq!(comparable(&report), comparable(&archive));
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! A token service for the test registry: hands out one RS256 token (signed with `openssl dgst`, its
-//! certificate in the `x5c` header and in the registry's root bundle) to requests carrying the test user's
-//! basic credentials, 401 to the others. Counts the requests, so a test can check tokens are cached.
+//! certificate in the `x5c` header and in the registry's root bundle) to GET requests carrying the test user's
+//! basic credentials and to OAuth2 POSTs carrying [`IDENTITY_TOKEN`] as refresh token, 401 to the others.
+//! Counts the requests, so a test can check tokens are cached.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -15,6 +16,7 @@ use serde_json::json;
 
 pub const SERVICE: &str = "layerscope-test-registry";
 pub const ISSUER: &str = "layerscope-test";
+pub const IDENTITY_TOKEN: &str = "identity-7c1e55";
 
 pub struct TokenService {
     pub realm: String,
@@ -91,6 +93,7 @@ impl TokenService {
                 counter.fetch_add(1, Ordering::SeqCst);
                 let mut reader = BufReader::new(conn.try_clone().unwrap());
                 let mut authorized = false;
+                let mut length = 0;
                 loop {
                     let mut line = String::new();
                     if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
@@ -99,9 +102,22 @@ impl TokenService {
                     if let Some((k, v)) = line.split_once(':') {
                         authorized |=
                             k.eq_ignore_ascii_case("authorization") && v.trim() == expected;
+                        if k.eq_ignore_ascii_case("content-length") {
+                            length = v.trim().parse().unwrap_or(0);
+                        }
                     }
                 }
-                let (status, body) = if authorized {
+                let mut form = vec![0u8; length];
+                let _ = std::io::Read::read_exact(&mut reader, &mut form);
+                let form = String::from_utf8_lossy(&form);
+                let refresh = form.contains("grant_type=refresh_token")
+                    && form.contains(&format!("refresh_token={IDENTITY_TOKEN}"));
+                let (status, body) = if refresh {
+                    (
+                        "200 OK",
+                        json!({"access_token": token, "expires_in": 3600}).to_string(),
+                    )
+                } else if authorized {
                     (
                         "200 OK",
                         json!({"token": token, "expires_in": 3600}).to_string(),
