@@ -427,7 +427,7 @@ fn rate_limits_are_waited_out_and_cut_blobs_resume() {
         &[],
     );
     for fault in [Fault::TooManyRequests, Fault::CutAfter(4096)] {
-        let proxy = Proxy::start(reg.port, fault);
+        let proxy = Proxy::start(reg.port, fault.clone());
         let reference = format!("registry://127.0.0.1:{}/demo/app:1", proxy.port);
         same_as_archive("docker-legacy.tar", &reference, &["--jobs", "2"]);
         assert!(
@@ -557,4 +557,56 @@ fn a_second_run_reads_every_blob_from_the_cache() {
     let clean = cached(&["cache", "clean"]);
     assert!(clean.status.success(), "{}", stderr_line(&clean));
     assert!(!cache.path().join("layerscope/blobs").exists());
+}
+
+/// A token rejected mid-load (expired) is fetched again; blob redirects to storage on another host are
+/// followed without the registry's `Authorization` header.
+#[test]
+fn expired_tokens_are_refreshed_and_redirects_drop_the_authorization() {
+    if !harness::available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = TokenService::start(dir.path(), "demo/token", USER, PASSWORD);
+    let reg = Registry::start(
+        Auth::Token,
+        Some((&tokens.realm, token::SERVICE, &tokens.bundle)),
+    );
+    let source = format!("oci-archive:{}", fixture_str("oci-gzip.tar"));
+    reg.push(&source, "demo/token:1", &[]);
+    let creds = format!("{USER}:{PASSWORD}");
+    let challenge = format!(
+        r#"Bearer realm="{}",service="{}",scope="repository:demo/token:pull""#,
+        tokens.realm,
+        token::SERVICE
+    );
+    let expiring = Proxy::start(reg.port, Fault::Unauthorized(challenge));
+    let before = tokens.requests.load(Ordering::SeqCst);
+    let reference = format!("registry://127.0.0.1:{}/demo/token:1", expiring.port);
+    let out = run(&["--json", "-", "--creds", &creds, &reference]);
+    assert!(out.status.success(), "{}", stderr_line(&out));
+    assert_eq!(expiring.seen.faults.load(Ordering::SeqCst), 1);
+    assert_eq!(tokens.requests.load(Ordering::SeqCst) - before, 2);
+
+    // Blob storage: a plain registry holding the same blobs, behind a front that counts Authorization headers.
+    let storage = Registry::start(Auth::None, None);
+    storage.push(&source, "demo/token:1", &[]);
+    let storage_front = Proxy::start(storage.port, Fault::None);
+    let redirecting = Proxy::start(
+        reg.port,
+        Fault::Redirect(format!("http://localhost:{}", storage_front.port)),
+    );
+    let reference = format!("registry://127.0.0.1:{}/demo/token:1", redirecting.port);
+    let out = run(&["--json", "-", "--creds", &creds, &reference]);
+    assert!(out.status.success(), "{}", stderr_line(&out));
+    assert!(storage_front.seen.blob_requests.load(Ordering::SeqCst) >= 1);
+    assert_eq!(
+        storage_front.seen.authorized.load(Ordering::SeqCst),
+        0,
+        "the Authorization header went to another host"
+    );
+    assert!(redirecting.seen.authorized.load(Ordering::SeqCst) >= 1);
+    let archive = json_of(&["--json", "-", &fixture_str("oci-gzip.tar")]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(comparable(&report), comparable(&archive));
 }

@@ -1,13 +1,14 @@
 //! A fault-injecting TCP front for the test registry: each connection carries one request (the front asks
-//! the registry to close after answering); the first blob request may get a 429, or have its connection cut
-//! after part of the body. Counts what it saw, so a test can check that a retry or a Range resume happened.
+//! the registry to close after answering); the first blob request may get a 429 or a 401, or have its
+//! connection cut after part of the body; blob requests may be redirected elsewhere. Counts what it saw, so a
+//! test can check that a retry, a token refresh or a Range resume happened.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum Fault {
     /// Pass everything on (counting).
     None,
@@ -15,12 +16,18 @@ pub enum Fault {
     TooManyRequests,
     /// Cut the first blob response longer than 4 times this many bytes after this many body bytes.
     CutAfter(usize),
+    /// Answer the first blob request with 401 and this `WWW-Authenticate` challenge (an expired token).
+    Unauthorized(String),
+    /// Answer every blob request with a 307 to this base URL plus the request's path (blob storage).
+    Redirect(String),
 }
 
 #[derive(Default)]
 pub struct Seen {
     pub blob_requests: AtomicUsize,
     pub range_requests: AtomicUsize,
+    /// Requests that carried an `Authorization` header.
+    pub authorized: AtomicUsize,
     pub faults: AtomicUsize,
 }
 
@@ -44,8 +51,9 @@ impl Proxy {
                 }
                 let Ok(conn) = conn else { continue };
                 let seen = seen2.clone();
+                let fault = fault.clone();
                 std::thread::spawn(move || {
-                    let _ = serve(conn, upstream, fault, &seen);
+                    let _ = serve(conn, upstream, &fault, &seen);
                 });
             }
         });
@@ -60,7 +68,7 @@ impl Drop for Proxy {
     }
 }
 
-fn serve(client: TcpStream, upstream: u16, fault: Fault, seen: &Seen) -> std::io::Result<()> {
+fn serve(client: TcpStream, upstream: u16, fault: &Fault, seen: &Seen) -> std::io::Result<()> {
     let mut reader = BufReader::new(client.try_clone()?);
     let mut head = Vec::new();
     loop {
@@ -75,6 +83,9 @@ fn serve(client: TcpStream, upstream: u16, fault: Fault, seen: &Seen) -> std::io
         if lower.starts_with("connection:") {
             continue;
         }
+        if lower.starts_with("authorization:") {
+            seen.authorized.fetch_add(1, Ordering::SeqCst);
+        }
         if lower.starts_with("range:") {
             seen.range_requests.fetch_add(1, Ordering::SeqCst);
         }
@@ -83,10 +94,24 @@ fn serve(client: TcpStream, upstream: u16, fault: Fault, seen: &Seen) -> std::io
     let is_blob = head[0].contains("/blobs/sha256:");
     let first_blob = is_blob && seen.blob_requests.fetch_add(1, Ordering::SeqCst) == 0;
     let mut client = client;
-    if first_blob && fault == Fault::TooManyRequests {
+    let canned = match fault {
+        Fault::TooManyRequests if first_blob => {
+            Some("429 Too Many Requests\r\nRetry-After: 0".to_string())
+        }
+        Fault::Unauthorized(challenge) if first_blob => {
+            Some(format!("401 Unauthorized\r\nWWW-Authenticate: {challenge}"))
+        }
+        Fault::Redirect(base) if is_blob => {
+            let path = head[0].split(' ').nth(1).unwrap_or("/");
+            Some(format!("307 Temporary Redirect\r\nLocation: {base}{path}"))
+        }
+        _ => None,
+    };
+    if let Some(status_and_headers) = canned {
         seen.faults.fetch_add(1, Ordering::SeqCst);
-        client.write_all(
-            b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 0\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        write!(
+            client,
+            "HTTP/1.1 {status_and_headers}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
         )?;
         return Ok(());
     }
@@ -117,7 +142,7 @@ fn serve(client: TcpStream, upstream: u16, fault: Fault, seen: &Seen) -> std::io
         })
         .unwrap_or(0);
     let ok = response_head.starts_with(b"HTTP/1.1 200");
-    if let (true, true, Fault::CutAfter(n)) = (is_blob, ok, fault) {
+    if let (true, true, Fault::CutAfter(n)) = (is_blob, ok, fault.clone()) {
         if length <= 4 * n
             || seen
                 .faults
