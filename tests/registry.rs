@@ -270,6 +270,23 @@ fn missing_images_and_tampered_blobs_are_clear_errors() {
     let refused = run(&["--ci", "registry://Not A Reference"]);
     assert_bad_input(&refused, "not an image reference");
 
+    // An OCI artifact (an SBOM, say) is not an image.
+    let empty = reg.put_blob("demo/sbom", b"{}");
+    reg.put_manifest(
+        "demo/sbom",
+        "1",
+        "application/vnd.oci.image.manifest.v1+json",
+        &json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "artifactType": "application/spdx+json",
+                "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2},
+                "layers": [{"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2}]}),
+    );
+    let artifact = run(&["--ci", &format!("registry://{host}/demo/sbom:1")]);
+    assert_bad_input(
+        &artifact,
+        "an artifact (application/spdx+json), not a container image",
+    );
+
     // A layer whose stored bytes are another (valid) layer's: the digest check catches it.
     let (manifest, ..) = reg.manifest("demo/app", "1");
     let layers = manifest["layers"].as_array().unwrap();
@@ -609,4 +626,46 @@ fn expired_tokens_are_refreshed_and_redirects_drop_the_authorization() {
     let archive = json_of(&["--json", "-", &fixture_str("oci-gzip.tar")]);
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(comparable(&report), comparable(&archive));
+}
+
+#[test]
+fn two_runs_at_once_share_the_cache() {
+    if !harness::available() {
+        return;
+    }
+    let reg = Registry::start(Auth::None, None);
+    reg.push(
+        &format!("docker-archive:{}", fixture_str("docker-legacy.tar")),
+        "demo/shared:1",
+        &[],
+    );
+    let proxy = Proxy::start(reg.port, Fault::None);
+    let reference = format!("registry://127.0.0.1:{}/demo/shared:1", proxy.port);
+    let cache = tempfile::tempdir().unwrap();
+    let spawn = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_layerscope"))
+            .env("XDG_CACHE_HOME", cache.path())
+            .args(["--json", "-", "--no-secrets", &reference])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(a.status.success(), "{}", stderr_line(&a));
+    assert!(b.status.success(), "{}", stderr_line(&b));
+    assert_eq!(a.stdout, b.stdout);
+    let fetched = proxy.seen.blob_requests.load(Ordering::SeqCst);
+    let c = bin()
+        .env("XDG_CACHE_HOME", cache.path())
+        .args(["--json", "-", "--no-secrets", &reference])
+        .output()
+        .unwrap();
+    assert!(c.status.success(), "{}", stderr_line(&c));
+    assert_eq!(c.stdout, a.stdout);
+    assert_eq!(proxy.seen.blob_requests.load(Ordering::SeqCst), fetched);
+    // No temporary file is left behind.
+    let tmp = cache.path().join("layerscope/blobs/tmp");
+    assert_eq!(std::fs::read_dir(tmp).unwrap().count(), 0);
 }
