@@ -55,7 +55,7 @@ fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-fn agent(opts: &RegistryOptions, verify: bool, origin: &str) -> Result<Agent> {
+fn agent(opts: &RegistryOptions, verify: bool) -> Result<Agent> {
     let mut roots: Vec<Certificate<'static>> = rustls_native_certs::load_native_certs()
         .certs
         .iter()
@@ -85,7 +85,6 @@ fn agent(opts: &RegistryOptions, verify: bool, origin: &str) -> Result<Agent> {
         .root_certs(root_certs)
         .disable_verification(!verify)
         .build();
-    let _ = origin;
     Ok(Agent::config_builder()
         .tls_config(tls)
         .http_status_as_error(false)
@@ -97,6 +96,27 @@ fn agent(opts: &RegistryOptions, verify: bool, origin: &str) -> Result<Agent> {
         .user_agent(concat!("layerscope/", env!("CARGO_PKG_VERSION")))
         .build()
         .new_agent())
+}
+
+/// What to try when HTTPS failed: a registry that answered, but not with trusted TLS, may want a flag; one
+/// that does not answer at all (unknown host, refused, timeout) does not.
+fn tls_hint(e: &ureq::Error, registry: &str) -> String {
+    let unreachable = match e {
+        ureq::Error::Io(io) => {
+            io.kind() == std::io::ErrorKind::ConnectionRefused
+                || io.to_string().contains("lookup address")
+        }
+        ureq::Error::HostNotFound | ureq::Error::Timeout(_) => true,
+        _ => false,
+    };
+    if unreachable {
+        String::new()
+    } else {
+        format!(
+            "; for a registry with a private CA pass --registry-ca FILE, or --insecure-registry {registry} to \
+             skip verification"
+        )
+    }
 }
 
 /// Why a request failed, in words (never with headers or credentials).
@@ -139,7 +159,7 @@ impl Client {
         let plain_allowed = insecure || !opts.tls_verify || is_loopback(host_of(host));
         let verify = opts.tls_verify && !insecure;
         let mut client = Client {
-            agent: agent(opts, verify, &origin)?,
+            agent: agent(opts, verify)?,
             base: format!("https://{host}"),
             repository: reference.repository.clone(),
             origin,
@@ -150,42 +170,25 @@ impl Client {
         };
         let ping = match client.send_once("/v2/", None, None, None) {
             Ok(resp) => resp,
-            Err(e) if plain_allowed => {
+            Err(e) => {
+                let failed = |plain: &str| {
+                    Error::invalid(
+                        &client.origin,
+                        format!(
+                            "cannot reach the registry over HTTPS ({e}){plain}{}",
+                            tls_hint(&e, &reference.registry)
+                        ),
+                    )
+                };
+                if !plain_allowed {
+                    return Err(failed(""));
+                }
                 client.base = format!("http://{host}");
                 // Only a registry's answer counts: a TLS server answers plain HTTP with 400.
                 match client.send_once("/v2/", None, None, None) {
                     Ok(resp) if matches!(resp.status().as_u16(), 200 | 401) => resp,
-                    _ => {
-                        return Err(Error::invalid(
-                            &client.origin,
-                            format!("cannot reach the registry over HTTPS ({e}) nor plain HTTP"),
-                        ));
-                    }
+                    _ => return Err(failed(" nor plain HTTP")),
                 }
-            }
-            Err(e) => {
-                // A registry that answers, but not with trusted TLS, may want a flag; one that does not answer not.
-                let unreachable = match &e {
-                    ureq::Error::Io(io) => {
-                        io.kind() == std::io::ErrorKind::ConnectionRefused
-                            || io.to_string().contains("lookup address")
-                    }
-                    ureq::Error::HostNotFound | ureq::Error::Timeout(_) => true,
-                    _ => false,
-                };
-                let hint = if unreachable {
-                    String::new()
-                } else {
-                    format!(
-                        " (for a registry that serves plain HTTP or an untrusted certificate: \
-                         --insecure-registry {} or --registry-ca FILE)",
-                        reference.registry
-                    )
-                };
-                return Err(Error::invalid(
-                    &client.origin,
-                    format!("cannot reach the registry over HTTPS: {e}{hint}"),
-                ));
             }
         };
         if ping.status().as_u16() == 401 {
