@@ -385,7 +385,43 @@ fn basic_auth_takes_credentials_from_flags_stdin_and_the_docker_config() {
         "{}",
         stderr_line(&from_config)
     );
-    for out in [&with_flag, &stdin, &from_config] {
+
+    // A credential helper named by credHelpers: `docker-credential-NAME get`, the host on stdin.
+    let helpers = tempfile::tempdir().unwrap();
+    let helper = helpers.path().join("docker-credential-layerscope-test");
+    let asked = helpers.path().join("asked");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = get ] || exit 1\ncat > {}\nprintf '{{\"Username\":\"{USER}\",\"Secret\":\"{PASSWORD}\"}}'\n",
+            asked.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::write(
+        config.path().join("config.json"),
+        json!({"credHelpers": {reg.host(): "layerscope-test"}}).to_string(),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        helpers.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let from_helper = bin()
+        .env("DOCKER_CONFIG", config.path())
+        .env("PATH", path)
+        .args(["--json", "-", "--no-secrets", "--no-cache", &reference])
+        .output()
+        .unwrap();
+    assert!(
+        from_helper.status.success(),
+        "{}",
+        stderr_line(&from_helper)
+    );
+    assert_eq!(std::fs::read_to_string(&asked).unwrap(), reg.host());
+    for out in [&with_flag, &stdin, &from_config, &from_helper] {
         let all = [out.stdout.as_slice(), out.stderr.as_slice()].concat();
         assert!(
             !String::from_utf8_lossy(&all).contains(PASSWORD),
