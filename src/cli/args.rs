@@ -79,8 +79,8 @@ pub struct SourceArgs {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Registry")]
 pub struct RegistryArgs {
-    /// Registry credentials; without :PASSWORD, the password is read from stdin. Default: Docker's config.json
-    /// (and its credential helpers), then podman's auth.json
+    /// Registry credentials (without :PASSWORD, give --password-stdin). Default: Docker's config.json (and its
+    /// credential helpers), then podman's auth.json
     #[arg(long, value_name = "USER[:PASSWORD]")]
     pub creds: Option<String>,
     /// Read the registry password for --creds USER from stdin (one line)
