@@ -421,7 +421,26 @@ fn basic_auth_takes_credentials_from_flags_stdin_and_the_docker_config() {
         stderr_line(&from_helper)
     );
     assert_eq!(std::fs::read_to_string(&asked).unwrap(), reg.host());
-    for out in [&with_flag, &stdin, &from_config, &from_helper] {
+
+    // podman's auth.json ($REGISTRY_AUTH_FILE), when the Docker config has nothing for the registry.
+    let podman_auth = helpers.path().join("auth.json");
+    std::fs::write(
+        &podman_auth,
+        json!({"auths": {reg.host(): {"auth": base64_encode(&creds)}}}).to_string(),
+    )
+    .unwrap();
+    let from_podman = bin()
+        .env("DOCKER_CONFIG", empty.path())
+        .env("REGISTRY_AUTH_FILE", &podman_auth)
+        .args(["--json", "-", "--no-secrets", "--no-cache", &reference])
+        .output()
+        .unwrap();
+    assert!(
+        from_podman.status.success(),
+        "{}",
+        stderr_line(&from_podman)
+    );
+    for out in [&with_flag, &stdin, &from_config, &from_helper, &from_podman] {
         let all = [out.stdout.as_slice(), out.stderr.as_slice()].concat();
         assert!(
             !String::from_utf8_lossy(&all).contains(PASSWORD),
