@@ -17,8 +17,10 @@ use layerscope::units;
                   instruction added, modified and deleted, the merged file tree at any layer, and the exact \
                   space wasted by files that later layers deleted or overwrote.\n\n\
                   IMAGE is a docker save archive (Docker <= 24 or 25+), an OCI layout directory or tar, \
-                  optionally gzip- or zstd-compressed, - for stdin, or an image in a local engine (nginx:latest, \
-                  docker-daemon:IMG, containers-storage:IMG, oci:DIR:REF, oci-archive:PATH:REF).",
+                  optionally gzip- or zstd-compressed, - for stdin, or an image reference (nginx:latest), looked up in \
+                  the local engines, then its registry. Prefixes choose: registry://REF (the registry only), \
+                  docker://REF and podman://REF (that engine, then the registry), docker-daemon:IMG, \
+                  containers-storage:IMG, oci:DIR:REF, oci-archive:PATH:REF.",
     args_conflicts_with_subcommands = true,
     after_help = "--json takes the same form on every command: --json alone (or --json -) writes to stdout, \
                   --json FILE (or --json=FILE) to FILE. Put it after IMAGE, or use --json=FILE before it.\n\n\
@@ -40,11 +42,20 @@ pub enum Command {
     Cat(CatArgs),
     /// List the secrets found in every layer, the config and the history (also those deleted later)
     Secrets(SecretsArgs),
+    /// Manage the registry blob cache
+    #[command(subcommand)]
+    Cache(CacheCommand),
     /// Print a shell completion script
     Completions {
         /// bash, zsh, fish, elvish or powershell
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Remove every cached registry blob
+    Clean,
 }
 
 /// How to find the image inside what IMAGE names.
@@ -65,6 +76,8 @@ pub struct SourceArgs {
     /// Docker's data root, for the docker-store source
     #[arg(long, value_name = "DIR")]
     pub docker_root: Option<PathBuf>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
     /// Refuse a tar long name, long link, PAX header or sparse map larger than SIZE [default: 1MiB]
     #[arg(long, value_name = "SIZE", value_parser = units::parse_size)]
     pub max_header_bytes: Option<u64>,
@@ -96,8 +109,10 @@ impl SourceArgs {
 /// `--source`: every place an image can come from, as the user names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SourceArg {
-    /// A path if IMAGE exists, else the local engines
+    /// A path if IMAGE exists, else the local engines, else the registry
     Auto,
+    /// The image's registry, always
+    Registry,
     /// The Docker Engine API
     Docker,
     /// Docker's data root (/var/lib/docker), read in place
@@ -120,6 +135,7 @@ impl SourceArg {
     pub fn kind(self) -> SourceKind {
         match self {
             SourceArg::Auto => SourceKind::Auto,
+            SourceArg::Registry => SourceKind::Registry,
             SourceArg::Docker => SourceKind::Docker,
             SourceArg::DockerStore => SourceKind::DockerStore,
             SourceArg::Podman => SourceKind::Podman,
@@ -164,6 +180,39 @@ fn fraction_setting(text: &str) -> Result<Setting<f64>, String> {
 
 fn ratio_setting(text: &str) -> Result<Setting<f64>, String> {
     Setting::parse(text, units::parse_ratio)
+}
+
+/// How to reach a registry.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Registry")]
+pub struct RegistryArgs {
+    /// Registry credentials (without :PASSWORD, give --password-stdin). Default: Docker's config.json (and its
+    /// credential helpers), then podman's auth.json
+    #[arg(long, value_name = "USER[:PASSWORD]")]
+    pub creds: Option<String>,
+    /// Read the registry password for --creds USER from stdin (one line)
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Allow plain HTTP and unverified TLS for this registry (host or host:port; repeatable). Loopback
+    /// addresses may use plain HTTP without it
+    #[arg(long, value_name = "HOST")]
+    pub insecure_registry: Vec<String>,
+    /// Verify registry TLS certificates; --tls-verify=false also allows plain HTTP to any registry
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub tls_verify: bool,
+    /// Trust the CA certificates in this PEM file too (in addition to the system's)
+    #[arg(long, value_name = "FILE")]
+    pub registry_ca: Option<PathBuf>,
+    /// Layers downloaded at once from a registry
+    #[arg(long, value_name = "N", default_value_t = layerscope::source::DEFAULT_JOBS)]
+    pub jobs: usize,
+    /// Use the registry blob cache ($XDG_CACHE_HOME/layerscope, default ~/.cache/layerscope); on by default,
+    /// except with --ci
+    #[arg(long, overrides_with = "no_cache")]
+    pub cache: bool,
+    /// Neither read nor write the registry blob cache
+    #[arg(long)]
+    pub no_cache: bool,
 }
 
 /// Secret scanning options shared by the commands that scan.

@@ -13,7 +13,9 @@ use layerscope::source::{self, LoadOptions, LoadedImage, Selection};
 use layerscope::tree::{State, TreeView};
 use layerscope::{Error, Result, path};
 
-use super::args::{AnalyzeArgs, CatArgs, Cli, Command, LsArgs, SecretsArgs, SourceArgs};
+use super::args::{
+    AnalyzeArgs, CacheCommand, CatArgs, Cli, Command, LsArgs, RegistryArgs, SecretsArgs, SourceArgs,
+};
 use super::output::{self, paint};
 use super::progress::StderrProgress;
 use super::scan::Scan;
@@ -28,6 +30,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Some(Command::Ls(args)) => ls(args),
         Some(Command::Cat(args)) => cat(args),
         Some(Command::Secrets(args)) => secrets(args),
+        Some(Command::Cache(CacheCommand::Clean)) => clean_cache(),
         Some(Command::Completions { shell }) => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "layerscope", &mut script);
@@ -69,7 +72,11 @@ pub fn load(
         None => None,
     };
     let kind = args.source.kind();
-    let opened = source::open_source(image, kind, args.docker_root.as_deref())?;
+    let source_options = source::SourceOptions {
+        docker_root: args.docker_root.clone(),
+        registry: registry_options(&args.registry)?,
+    };
+    let opened = source::open_source(image, kind, &source_options)?;
     let opts = LoadOptions {
         selection: Selection {
             image: args.image_ref.clone().or(opened.image_ref.clone()),
@@ -97,6 +104,58 @@ fn ci_from_env() -> bool {
             "true" | "1" | "yes" | "on"
         )
     })
+}
+
+fn registry_options(args: &RegistryArgs) -> Result<source::RegistryOptions> {
+    let password = if args.password_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| Error::io("stdin", e))?;
+        Some(line.trim_end_matches(['\r', '\n']).to_string())
+    } else {
+        None
+    };
+    let credential = match &args.creds {
+        Some(text) => Some(source::Credential::from_flag(text, password).map_err(Error::Usage)?),
+        None if password.is_some() => {
+            return Err(Error::Usage("--password-stdin needs --creds USER".into()));
+        }
+        None => None,
+    };
+    if args.jobs == 0 {
+        return Err(Error::Usage("--jobs must be at least 1".into()));
+    }
+    Ok(source::RegistryOptions {
+        insecure_registries: args.insecure_registry.clone(),
+        tls_verify: args.tls_verify,
+        ca_file: args.registry_ca.clone(),
+        credential,
+        jobs: args.jobs,
+        backoff: None,
+        cache: if args.no_cache {
+            None
+        } else {
+            source::default_cache_dir()
+        },
+        cache_max: source::DEFAULT_CACHE_MAX,
+    })
+}
+
+fn clean_cache() -> Result<i32> {
+    let Some(dir) = source::default_cache_dir() else {
+        return Err(Error::Usage(
+            "no cache directory: neither XDG_CACHE_HOME nor HOME is set".into(),
+        ));
+    };
+    let freed = source::clean_cache(&dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
+    output::print(&format!(
+        "removed {} of cached blobs from {}\n",
+        layerscope::report::text::size(freed),
+        dir.display()
+    ))?;
+    Ok(0)
+}
 }
 
 /// Rules from flags over the config file(s) over the defaults.
@@ -176,9 +235,14 @@ fn analyze(args: AnalyzeArgs) -> Result<i32> {
     } else {
         Some(Scan::prepare(&args.secrets, config.secrets)?)
     };
+    // A CI run reads a registry without the blob cache unless --cache asks for it.
+    let mut source_args = args.source.clone();
+    if args.ci && !source_args.registry.cache {
+        source_args.registry.no_cache = true;
+    }
     let mut loaded = load(
         &image,
-        &args.source,
+        &source_args,
         None,
         scan.as_ref().map(Scan::inspector),
     )?;

@@ -1,12 +1,14 @@
 //! Where images come from. Every format sits behind [`ImageSource`]: it yields an [`Image`] (config, manifest
 //! facts and each layer scanned once). Archives and layouts all go through a [`catalog::Catalog`] and one format
-//! resolver ([`layout`]); engine stores will implement [`ImageSource`] directly.
+//! resolver ([`layout`]); engine stores implement [`ImageSource`] directly; a registry is a lazy catalog.
 
 mod beneath;
 mod catalog;
 mod engine_api;
 mod layout;
 mod overlay;
+mod reference;
+mod registry;
 mod resolve;
 mod stores;
 mod stream;
@@ -29,7 +31,12 @@ use crate::limits::Limits;
 use crate::oci::Digest;
 use catalog::{Catalog, DirCatalog, TarCatalog};
 pub use layout::{Selection, normalize_reference, reference_matches};
-pub use resolve::{Opened, SourceKind, open_source};
+pub use reference::Reference;
+pub use registry::{
+    Credential, DEFAULT_CACHE_MAX, DEFAULT_JOBS, RegistryOptions, RegistrySource, clean_cache,
+    default_cache_dir,
+};
+pub use resolve::{Opened, SourceKind, SourceOptions, open_source};
 use stream::StreamCatalog;
 
 /// What to read and how.

@@ -1,11 +1,15 @@
-//! From what the user typed to an image source: a path (archive or layout), a transport prefix skopeo and
-//! podman users know (`docker-daemon:`, `docker-archive:`, `oci:`, `oci-archive:`, `containers-storage:`), a
-//! forced `--source`, or a bare reference looked up in the local engines (Docker's store, then its API, then
-//! containers-storage, then `podman image save`).
+//! From what the user typed to an image source, in two steps. [`parse_target`] reads the name alone (and asks
+//! the file system whether a path exists): a path (archive or layout), a transport prefix (`registry://`,
+//! `docker://`, `podman://`, and skopeo's `docker-daemon:`, `docker-archive:`, `oci:`, `oci-archive:`,
+//! `containers-storage:`), a forced `--source`, or a bare reference. [`open_source`] then probes the places a
+//! reference may live, lazily and in order (Docker's store, its API, containers-storage, podman, the
+//! registry): a path never contacts a daemon.
 
 use std::path::{Path, PathBuf};
 
 use super::engine_api::{DockerApi, PodmanSave, docker_available};
+use super::reference::Reference;
+use super::registry::{RegistryOptions, RegistrySource};
 use super::stores::{ContainersStorage, DockerStore};
 use super::{ArchiveSource, ImageSource};
 use crate::error::{Error, Result};
@@ -13,7 +17,7 @@ use crate::error::{Error, Result};
 /// Where to read an image from (`--source`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceKind {
-    /// A path if it exists, else the local engines.
+    /// A path if it exists, else the local engines, else the registry.
     Auto,
     /// An archive or layout path (`docker-archive`, `oci`, `oci-archive`).
     Archive,
@@ -27,6 +31,8 @@ pub enum SourceKind {
     ContainersStorage,
     /// `podman image save`, streamed (what `podman` falls back to).
     PodmanSave,
+    /// The image's registry, over HTTPS.
+    Registry,
 }
 
 impl SourceKind {
@@ -39,9 +45,18 @@ impl SourceKind {
             "podman" => SourceKind::Podman,
             "containers-storage" => SourceKind::ContainersStorage,
             "podman-save" => SourceKind::PodmanSave,
+            "registry" => SourceKind::Registry,
             _ => return None,
         })
     }
+}
+
+/// How to reach the places an image may live.
+#[derive(Debug, Clone, Default)]
+pub struct SourceOptions {
+    /// Docker's data root; by default `/var/lib/docker`, else what the daemon reports (asked only when needed).
+    pub docker_root: Option<PathBuf>,
+    pub registry: RegistryOptions,
 }
 
 /// A source ready to load, what it is (for a note to the user), and an image reference the name carried
@@ -50,6 +65,111 @@ pub struct Opened {
     pub source: Box<dyn ImageSource>,
     pub description: Option<String>,
     pub image_ref: Option<String>,
+}
+
+/// A place a bare reference is looked for, in the order given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Place {
+    /// Docker's store when readable and holding the image, else its API when it has it.
+    Docker,
+    /// containers-storage when holding the image, else `podman image save` when podman has it.
+    Podman,
+    /// The registry the reference names (never probed: it is the last resort).
+    Registry,
+}
+
+/// What the user named, read without contacting anything.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Target {
+    /// A file or directory (or `-`), with an image reference it carried (`oci:DIR:REF`).
+    Path {
+        path: String,
+        image_ref: Option<String>,
+    },
+    /// One source, no probing.
+    Forced { kind: SourceKind, reference: String },
+    /// The registry, and only it.
+    Registry(Reference),
+    /// The first of these places that has the image.
+    Search {
+        reference: String,
+        places: Vec<Place>,
+    },
+}
+
+/// Names that end like archives are paths (a missing `app.tar` is a typo, not an image on Docker Hub).
+const ARCHIVE_SUFFIXES: [&str; 6] = [".tar", ".tar.gz", ".tgz", ".tar.zst", ".tzst", ".oci"];
+
+fn registry_target(text: &str) -> Result<Target> {
+    Reference::parse(text)
+        .map(Target::Registry)
+        .map_err(Error::Usage)
+}
+
+/// Reads what the user typed (and `--source`) into a target. Only the file system is consulted.
+pub(crate) fn parse_target(name: &str, kind: SourceKind) -> Result<Target> {
+    let search = |reference: &str, places: &[Place]| Target::Search {
+        reference: reference.to_string(),
+        places: places.to_vec(),
+    };
+    match kind {
+        SourceKind::Auto => {}
+        SourceKind::Archive => {
+            return Ok(Target::Path {
+                path: name.to_string(),
+                image_ref: None,
+            });
+        }
+        SourceKind::Registry => {
+            return registry_target(name.strip_prefix("registry://").unwrap_or(name));
+        }
+        kind => {
+            return Ok(Target::Forced {
+                kind,
+                reference: name.to_string(),
+            });
+        }
+    }
+    if let Some(rest) = name.strip_prefix("registry://") {
+        return registry_target(rest);
+    }
+    if let Some(rest) = name.strip_prefix("docker://") {
+        return Ok(search(rest, &[Place::Docker, Place::Registry]));
+    }
+    if let Some(rest) = name.strip_prefix("podman://") {
+        return Ok(search(rest, &[Place::Podman, Place::Registry]));
+    }
+    if let Some(rest) = name.strip_prefix("docker-daemon:") {
+        return Ok(search(rest, &[Place::Docker]));
+    }
+    if let Some(rest) = name.strip_prefix("containers-storage:") {
+        return Ok(Target::Forced {
+            kind: SourceKind::ContainersStorage,
+            reference: rest.to_string(),
+        });
+    }
+    for prefix in ["docker-archive:", "oci-archive:", "oci:"] {
+        if let Some(rest) = name.strip_prefix(prefix) {
+            let (path, image_ref) = split_ref(rest);
+            return Ok(Target::Path { path, image_ref });
+        }
+    }
+    // References never start with `/` or `.`: such a name is a path, even a missing one.
+    if name == "-"
+        || name.starts_with('/')
+        || name.starts_with('.')
+        || ARCHIVE_SUFFIXES.iter().any(|s| name.ends_with(s))
+        || Path::new(name).exists()
+    {
+        return Ok(Target::Path {
+            path: name.to_string(),
+            image_ref: None,
+        });
+    }
+    Ok(search(
+        name,
+        &[Place::Docker, Place::Podman, Place::Registry],
+    ))
 }
 
 fn archive(path: &str, image_ref: Option<String>) -> Result<Opened> {
@@ -74,6 +194,16 @@ fn engine(source: Box<dyn ImageSource>, description: String) -> Opened {
     }
 }
 
+fn registry(reference: Reference, opts: &RegistryOptions, searched: Option<String>) -> Opened {
+    let description = format!("the registry {}", reference.registry);
+    let source = RegistrySource::new(reference, opts.clone());
+    let source = match searched {
+        Some(places) => source.after(places),
+        None => source,
+    };
+    engine(Box::new(source), description)
+}
+
 /// `oci:DIR:REF` -> (DIR, REF): the reference is what follows the last colon, if the rest is a path.
 fn split_ref(spec: &str) -> (String, Option<String>) {
     if Path::new(spec).exists() {
@@ -87,69 +217,79 @@ fn split_ref(spec: &str) -> (String, Option<String>) {
     }
 }
 
+/// Docker's data root, found once and only when a Docker place is probed.
+struct DockerRoot<'a> {
+    given: Option<&'a Path>,
+    found: std::cell::OnceCell<PathBuf>,
+}
+
+impl DockerRoot<'_> {
+    fn get(&self) -> &Path {
+        self.found.get_or_init(|| match self.given {
+            Some(root) => root.to_path_buf(),
+            None => {
+                // The default data root, else the one the daemon reports.
+                let default = PathBuf::from("/var/lib/docker");
+                if DockerStore::available(&default) {
+                    default
+                } else {
+                    super::engine_api::docker_root_dir().unwrap_or(default)
+                }
+            }
+        })
+    }
+}
+
 /// Opens what the user named.
-pub fn open_source(name: &str, kind: SourceKind, docker_root: Option<&Path>) -> Result<Opened> {
-    // The default data root, else the one the daemon reports.
-    let docker_root: PathBuf = docker_root.map_or_else(
-        || {
-            let default = PathBuf::from("/var/lib/docker");
-            if DockerStore::available(&default) {
-                default
-            } else {
-                super::engine_api::docker_root_dir().unwrap_or(default)
-            }
-        },
-        Path::to_path_buf,
-    );
-    let reference = |r: &str| r.to_string();
-    if kind == SourceKind::Auto {
-        for (prefix, forced) in [
-            ("docker-daemon:", SourceKind::Auto),
-            ("docker-archive:", SourceKind::Archive),
-            ("oci-archive:", SourceKind::Archive),
-            ("oci:", SourceKind::Archive),
-            ("containers-storage:", SourceKind::ContainersStorage),
-        ] {
-            if let Some(rest) = name.strip_prefix(prefix) {
-                if forced == SourceKind::Archive {
-                    let (path, image_ref) = split_ref(rest);
-                    return archive(&path, image_ref);
+pub fn open_source(name: &str, kind: SourceKind, opts: &SourceOptions) -> Result<Opened> {
+    let root = DockerRoot {
+        given: opts.docker_root.as_deref(),
+        found: std::cell::OnceCell::new(),
+    };
+    match parse_target(name, kind)? {
+        Target::Path { path, image_ref } => archive(&path, image_ref),
+        Target::Registry(reference) => Ok(registry(reference, &opts.registry, None)),
+        Target::Forced { kind, reference } => forced(kind, reference, &root),
+        Target::Search { reference, places } => {
+            for place in &places {
+                let found = match place {
+                    Place::Docker => docker_auto(&reference, root.get())?,
+                    Place::Podman => podman_auto(&reference)?,
+                    Place::Registry => match Reference::parse(&reference) {
+                        Ok(r) => {
+                            let searched = looked_in(&places, &root);
+                            Some(registry(r, &opts.registry, Some(searched)))
+                        }
+                        // Not a registry reference (an image ID, say): only the engines could have had it.
+                        Err(_) => None,
+                    },
+                };
+                if let Some(opened) = found {
+                    return Ok(opened);
                 }
-                if prefix == "docker-daemon:" {
-                    return docker_auto(rest, &docker_root)?
-                        .ok_or_else(|| not_found(rest, &docker_root));
-                }
-                return open_source(rest, forced, Some(&docker_root));
             }
-        }
-        // References never start with `/` or `.`: such a name is a path, even a missing one.
-        if name == "-" || name.starts_with('/') || name.starts_with('.') || Path::new(name).exists()
-        {
-            return archive(name, None);
+            Err(not_found(&reference, &places, &root))
         }
     }
+}
+
+fn forced(kind: SourceKind, reference: String, root: &DockerRoot<'_>) -> Result<Opened> {
     match kind {
-        SourceKind::Archive => archive(name, None),
-        SourceKind::Docker => Ok(engine(
-            Box::new(DockerApi {
-                reference: reference(name),
-            }),
-            "the Docker API".into(),
-        )),
         SourceKind::DockerStore => {
-            if !DockerStore::available(&docker_root) {
+            let root = root.get();
+            if !DockerStore::available(root) {
                 return Err(Error::invalid(
-                    docker_root.display().to_string(),
+                    root.display().to_string(),
                     "cannot read the Docker store here (no overlay2 image store, or no access): run with access \
                      to the data root, pass --docker-root, or use --source docker",
                 ));
             }
             Ok(engine(
                 Box::new(DockerStore {
-                    root: docker_root.clone(),
-                    reference: reference(name),
+                    root: root.to_path_buf(),
+                    reference,
                 }),
-                format!("the Docker store at {}", docker_root.display()),
+                format!("the Docker store at {}", root.display()),
             ))
         }
         SourceKind::ContainersStorage => {
@@ -164,56 +304,63 @@ pub fn open_source(name: &str, kind: SourceKind, docker_root: Option<&Path>) -> 
             Ok(engine(
                 Box::new(ContainersStorage {
                     root: root.clone(),
-                    reference: reference(name),
+                    reference,
                 }),
                 format!("containers-storage at {}", root.display()),
             ))
         }
-        SourceKind::PodmanSave => Ok(engine(
-            Box::new(PodmanSave {
-                reference: reference(name),
-            }),
-            "podman image save".into(),
+        SourceKind::Podman => Ok(match podman_auto(&reference)? {
+            Some(opened) => opened,
+            None => podman_save(reference),
+        }),
+        SourceKind::PodmanSave => Ok(podman_save(reference)),
+        // Docker (and anything parse_target does not force) goes to the API.
+        _ => Ok(engine(
+            Box::new(DockerApi { reference }),
+            "the Docker API".into(),
         )),
-        SourceKind::Podman => Ok(podman_auto(name)?.unwrap_or_else(|| {
-            engine(
-                Box::new(PodmanSave {
-                    reference: reference(name),
-                }),
-                "podman image save".into(),
-            )
-        })),
-        SourceKind::Auto => {
-            if let Some(opened) = docker_auto(name, &docker_root)? {
-                return Ok(opened);
-            }
-            if let Some(opened) = podman_auto(name)? {
-                return Ok(opened);
-            }
-            if podman_has(name) {
-                return Ok(engine(
-                    Box::new(PodmanSave {
-                        reference: reference(name),
-                    }),
-                    "podman image save".into(),
-                ));
-            }
-            Err(not_found(name, &docker_root))
-        }
     }
 }
 
-fn not_found(name: &str, docker_root: &Path) -> Error {
-    Error::NotFound {
-        path: name.to_string(),
-        detail: format!(
-            "not a file or directory, and no local engine has it (looked in the Docker store at {}, the Docker \
-             API at {}, containers-storage at {}, and podman)",
-            docker_root.display(),
+fn podman_save(reference: String) -> Opened {
+    engine(
+        Box::new(PodmanSave { reference }),
+        "podman image save".into(),
+    )
+}
+
+/// The local places a reference was looked for, for messages.
+fn looked_in(places: &[Place], root: &DockerRoot<'_>) -> String {
+    let mut looked = Vec::new();
+    if places.contains(&Place::Docker) {
+        looked.push(format!(
+            "the Docker store at {}, the Docker API at {}",
+            root.get().display(),
             super::engine_api::docker_socket()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
+        ));
+    }
+    if places.contains(&Place::Podman) {
+        looked.push(format!(
+            "containers-storage at {}, podman",
             ContainersStorage::default_root().display()
+        ));
+    }
+    looked.join(", ")
+}
+
+fn not_found(name: &str, places: &[Place], root: &DockerRoot<'_>) -> Error {
+    let registry = if places.contains(&Place::Registry) {
+        ", and it is not a registry reference"
+    } else {
+        ""
+    };
+    Error::NotFound {
+        path: name.to_string(),
+        detail: format!(
+            "not a file or directory, and no local engine has it (looked in {}){registry}",
+            looked_in(places, root)
         ),
     }
 }
@@ -257,6 +404,9 @@ fn podman_auto(name: &str) -> Result<Option<Opened>> {
             )));
         }
     }
+    if podman_has(name) {
+        return Ok(Some(podman_save(name.to_string())));
+    }
     Ok(None)
 }
 
@@ -267,4 +417,94 @@ fn podman_has(name: &str) -> bool {
         .stderr(std::process::Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn search(reference: &str, places: &[Place]) -> Target {
+        Target::Search {
+            reference: reference.into(),
+            places: places.to_vec(),
+        }
+    }
+
+    fn path(p: &str) -> Target {
+        Target::Path {
+            path: p.into(),
+            image_ref: None,
+        }
+    }
+
+    #[test]
+    fn prefixes_choose_where_a_reference_is_looked_for() {
+        let auto = |n: &str| parse_target(n, SourceKind::Auto).unwrap();
+        assert_eq!(
+            auto("registry://nginx:1"),
+            Target::Registry(Reference::parse("nginx:1").unwrap())
+        );
+        assert_eq!(
+            auto("docker://app:1"),
+            search("app:1", &[Place::Docker, Place::Registry])
+        );
+        assert_eq!(
+            auto("podman://app:1"),
+            search("app:1", &[Place::Podman, Place::Registry])
+        );
+        assert_eq!(
+            auto("docker-daemon:app:1"),
+            search("app:1", &[Place::Docker])
+        );
+        assert_eq!(
+            auto("app:1"),
+            search("app:1", &[Place::Docker, Place::Podman, Place::Registry])
+        );
+        assert_eq!(
+            auto("containers-storage:app"),
+            Target::Forced {
+                kind: SourceKind::ContainersStorage,
+                reference: "app".into()
+            }
+        );
+    }
+
+    #[test]
+    fn paths_are_paths_even_when_missing() {
+        let auto = |n: &str| parse_target(n, SourceKind::Auto).unwrap();
+        assert_eq!(auto("/no/such/file"), path("/no/such/file"));
+        assert_eq!(auto("./x"), path("./x"));
+        assert_eq!(auto("-"), path("-"));
+        assert_eq!(auto("missing-app.tar"), path("missing-app.tar"));
+        assert_eq!(auto("app.tar.gz"), path("app.tar.gz"));
+        assert_eq!(auto("oci:/nowhere"), path("/nowhere"));
+        let here = env!("CARGO_MANIFEST_DIR");
+        assert_eq!(
+            auto(&format!("oci:{here}:app:1")),
+            Target::Path {
+                path: here.into(),
+                image_ref: Some("app:1".into())
+            }
+        );
+    }
+
+    #[test]
+    fn a_forced_source_is_not_searched() {
+        assert_eq!(
+            parse_target("registry://127.0.0.1:5000/a", SourceKind::Registry).unwrap(),
+            Target::Registry(Reference::parse("127.0.0.1:5000/a").unwrap())
+        );
+        assert_eq!(
+            parse_target("app", SourceKind::Docker).unwrap(),
+            Target::Forced {
+                kind: SourceKind::Docker,
+                reference: "app".into()
+            }
+        );
+        assert_eq!(parse_target("x", SourceKind::Archive).unwrap(), path("x"));
+        assert!(matches!(
+            parse_target("Bad Ref", SourceKind::Registry),
+            Err(Error::Usage(_))
+        ));
+    }
 }

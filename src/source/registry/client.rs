@@ -1,0 +1,521 @@
+//! The registry's HTTP API for one repository: HTTPS with the system's trust store (plus an extra CA), plain
+//! HTTP only where allowed, challenge-driven auth (anonymous or basic bearer tokens cached per scope and
+//! refreshed on 401, or basic auth), retries with backoff on 429/408/5xx and dropped connections, and blob
+//! bodies that resume with a `Range` request when the connection breaks.
+
+use std::collections::HashMap;
+use std::io::{self, Read};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use base64::Engine as _;
+use ureq::http::Response;
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+use ureq::{Agent, Body};
+
+use super::RegistryOptions;
+use super::auth::{self, Challenge, Credential};
+use crate::error::{Error, Result};
+use crate::oci::Digest;
+use crate::source::reference::{Reference, host_of};
+
+/// Tries per request (the first included), as skopeo does.
+const TRIES: u32 = 5;
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// One repository on one registry.
+pub(crate) struct Client {
+    agent: Agent,
+    /// `https://host:port` or `http://host:port`.
+    base: String,
+    repository: String,
+    /// The reference as the user should see it in messages.
+    origin: String,
+    auth_key: String,
+    given: Option<Credential>,
+    state: Mutex<AuthState>,
+    backoff: Duration,
+}
+
+#[derive(Default)]
+struct AuthState {
+    challenge: Option<Challenge>,
+    /// Credentials looked up once, when a challenge first asks for them.
+    looked_up: Option<Option<Credential>>,
+    /// `Authorization` values per scope (`repository:NAME:pull`); basic auth under the key "".
+    tokens: HashMap<String, String>,
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host == "::1"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+fn agent(opts: &RegistryOptions, verify: bool) -> Result<Agent> {
+    let mut roots: Vec<Certificate<'static>> = rustls_native_certs::load_native_certs()
+        .certs
+        .iter()
+        .map(|c| Certificate::from_der(c.as_ref()).to_owned())
+        .collect();
+    if let Some(path) = &opts.ca_file {
+        let pem = std::fs::read(path).map_err(|e| Error::io(path.display().to_string(), e))?;
+        let before = roots.len();
+        for item in ureq::tls::parse_pem(&pem) {
+            if let Ok(PemItem::Certificate(c)) = item {
+                roots.push(c.to_owned());
+            }
+        }
+        if roots.len() == before {
+            return Err(Error::invalid(
+                path.display().to_string(),
+                "no PEM certificate in the CA file",
+            ));
+        }
+    }
+    let root_certs = if roots.is_empty() {
+        RootCerts::WebPki
+    } else {
+        RootCerts::new_with_certs(&roots)
+    };
+    let tls = TlsConfig::builder()
+        .root_certs(root_certs)
+        .disable_verification(!verify)
+        .build();
+    Ok(Agent::config_builder()
+        .tls_config(tls)
+        .http_status_as_error(false)
+        .redirect_auth_headers(ureq::config::RedirectAuthHeaders::SameHost)
+        .max_redirects(8)
+        .timeout_connect(Some(Duration::from_secs(15)))
+        .timeout_recv_response(Some(Duration::from_secs(60)))
+        .timeout_per_read(Some(Duration::from_secs(60)))
+        .user_agent(concat!("layerscope/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .new_agent())
+}
+
+/// What to try when HTTPS failed: a registry that answered, but not with trusted TLS, may want a flag; one
+/// that does not answer at all (unknown host, refused, timeout) does not.
+fn tls_hint(e: &ureq::Error, registry: &str) -> String {
+    let unreachable = match e {
+        ureq::Error::Io(io) => {
+            io.kind() == std::io::ErrorKind::ConnectionRefused
+                || io.to_string().contains("lookup address")
+        }
+        ureq::Error::HostNotFound | ureq::Error::Timeout(_) => true,
+        _ => false,
+    };
+    if unreachable {
+        String::new()
+    } else {
+        format!(
+            "; for a registry with a private CA pass --registry-ca FILE, or --insecure-registry {registry} to \
+             skip verification"
+        )
+    }
+}
+
+/// Why a request failed, in words (never with headers or credentials).
+fn transport(origin: &str, e: &ureq::Error) -> Error {
+    Error::invalid(origin, format!("cannot reach the registry: {e}"))
+}
+
+fn header<'a>(resp: &'a Response<Body>, name: &str) -> Option<&'a str> {
+    resp.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The registry's error message from an error body (`{"errors":[{"code","message"}]}`), if any.
+fn error_text(resp: &mut Response<Body>) -> String {
+    let body = resp
+        .body_mut()
+        .with_config()
+        .limit(64 * 1024)
+        .read_to_string()
+        .unwrap_or_default();
+    serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| {
+            let e = v.get("errors")?.get(0)?;
+            let code = e.get("code").and_then(|c| c.as_str()).unwrap_or("");
+            let message = e.get("message").and_then(|m| m.as_str()).unwrap_or("");
+            Some(format!("{code}: {message}"))
+        })
+        .unwrap_or_default()
+}
+
+impl Client {
+    /// Connects to the reference's registry: picks the scheme with a ping of `/v2/` and records its challenge.
+    pub(crate) fn connect(reference: &Reference, opts: &RegistryOptions) -> Result<Client> {
+        let origin = reference.to_string();
+        let host = reference.api_host();
+        let insecure = opts
+            .insecure_registries
+            .iter()
+            .any(|h| h == &reference.registry || h == host || h == host_of(host));
+        let plain_allowed = insecure || !opts.tls_verify || is_loopback(host_of(host));
+        let verify = opts.tls_verify && !insecure;
+        let mut client = Client {
+            agent: agent(opts, verify)?,
+            base: format!("https://{host}"),
+            repository: reference.repository.clone(),
+            origin,
+            auth_key: reference.auth_key().to_string(),
+            given: opts.credential.clone(),
+            state: Mutex::new(AuthState::default()),
+            backoff: opts.backoff.unwrap_or(FIRST_BACKOFF),
+        };
+        let ping = match client.send_once("/v2/", None, None, None) {
+            Ok(resp) => resp,
+            Err(e) => {
+                let failed = |plain: &str| {
+                    Error::invalid(
+                        &client.origin,
+                        format!(
+                            "cannot reach the registry over HTTPS ({e}){plain}{}",
+                            tls_hint(&e, &reference.registry)
+                        ),
+                    )
+                };
+                if !plain_allowed {
+                    return Err(failed(""));
+                }
+                client.base = format!("http://{host}");
+                // Only a registry's answer counts: a TLS server answers plain HTTP with 400.
+                match client.send_once("/v2/", None, None, None) {
+                    Ok(resp) if matches!(resp.status().as_u16(), 200 | 401) => resp,
+                    _ => return Err(failed(" nor plain HTTP")),
+                }
+            }
+        };
+        if ping.status().as_u16() == 401 {
+            let challenge = header(&ping, "www-authenticate").and_then(auth::parse_challenge);
+            client.lock().challenge = challenge;
+        }
+        Ok(client)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, AuthState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn scope(&self) -> String {
+        format!("repository:{}:pull", self.repository)
+    }
+
+    fn send_once(
+        &self,
+        path: &str,
+        accept: Option<&str>,
+        authorization: Option<&str>,
+        range: Option<u64>,
+    ) -> std::result::Result<Response<Body>, ureq::Error> {
+        let mut req = self.agent.get(format!("{}{path}", self.base));
+        if let Some(a) = accept {
+            req = req.header("Accept", a);
+        }
+        if let Some(a) = authorization {
+            req = req.header("Authorization", a);
+        }
+        if let Some(start) = range {
+            req = req.header("Range", format!("bytes={start}-"));
+        }
+        req.call()
+    }
+
+    /// GET `/v2/<repository>/<what>` with auth and retries; returns a response of any status but 401 and the
+    /// retried ones.
+    pub(crate) fn get(
+        &self,
+        what: &str,
+        accept: Option<&str>,
+        range: Option<u64>,
+    ) -> Result<Response<Body>> {
+        let path = format!("/v2/{}/{what}", self.repository);
+        let mut authenticated_after_401 = false;
+        let mut delay = self.backoff;
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let authorization = self.authorization();
+            let result = self.send_once(&path, accept, authorization.as_deref(), range);
+            let mut resp = match result {
+                Ok(resp) => resp,
+                Err(e) if tries < TRIES && retryable(&e) => {
+                    std::thread::sleep(delay);
+                    delay = (delay * 2).min(MAX_BACKOFF);
+                    continue;
+                }
+                Err(e) => return Err(transport(&self.origin, &e)),
+            };
+            let status = resp.status().as_u16();
+            if status == 401 {
+                if authenticated_after_401 {
+                    let detail = error_text(&mut resp);
+                    return Err(self.denied(&detail));
+                }
+                authenticated_after_401 = true;
+                let challenge = header(&resp, "www-authenticate").and_then(auth::parse_challenge);
+                self.authenticate(challenge)?;
+                tries -= 1;
+                continue;
+            }
+            if (status == 429 || status == 408 || status >= 500) && tries < TRIES {
+                let wait = header(&resp, "retry-after")
+                    .and_then(|s| s.trim().parse::<u64>().ok())
+                    .map_or(delay, |s| Duration::from_secs(s).min(MAX_BACKOFF));
+                std::thread::sleep(wait);
+                delay = (delay * 2).min(MAX_BACKOFF);
+                continue;
+            }
+            return Ok(resp);
+        }
+    }
+
+    fn denied(&self, detail: &str) -> Error {
+        let has =
+            self.given.is_some() || self.lock().looked_up.as_ref().is_some_and(Option::is_some);
+        let hint = if has {
+            "the credentials were refused"
+        } else {
+            "authentication required: log in (docker login / podman login) or pass --creds USER"
+        };
+        let detail = if detail.is_empty() {
+            String::new()
+        } else {
+            format!(" ({detail})")
+        };
+        Error::invalid(&self.origin, format!("{hint}{detail}"))
+    }
+
+    /// The `Authorization` header for this repository's scope, if one was obtained.
+    fn authorization(&self) -> Option<String> {
+        let state = self.lock();
+        state
+            .tokens
+            .get(&self.scope())
+            .or_else(|| state.tokens.get(""))
+            .cloned()
+    }
+
+    fn credential(&self) -> Option<Credential> {
+        if let Some(c) = &self.given {
+            return Some(c.clone());
+        }
+        let mut state = self.lock();
+        state
+            .looked_up
+            .get_or_insert_with(|| auth::lookup(&self.auth_key).map(|(c, _)| c))
+            .clone()
+    }
+
+    /// Answers a challenge (the response's, else the ping's): fetches a bearer token or sets basic auth.
+    fn authenticate(&self, challenge: Option<Challenge>) -> Result<()> {
+        let challenge = match challenge.or_else(|| self.lock().challenge.clone()) {
+            Some(c) => c,
+            None => return Err(self.denied("the registry sent no authentication challenge")),
+        };
+        self.lock().challenge = Some(challenge.clone());
+        let credential = self.credential();
+        let value = match challenge {
+            Challenge::Basic => match credential {
+                Some(Credential::Basic { user, password }) => {
+                    let (key, value) = (String::new(), basic(&user, &password));
+                    self.lock().tokens.insert(key, value);
+                    return Ok(());
+                }
+                _ => return Err(self.denied("")),
+            },
+            Challenge::Bearer { realm, service, .. } => {
+                self.token(&realm, service.as_deref(), credential.as_ref())?
+            }
+        };
+        self.lock()
+            .tokens
+            .insert(self.scope(), format!("Bearer {value}"));
+        Ok(())
+    }
+
+    /// A bearer token from the realm for this repository's pull scope (the scope we need, first).
+    fn token(
+        &self,
+        realm: &str,
+        service: Option<&str>,
+        credential: Option<&Credential>,
+    ) -> Result<String> {
+        let scope = self.scope();
+        let failed =
+            |why: String| Error::invalid(&self.origin, format!("token service {realm}: {why}"));
+        let result = match credential {
+            Some(Credential::IdentityToken(refresh)) => {
+                let mut form = vec![
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", refresh.as_str()),
+                    ("client_id", "layerscope"),
+                    ("scope", scope.as_str()),
+                ];
+                if let Some(s) = service {
+                    form.push(("service", s));
+                }
+                self.agent.post(realm).send_form(form)
+            }
+            other => {
+                let mut req = self.agent.get(realm).query("scope", &scope);
+                if let Some(s) = service {
+                    req = req.query("service", s);
+                }
+                if let Some(Credential::Basic { user, password }) = other {
+                    req = req.header("Authorization", basic(user, password));
+                }
+                req.call()
+            }
+        };
+        let mut resp = result.map_err(|e| failed(e.to_string()))?;
+        let status = resp.status().as_u16();
+        if status == 401 || status == 403 {
+            return Err(self.denied(&format!("the token service answered {status}")));
+        }
+        if status != 200 {
+            return Err(failed(format!("answered {status}")));
+        }
+        let text = resp
+            .body_mut()
+            .with_config()
+            .limit(1024 * 1024)
+            .read_to_vec()
+            .map_err(|e| failed(e.to_string()))?;
+        let body: serde_json::Value = serde_json::from_slice(&text)
+            .map_err(|_| failed("the answer is not a token".into()))?;
+        body.get("token")
+            .or_else(|| body.get("access_token"))
+            .and_then(|t| t.as_str())
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| failed("the answer holds no token".into()))
+    }
+
+    pub(crate) fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// A blob's bytes as a reader that resumes where a broken connection left off.
+    pub(crate) fn blob(&self, digest: &Digest) -> Result<BlobReader<'_>> {
+        let body = self.open_blob(digest, 0)?;
+        Ok(BlobReader {
+            client: self,
+            digest: digest.clone(),
+            body: Some(body),
+            offset: 0,
+            resumes: 0,
+        })
+    }
+
+    /// GET a blob from `offset` on; the body starts exactly at `offset` (skipping what a server that ignores
+    /// `Range` resends).
+    fn open_blob(&self, digest: &Digest, offset: u64) -> Result<Box<dyn Read + Send>> {
+        let range = (offset > 0).then_some(offset);
+        let mut resp = self.get(&format!("blobs/{digest}"), None, range)?;
+        let status = resp.status().as_u16();
+        match status {
+            200 | 206 => {}
+            404 => {
+                return Err(Error::NotFound {
+                    path: format!("{}: blob {digest}", self.origin),
+                    detail: format!("not in the registry ({})", error_text(&mut resp)),
+                });
+            }
+            _ => {
+                return Err(Error::invalid(
+                    &self.origin,
+                    format!(
+                        "blob {digest}: the registry answered {status} {}",
+                        error_text(&mut resp)
+                    ),
+                ));
+            }
+        }
+        let mut body: Box<dyn Read + Send> = Box::new(resp.into_body().into_reader());
+        if status == 200 && offset > 0 {
+            let skipped = io::copy(&mut (&mut body).take(offset), &mut io::sink())
+                .map_err(|e| Error::io(format!("{}: blob {digest}", self.origin), e))?;
+            if skipped < offset {
+                return Err(Error::invalid(
+                    &self.origin,
+                    format!("blob {digest}: shorter on a second read"),
+                ));
+            }
+        }
+        Ok(body)
+    }
+}
+
+fn basic(user: &str, password: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    )
+}
+
+fn retryable(e: &ureq::Error) -> bool {
+    matches!(
+        e,
+        ureq::Error::Io(_) | ureq::Error::Timeout(_) | ureq::Error::ConnectionFailed
+    )
+}
+
+/// A blob body that reopens the blob at the current offset when the connection breaks.
+pub(crate) struct BlobReader<'c> {
+    client: &'c Client,
+    digest: Digest,
+    body: Option<Box<dyn Read + Send>>,
+    offset: u64,
+    resumes: u32,
+}
+
+impl Read for BlobReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let error = match self.body.as_mut().map(|b| b.read(buf)) {
+                Some(Ok(n)) => {
+                    self.offset += n as u64;
+                    return Ok(n);
+                }
+                Some(Err(e)) => e,
+                None => io::Error::other("the blob could not be reopened"),
+            };
+            if self.resumes + 1 >= TRIES {
+                return Err(error);
+            }
+            self.resumes += 1;
+            std::thread::sleep(self.client.backoff * self.resumes);
+            self.body = None;
+            match self.client.open_blob(&self.digest, self.offset) {
+                Ok(body) => self.body = Some(body),
+                Err(e) => return Err(io::Error::other(e.to_string())),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_hosts_are_plain_by_default() {
+        assert!(is_loopback("localhost"));
+        assert!(is_loopback("127.0.0.1"));
+        assert!(is_loopback("127.8.9.10"));
+        assert!(is_loopback("::1"));
+        assert!(!is_loopback("128.0.0.1"));
+        assert!(!is_loopback("registry.local"));
+    }
+
+    #[test]
+    fn basic_auth_is_base64_user_colon_password() {
+        assert_eq!(basic("u", "p"), "Basic dTpw");
+    }
+}
