@@ -127,6 +127,7 @@ fn registry_images_report_like_their_archives_in_every_compression() {
 
 /// An image whose layers are plain tars, uploaded blob by blob (skopeo compresses what it pushes).
 #[test]
+#[allow(clippy::disallowed_methods)] // unpacking our own committed fixture to upload its blobs
 fn uncompressed_layers_are_read_as_they_are() {
     if !harness::available() {
         return;

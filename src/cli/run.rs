@@ -156,7 +156,6 @@ fn clean_cache() -> Result<i32> {
     ))?;
     Ok(0)
 }
-}
 
 /// Rules from flags over the config file(s) over the defaults.
 fn thresholds(args: &AnalyzeArgs, files: Thresholds) -> Thresholds {
