@@ -280,6 +280,8 @@ pub enum Format {
     DockerStore,
     /// containers-storage (podman), read in place.
     ContainersStorage,
+    /// containerd's content store, read in place.
+    Containerd,
 }
 
 impl Format {
@@ -290,6 +292,7 @@ impl Format {
             Format::OciArchive => "oci-archive",
             Format::DockerStore => "docker-store",
             Format::ContainersStorage => "containers-storage",
+            Format::Containerd => "containerd",
         }
     }
 }

@@ -2,7 +2,9 @@
 //! facts and each layer scanned once). Archives and layouts all go through a [`catalog::Catalog`] and one format
 //! resolver ([`layout`]); engine stores will implement [`ImageSource`] directly.
 
+mod bbolt;
 mod catalog;
+mod containerd;
 mod engine_api;
 mod layout;
 mod overlay;
@@ -24,6 +26,7 @@ use crate::error::{Error, Result};
 use crate::image::{Image, ImageMeta, Layer, map_history};
 use crate::layer::{self, ContentInspector, LayerScan, Progress, ScanError, ScanOptions};
 use catalog::{Catalog, DirCatalog, TarCatalog};
+pub use containerd::{ContainerdOptions, ContainerdStore, Target as ContainerdTarget};
 pub use layout::{Selection, normalize_reference, reference_matches};
 pub use resolve::{Opened, SourceKind, open_source};
 use stream::StreamCatalog;

@@ -1,0 +1,515 @@
+//! containerd's image store read in place (Docker's containerd image store, Kubernetes nodes, nerdctl): the image
+//! name -> target descriptor from containerd's metadata database (`io.containerd.metadata.v1.bolt/meta.db`,
+//! read without its lock, see `bbolt.rs`), then the blobs from the content store
+//! (`io.containerd.content.v1.content/blobs/sha256/<hex>`). The content store is a catalog of blobs by digest:
+//! with the one-entry index the metadata implies, the OCI resolution every layout goes through
+//! (`layout.rs`) finds the manifest, the platform, the config and the layers, and layers are scanned from their
+//! files like an OCI layout's. No daemon is asked for anything.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::bbolt::{Bolt, BoltError, Bucket, Tx, Value};
+use super::catalog::{Catalog, META_LIMIT};
+use super::layout::{normalize_reference, reference_matches};
+use super::{ImageSource, LoadOptions, LoadedImage, load_catalog};
+use crate::error::{Error, Result};
+use crate::image::Format;
+use crate::layer::{self, LayerScan, Progress, ScanError, ScanOptions};
+
+/// containerd's default root.
+pub const DEFAULT_ROOT: &str = "/var/lib/containerd";
+/// The root of the containerd that dockerd starts itself when no system containerd is configured.
+pub const DOCKER_MANAGED_ROOT: &str = "/var/lib/docker/containerd/daemon";
+/// Where a name is looked for when no namespace is given: Docker's image store, Kubernetes, ctr/nerdctl.
+pub const NAMESPACES: [&str; 3] = ["moby", "k8s.io", "default"];
+
+const META_DB: &str = "io.containerd.metadata.v1.bolt/meta.db";
+const CONTENT: &str = "io.containerd.content.v1.content";
+
+/// Where containerd's store is and which namespace to read (`--containerd-root`, `--namespace`).
+#[derive(Debug, Clone, Default)]
+pub struct ContainerdOptions {
+    pub root: Option<PathBuf>,
+    pub namespace: Option<String>,
+}
+
+/// An image in containerd's store.
+pub struct ContainerdStore {
+    pub root: PathBuf,
+    /// Only this namespace; else the first of [`NAMESPACES`] (then any other) holding the name.
+    pub namespace: Option<String>,
+    pub reference: String,
+}
+
+/// An image record of containerd's metadata: the descriptor its name points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub namespace: String,
+    pub name: String,
+    pub digest: String,
+    pub media_type: String,
+}
+
+fn meta_db(root: &Path) -> PathBuf {
+    root.join(META_DB)
+}
+
+/// The root to read when none is given: the system one, else a rootless containerd's (when only it exists).
+pub fn default_root() -> PathBuf {
+    let system = PathBuf::from(DEFAULT_ROOT);
+    if meta_db(&system).exists() {
+        return system;
+    }
+    let rootless = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .map(|d| d.join("containerd"));
+    match rootless {
+        Some(r) if meta_db(&r).exists() => r,
+        _ => system,
+    }
+}
+
+/// Whether the store at `root` can be read, and if not, what to do about it.
+pub fn check(root: &Path) -> Result<()> {
+    let db = meta_db(root);
+    let at = root.display().to_string();
+    match File::open(&db) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(Error::invalid(
+            at,
+            "permission denied reading containerd's metadata: run as root (or with read access to the \
+             containerd root), or use --source docker",
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::NotFound {
+            path: at,
+            detail: if root.exists() {
+                format!("not a containerd root (no {META_DB}): pass --containerd-root DIR")
+            } else {
+                "no containerd store here: pass --containerd-root DIR (a rootless containerd keeps it in \
+                 ~/.local/share/containerd), or use --source docker"
+                    .into()
+            },
+        }),
+        Err(e) => Err(Error::io(db.display().to_string(), e)),
+    }
+}
+
+fn bolt_error(root: &Path, e: BoltError) -> Error {
+    let db = meta_db(root).display().to_string();
+    match e {
+        BoltError::Io(e) => Error::io(db, e),
+        other => Error::invalid(db, other.to_string()),
+    }
+}
+
+fn text(v: Option<Value>) -> Option<String> {
+    match v {
+        Some(Value::Bytes(b)) => String::from_utf8(b).ok(),
+        _ => None,
+    }
+}
+
+/// The target descriptor of the image bucket `image`.
+fn target_of(
+    tx: &Tx<'_>,
+    image: &Bucket,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<Target>, BoltError> {
+    let Some(Value::Bucket(target)) = tx.get(image, b"target")? else {
+        return Ok(None);
+    };
+    let (Some(digest), Some(media_type)) = (
+        text(tx.get(&target, b"digest")?),
+        text(tx.get(&target, b"mediatype")?),
+    ) else {
+        return Ok(None);
+    };
+    Ok(Some(Target {
+        namespace: namespace.to_string(),
+        name: name.to_string(),
+        digest,
+        media_type,
+    }))
+}
+
+/// The image named `reference` in one namespace: the name as typed, its fully qualified form, then any name
+/// that means the same (`sample:1` for `docker.io/library/sample:1`).
+fn lookup(tx: &Tx<'_>, namespace: &str, reference: &str) -> Result<Option<Target>, BoltError> {
+    let Some(images) = tx.bucket(&[b"v1", namespace.as_bytes(), b"images"])? else {
+        return Ok(None);
+    };
+    for name in [reference.to_string(), normalize_reference(reference)] {
+        if let Some(Value::Bucket(image)) = tx.get(&images, name.as_bytes())? {
+            return target_of(tx, &image, namespace, &name);
+        }
+    }
+    for (key, value) in tx.entries(&images)? {
+        let name = String::from_utf8_lossy(&key);
+        if let Value::Bucket(image) = value {
+            if reference_matches(reference, &name) {
+                return target_of(tx, &image, namespace, &name);
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The namespaces to search, in order: the one asked for, else the well-known ones, then the others.
+fn search_order(tx: &Tx<'_>, wanted: Option<&str>) -> Result<Vec<String>, BoltError> {
+    if let Some(ns) = wanted {
+        return Ok(vec![ns.to_string()]);
+    }
+    let mut order: Vec<String> = NAMESPACES.iter().map(|s| s.to_string()).collect();
+    if let Some(v1) = tx.bucket(&[b"v1"])? {
+        for (key, value) in tx.entries(&v1)? {
+            let ns = String::from_utf8_lossy(&key).into_owned();
+            if matches!(value, Value::Bucket(_)) && !order.contains(&ns) {
+                order.push(ns);
+            }
+        }
+    }
+    Ok(order)
+}
+
+impl ContainerdStore {
+    /// The store `opts` names (the default root unless given), for `reference`.
+    pub fn new(opts: &ContainerdOptions, reference: &str) -> ContainerdStore {
+        ContainerdStore {
+            root: opts.root.clone().unwrap_or_else(default_root),
+            namespace: opts.namespace.clone(),
+            reference: reference.to_string(),
+        }
+    }
+
+    /// Docker's containerd image store: namespace `moby` under the root of the containerd dockerd uses (its
+    /// own under the data root, else the system one).
+    pub fn docker(docker_root: &Path, reference: &str) -> ContainerdStore {
+        let own = docker_root.join("containerd/daemon");
+        let managed = PathBuf::from(DOCKER_MANAGED_ROOT);
+        let root = [own, managed]
+            .into_iter()
+            .find(|r| meta_db(r).exists())
+            .unwrap_or_else(default_root);
+        ContainerdStore {
+            root,
+            namespace: Some("moby".into()),
+            reference: reference.to_string(),
+        }
+    }
+
+    /// How the store is named to the user.
+    pub fn describe(&self, namespace: Option<&str>) -> String {
+        match namespace.or(self.namespace.as_deref()) {
+            Some(ns) => format!(
+                "the containerd store at {} (namespace {ns})",
+                self.root.display()
+            ),
+            None => format!("the containerd store at {}", self.root.display()),
+        }
+    }
+
+    /// The image the reference names, if the store has it.
+    pub fn find(&self) -> Result<Option<Target>> {
+        check(&self.root)?;
+        let bolt = Bolt::open(&meta_db(&self.root)).map_err(|e| bolt_error(&self.root, e))?;
+        bolt.read(|tx| {
+            for ns in search_order(tx, self.namespace.as_deref())? {
+                if let Some(target) = lookup(tx, &ns, &self.reference)? {
+                    return Ok(Some(target));
+                }
+            }
+            Ok(None)
+        })
+        .map_err(|e| bolt_error(&self.root, e))
+    }
+
+    /// `namespace: name` of a few images, to say what the store holds when the name is not there.
+    fn some_names(&self) -> Result<Vec<String>> {
+        let bolt = Bolt::open(&meta_db(&self.root)).map_err(|e| bolt_error(&self.root, e))?;
+        bolt.read(|tx| {
+            let mut names = Vec::new();
+            for ns in search_order(tx, self.namespace.as_deref())? {
+                if let Some(images) = tx.bucket(&[b"v1", ns.as_bytes(), b"images"])? {
+                    for (key, _) in tx.entries(&images)?.into_iter().take(8) {
+                        names.push(format!("{ns}: {}", String::from_utf8_lossy(&key)));
+                    }
+                }
+            }
+            Ok(names)
+        })
+        .map_err(|e| bolt_error(&self.root, e))
+    }
+
+    /// The error for a name the store does not hold, listing some that it does.
+    pub fn not_found(&self) -> Error {
+        let searched = match &self.namespace {
+            Some(ns) => format!("namespace {ns}"),
+            None => "any namespace".into(),
+        };
+        let names = self.some_names().unwrap_or_default();
+        Error::NotFound {
+            path: format!("containerd:{}", self.reference),
+            detail: format!(
+                "no image of that name in {searched} of the containerd store at {}{}",
+                self.root.display(),
+                if names.is_empty() {
+                    String::new()
+                } else {
+                    format!("; it holds {}", names.join(", "))
+                }
+            ),
+        }
+    }
+}
+
+impl ImageSource for ContainerdStore {
+    fn load(&self, opts: &LoadOptions, progress: &dyn Progress) -> Result<LoadedImage> {
+        let target = self.find()?.ok_or_else(|| self.not_found())?;
+        let name = format!("containerd:{}", target.name);
+        let catalog = ContentCatalog::new(&name, &self.root, &target)?;
+        // The name already chose the image; `--image` selects within archives only.
+        let mut opts = opts.clone();
+        opts.selection.image = None;
+        let mut loaded =
+            load_catalog(&name, Box::new(catalog), &opts, progress).map_err(|e| match e {
+                Error::Missing {
+                    archive,
+                    path,
+                    hint,
+                } => Error::Missing {
+                    archive,
+                    path,
+                    hint: format!(
+                        "{hint} in the content store of namespace {}: containerd keeps only the unpacked \
+                         snapshots of images pulled with discard_unpacked_layers, or the platform was not \
+                         pulled; pull it again with its layers (ctr content fetch), or use --source docker",
+                        target.namespace
+                    ),
+                },
+                other => other,
+            })?;
+        loaded.image.meta.format = Format::Containerd;
+        Ok(loaded)
+    }
+}
+
+/// The content store as a catalog: `blobs/<alg>/<hex>` keys are the store's own files, and `index.json` is the
+/// one-entry index the image record implies (its target, annotated with the image name).
+struct ContentCatalog {
+    origin: String,
+    content: PathBuf,
+    index: Vec<u8>,
+}
+
+impl ContentCatalog {
+    fn new(origin: &str, root: &Path, target: &Target) -> Result<ContentCatalog> {
+        let index = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [{
+                "mediaType": target.media_type,
+                "digest": target.digest,
+                "annotations": {"io.containerd.image.name": target.name},
+            }],
+        });
+        Ok(ContentCatalog {
+            origin: origin.to_string(),
+            content: root.join(CONTENT),
+            index: serde_json::to_vec(&index).map_err(|e| Error::invalid(origin, e.to_string()))?,
+        })
+    }
+
+    /// The blob file a key names: only `blobs/<alg>/<hex>`, so no key leaves the content store.
+    fn blob_path(&self, key: &str) -> Option<PathBuf> {
+        let rest = key.strip_prefix("blobs/")?;
+        let (alg, hex) = rest.split_once('/')?;
+        let alg_ok = !alg.is_empty() && alg.bytes().all(|b| b.is_ascii_alphanumeric());
+        let hex_ok = !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit());
+        (alg_ok && hex_ok).then(|| self.content.join("blobs").join(alg).join(hex))
+    }
+
+    /// Opens a blob: a regular file, not a link to one elsewhere.
+    fn open(&self, key: &str) -> std::io::Result<File> {
+        let not_found = || std::io::Error::from(std::io::ErrorKind::NotFound);
+        let path = self.blob_path(key).ok_or_else(not_found)?;
+        if !std::fs::symlink_metadata(&path)?.is_file() {
+            return Err(not_found());
+        }
+        let file = File::open(&path)?;
+        if !file.metadata()?.is_file() {
+            return Err(not_found());
+        }
+        Ok(file)
+    }
+
+    fn io_error(&self, key: &str, e: std::io::Error) -> Error {
+        match e.kind() {
+            std::io::ErrorKind::NotFound => Error::Missing {
+                archive: self.origin.clone(),
+                path: key.to_string(),
+                hint: String::new(),
+            },
+            std::io::ErrorKind::PermissionDenied => Error::invalid(
+                format!("{}: {key}", self.origin),
+                "permission denied reading the content store: run as root (or with read access to the \
+                 containerd root), or use --source docker",
+            ),
+            _ => Error::io(format!("{}: {key}", self.origin), e),
+        }
+    }
+}
+
+impl Catalog for ContentCatalog {
+    fn origin(&self) -> &str {
+        &self.origin
+    }
+    fn is_directory(&self) -> bool {
+        true
+    }
+    fn contains(&self, key: &str) -> bool {
+        key == "index.json" || self.open(key).is_ok()
+    }
+    fn size_of(&self, key: &str) -> Option<u64> {
+        self.open(key)
+            .and_then(|f| f.metadata())
+            .ok()
+            .map(|m| m.len())
+    }
+    fn read_meta(&self, key: &str) -> Result<Vec<u8>> {
+        if key == "index.json" {
+            return Ok(self.index.clone());
+        }
+        let file = self.open(key).map_err(|e| self.io_error(key, e))?;
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        if size > META_LIMIT {
+            return Err(Error::invalid(
+                format!("{}: {key}", self.origin),
+                format!("{size} bytes is too large for image metadata"),
+            ));
+        }
+        let mut data = Vec::with_capacity(size as usize);
+        file.take(META_LIMIT)
+            .read_to_end(&mut data)
+            .map_err(|e| self.io_error(key, e))?;
+        Ok(data)
+    }
+    fn scan(&self, key: &str, opts: ScanOptions<'_>) -> Result<Arc<LayerScan>, ScanError> {
+        let file = self
+            .open(key)
+            .map_err(|e| ScanError(format!("cannot open: {e}")))?;
+        layer::scan_blob(file, opts).map(Arc::new)
+    }
+    fn reopen(&self, key: &str) -> Option<Result<Box<dyn Read + Send + '_>>> {
+        Some(
+            self.open(key)
+                .map(|f| Box::new(f) as Box<dyn Read + Send>)
+                .map_err(|e| self.io_error(key, e)),
+        )
+    }
+    fn sample_names(&self) -> Vec<String> {
+        vec!["index.json".into()]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::bbolt::tests::{Item, Writer, leaf, meta};
+    use super::*;
+
+    /// A containerd root whose metadata names `names` in namespace `ns`, each pointing at `digest`.
+    fn store(ns: &'static [u8], names: &[&'static str], digest: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = Writer::new(4096);
+        let target = leaf(
+            0,
+            &[
+                Item::Bytes(b"digest", digest.as_bytes().to_vec()),
+                Item::Bytes(
+                    b"mediatype",
+                    b"application/vnd.oci.image.manifest.v1+json".to_vec(),
+                ),
+                Item::Bytes(b"size", vec![0x80, 0x01]),
+            ],
+        );
+        let image = leaf(0, &[Item::Inline(b"target", target)]);
+        let images: Vec<Item> = names
+            .iter()
+            .map(|n| Item::Inline(n.as_bytes().to_vec().leak(), image.clone()))
+            .collect();
+        w.put(0, meta(0, 4096, 2, 6, 2));
+        w.put(1, meta(1, 4096, 2, 6, 1));
+        w.put(2, leaf(2, &[Item::Bucket(b"v1", 3)]));
+        w.put(3, leaf(3, &[Item::Bucket(ns, 4)]));
+        w.put(4, leaf(4, &[Item::Bucket(b"images", 5)]));
+        w.put(5, leaf(5, &images));
+        std::fs::create_dir_all(dir.path().join("io.containerd.metadata.v1.bolt")).unwrap();
+        w.write(&meta_db(dir.path()));
+        dir
+    }
+
+    fn find(root: &Path, ns: Option<&str>, reference: &str) -> Option<Target> {
+        ContainerdStore {
+            root: root.to_path_buf(),
+            namespace: ns.map(str::to_string),
+            reference: reference.to_string(),
+        }
+        .find()
+        .unwrap()
+    }
+
+    #[test]
+    fn names_are_found_as_typed_qualified_or_short() {
+        let d = "sha256:".to_string() + &"a".repeat(64);
+        let root = store(b"k8s.io", &["docker.io/library/app:1", "short:2"], &d);
+        let t = find(root.path(), None, "app:1").unwrap();
+        assert_eq!(
+            (t.namespace.as_str(), t.name.as_str()),
+            ("k8s.io", "docker.io/library/app:1")
+        );
+        assert_eq!(t.digest, d);
+        assert_eq!(
+            find(root.path(), None, "docker.io/library/short:2")
+                .unwrap()
+                .name,
+            "short:2"
+        );
+        assert!(find(root.path(), Some("moby"), "app:1").is_none());
+        assert!(find(root.path(), None, "app:2").is_none());
+    }
+
+    #[test]
+    fn absent_and_foreign_roots_say_what_to_do() {
+        let err = check(Path::new("/nonexistent/containerd"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--containerd-root"), "{err}");
+        let empty = tempfile::tempdir().unwrap();
+        let err = check(empty.path()).unwrap_err().to_string();
+        assert!(err.contains("not a containerd root"), "{err}");
+    }
+
+    #[test]
+    fn content_keys_cannot_leave_the_store() {
+        let root = tempfile::tempdir().unwrap();
+        let t = Target {
+            namespace: "default".into(),
+            name: "x".into(),
+            digest: "sha256:00".into(),
+            media_type: "m".into(),
+        };
+        let c = ContentCatalog::new("o", root.path(), &t).unwrap();
+        assert!(c.blob_path("blobs/sha256/../../x").is_none());
+        assert!(c.blob_path("manifest.json").is_none());
+        assert!(c.blob_path("blobs/sha256/ab").is_some());
+        let blobs = root.path().join(CONTENT).join("blobs/sha256");
+        std::fs::create_dir_all(&blobs).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", blobs.join("ab")).unwrap();
+        assert!(!c.contains("blobs/sha256/ab"));
+        assert!(c.contains("index.json"));
+    }
+}
