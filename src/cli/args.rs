@@ -53,12 +53,19 @@ pub struct SourceArgs {
     #[arg(long)]
     pub no_verify: bool,
     /// Where IMAGE lives: auto (a path, else the local engines), docker (Engine API), docker-store (read
-    /// /var/lib/docker in place), podman, containers-storage, podman-save, docker-archive, oci, oci-archive
+    /// /var/lib/docker in place), podman, containers-storage, podman-save, containerd (its content store in
+    /// place), docker-archive, oci, oci-archive
     #[arg(long, value_name = "SOURCE", default_value = "auto")]
     pub source: String,
     /// Docker's data root, for the docker-store source
     #[arg(long, value_name = "DIR")]
     pub docker_root: Option<PathBuf>,
+    /// containerd's root, for the containerd source [default: /var/lib/containerd]
+    #[arg(long, value_name = "DIR")]
+    pub containerd_root: Option<PathBuf>,
+    /// containerd namespace to read [default: the first of moby, k8s.io, default holding the image]
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
 }
 
 /// Secret scanning options shared by the commands that scan.

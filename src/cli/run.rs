@@ -62,11 +62,15 @@ pub fn load(
     };
     let kind = source::SourceKind::parse(&args.source).ok_or_else(|| {
         Error::Usage(format!(
-            "--source {:?}: expected auto, docker, docker-store, podman, containers-storage, docker-archive, oci or oci-archive",
+            "--source {:?}: expected auto, docker, docker-store, podman, containers-storage, containerd, docker-archive, oci or oci-archive",
             args.source
         ))
     })?;
-    let opened = source::open_source(image, kind, args.docker_root.as_deref())?;
+    let containerd = source::ContainerdOptions {
+        root: args.containerd_root.clone(),
+        namespace: args.namespace.clone(),
+    };
+    let opened = source::open_source(image, kind, args.docker_root.as_deref(), &containerd)?;
     let opts = LoadOptions {
         selection: Selection {
             image: args.image_ref.clone().or(opened.image_ref.clone()),
@@ -80,6 +84,8 @@ pub fn load(
     let result = opened.source.load(&opts, &progress);
     progress.finish();
     if let (Ok(_), Some(description)) = (&result, &opened.description) {
+        // A containerd namespace comes from the store's metadata.
+        let description = layerscope::escape::escape(description);
         eprintln!("note: read {image} from {description}");
     }
     result

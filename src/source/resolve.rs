@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::containerd::{ContainerdOptions, ContainerdStore};
 use super::engine_api::{DockerApi, PodmanSave, docker_available};
 use super::stores::{ContainersStorage, DockerStore};
 use super::{ArchiveSource, ImageSource};
@@ -27,6 +28,8 @@ pub enum SourceKind {
     ContainersStorage,
     /// `podman image save`, streamed (what `podman` falls back to).
     PodmanSave,
+    /// containerd's content store, read in place.
+    Containerd,
 }
 
 impl SourceKind {
@@ -39,6 +42,7 @@ impl SourceKind {
             "podman" => SourceKind::Podman,
             "containers-storage" => SourceKind::ContainersStorage,
             "podman-save" => SourceKind::PodmanSave,
+            "containerd" => SourceKind::Containerd,
             _ => return None,
         })
     }
@@ -88,7 +92,12 @@ fn split_ref(spec: &str) -> (String, Option<String>) {
 }
 
 /// Opens what the user named.
-pub fn open_source(name: &str, kind: SourceKind, docker_root: Option<&Path>) -> Result<Opened> {
+pub fn open_source(
+    name: &str,
+    kind: SourceKind,
+    docker_root: Option<&Path>,
+    containerd: &ContainerdOptions,
+) -> Result<Opened> {
     // The default data root, else the one the daemon reports.
     let docker_root: PathBuf = docker_root.map_or_else(
         || {
@@ -109,6 +118,7 @@ pub fn open_source(name: &str, kind: SourceKind, docker_root: Option<&Path>) -> 
             ("oci-archive:", SourceKind::Archive),
             ("oci:", SourceKind::Archive),
             ("containers-storage:", SourceKind::ContainersStorage),
+            ("containerd:", SourceKind::Containerd),
         ] {
             if let Some(rest) = name.strip_prefix(prefix) {
                 if forced == SourceKind::Archive {
@@ -119,7 +129,7 @@ pub fn open_source(name: &str, kind: SourceKind, docker_root: Option<&Path>) -> 
                     return docker_auto(rest, &docker_root)?
                         .ok_or_else(|| not_found(rest, &docker_root));
                 }
-                return open_source(rest, forced, Some(&docker_root));
+                return open_source(rest, forced, Some(&docker_root), containerd);
             }
         }
         // References never start with `/` or `.`: such a name is a path, even a missing one.
@@ -138,6 +148,9 @@ pub fn open_source(name: &str, kind: SourceKind, docker_root: Option<&Path>) -> 
         )),
         SourceKind::DockerStore => {
             if !DockerStore::available(&docker_root) {
+                if let Some(opened) = docker_containerd(name, &docker_root)? {
+                    return Ok(opened);
+                }
                 return Err(Error::invalid(
                     docker_root.display().to_string(),
                     "cannot read the Docker store here (no overlay2 image store, or no access): run with access \
@@ -183,8 +196,18 @@ pub fn open_source(name: &str, kind: SourceKind, docker_root: Option<&Path>) -> 
                 "podman image save".into(),
             )
         })),
+        SourceKind::Containerd => {
+            let mut store = ContainerdStore::new(containerd, name);
+            let target = store.find()?.ok_or_else(|| store.not_found())?;
+            let description = store.describe(Some(&target.namespace));
+            store.namespace = Some(target.namespace);
+            Ok(engine(Box::new(store), description))
+        }
         SourceKind::Auto => {
             if let Some(opened) = docker_auto(name, &docker_root)? {
+                return Ok(opened);
+            }
+            if let Some(opened) = containerd_auto(name, containerd)? {
                 return Ok(opened);
             }
             if let Some(opened) = podman_auto(name)? {
@@ -232,6 +255,9 @@ fn docker_auto(name: &str, root: &Path) -> Result<Option<Opened>> {
             )));
         }
     }
+    if let Some(opened) = docker_containerd(name, root)? {
+        return Ok(Some(opened));
+    }
     if docker_available() && super::engine_api::docker_has(name) {
         return Ok(Some(engine(
             Box::new(DockerApi {
@@ -241,6 +267,34 @@ fn docker_auto(name: &str, root: &Path) -> Result<Option<Opened>> {
         )));
     }
     Ok(None)
+}
+
+/// A Docker daemon using the containerd image store: its images read from containerd's content store in place.
+fn docker_containerd(name: &str, docker_root: &Path) -> Result<Option<Opened>> {
+    if !(docker_available() && super::engine_api::docker_uses_containerd()) {
+        return Ok(None);
+    }
+    let store = ContainerdStore::docker(docker_root, name);
+    if super::containerd::check(&store.root).is_err() {
+        return Ok(None);
+    }
+    Ok(store.find()?.map(|t| {
+        let description = store.describe(Some(&t.namespace));
+        engine(Box::new(store), description)
+    }))
+}
+
+/// containerd's own store (Kubernetes nodes, nerdctl, ctr), when readable and holding the name.
+fn containerd_auto(name: &str, opts: &ContainerdOptions) -> Result<Option<Opened>> {
+    let mut store = ContainerdStore::new(opts, name);
+    if super::containerd::check(&store.root).is_err() {
+        return Ok(None);
+    }
+    Ok(store.find()?.map(|t| {
+        let description = store.describe(Some(&t.namespace));
+        store.namespace = Some(t.namespace);
+        engine(Box::new(store), description)
+    }))
 }
 
 fn podman_auto(name: &str) -> Result<Option<Opened>> {
