@@ -1,0 +1,324 @@
+//! Tests against a real containerd, started here with its own root, state directory, socket and config, images
+//! imported with `ctr` into the namespaces Docker (`moby`) and Kubernetes (`k8s.io`) use. Each test stops its
+//! daemon when it ends (even on failure). Without containerd they skip with a message, unless
+//! LAYERSCOPE_REQUIRE_ENGINES=1 (as in CI), where they fail.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const REAL: &str = "tests/fixtures/real";
+
+/// A containerd of our own, killed when dropped.
+struct Containerd {
+    dir: tempfile::TempDir,
+    child: Child,
+}
+
+fn skip(msg: &str) -> Option<Containerd> {
+    if std::env::var("LAYERSCOPE_REQUIRE_ENGINES").as_deref() == Ok("1") {
+        panic!("{msg}");
+    }
+    eprintln!("skipping: {msg}");
+    None
+}
+
+impl Containerd {
+    fn start() -> Option<Containerd> {
+        let found = |bin: &str| {
+            Command::new(bin)
+                .arg("--version")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if !found("containerd") || !found("ctr") {
+            return skip(
+                "containerd and ctr are not installed (Debian: apt-get install containerd)",
+            );
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let p = |name: &str| dir.path().join(name).display().to_string();
+        let config = format!(
+            "version = 2\nroot = {root:?}\nstate = {state:?}\n\
+             disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
+             [grpc]\n  address = {sock:?}\n[ttrpc]\n  address = {ttrpc:?}\n[debug]\n  address = \"\"\n\
+             [metrics]\n  address = \"\"\n",
+            root = p("root"),
+            state = p("state"),
+            sock = p("c.sock"),
+            ttrpc = p("c.sock.ttrpc"),
+        );
+        std::fs::write(dir.path().join("config.toml"), config).unwrap();
+        let log = std::fs::File::create(dir.path().join("containerd.log")).unwrap();
+        let child = Command::new("containerd")
+            .arg("-c")
+            .arg(dir.path().join("config.toml"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let mut daemon = Containerd { dir, child };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !daemon.answers() {
+            let exited = daemon.child.try_wait().unwrap().is_some();
+            if exited || Instant::now() > deadline {
+                let log = std::fs::read_to_string(daemon.dir.path().join("containerd.log"));
+                return skip(&format!(
+                    "containerd did not start (it needs root): {}",
+                    log.unwrap_or_default().lines().last().unwrap_or_default()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(daemon)
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.dir.path().join("c.sock")
+    }
+
+    fn root(&self) -> String {
+        self.dir.path().join("root").display().to_string()
+    }
+
+    fn answers(&self) -> bool {
+        self.socket().exists()
+            && Command::new("ctr")
+                .arg("-a")
+                .arg(self.socket())
+                .arg("version")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+    }
+
+    fn ctr(&self, namespace: &str, args: &[&str]) {
+        let out = Command::new("ctr")
+            .arg("-a")
+            .arg(self.socket())
+            .args(["-n", namespace])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "ctr {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn import(&self, namespace: &str, fixture: &str) {
+        self.ctr(
+            namespace,
+            &["images", "import", &format!("{REAL}/{fixture}")],
+        );
+    }
+
+    /// layerscope's arguments to read `name` from this store.
+    fn args<'a>(
+        &'a self,
+        root: &'a str,
+        namespace: Option<&'a str>,
+        name: &'a str,
+    ) -> Vec<&'a str> {
+        let mut args = vec!["--source", "containerd", "--containerd-root", root];
+        if let Some(ns) = namespace {
+            args.extend(["--namespace", ns]);
+        }
+        args.push(name);
+        args
+    }
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn with(first: &[&str], rest: &[&str]) -> Vec<String> {
+    first.iter().chain(rest).map(|s| s.to_string()).collect()
+}
+
+fn json(args: &[String]) -> serde_json::Value {
+    json_of(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// The report of one image as its archive gives it; with `full`, its final tree and its secrets too.
+fn same_answers(archive: &str, store: &[&str], full: bool, what: &str) {
+    let archive = format!("{REAL}/{archive}");
+    let from_store = json(&with(&["--json", "-"], store));
+    assert_eq!(
+        comparable(&from_store),
+        comparable(&json_of(&["--json", "-", &archive])),
+        "{what}"
+    );
+    assert_eq!(from_store["image"]["format"], "containerd", "{what}");
+    if !full {
+        return;
+    }
+    assert_eq!(
+        json(&with(&["ls", "--json"], store)),
+        json_of(&["ls", "--json", &archive]),
+        "{what}"
+    );
+    assert_eq!(
+        json(&with(&["secrets", "--json"], store)),
+        json_of(&["secrets", "--json", &archive]),
+        "{what}"
+    );
+}
+
+#[test]
+fn images_in_containerd_give_the_reports_of_their_archives() {
+    let Some(c) = Containerd::start() else {
+        return;
+    };
+    c.import("moby", "docker25.tar");
+    c.import("k8s.io", "oci-gzip.tar");
+    c.import("default", "docker-legacy.tar");
+    c.import("other", "oci-zstd.tar");
+    let root = c.root();
+    let name = "layerscope-demo:1";
+    same_answers(
+        "docker25.tar",
+        &c.args(&root, Some("moby"), name),
+        true,
+        "moby",
+    );
+    same_answers(
+        "oci-gzip.tar",
+        &c.args(&root, Some("k8s.io"), name),
+        true,
+        "k8s.io",
+    );
+    same_answers(
+        "docker-legacy.tar",
+        &c.args(&root, Some("default"), name),
+        false,
+        "default",
+    );
+    same_answers(
+        "oci-zstd.tar",
+        &c.args(&root, Some("other"), name),
+        false,
+        "other namespace",
+    );
+    // Without --namespace the first of moby, k8s.io, default holding the name.
+    same_answers(
+        "docker25.tar",
+        &c.args(&root, None, name),
+        false,
+        "search order",
+    );
+    let short = c.args(&root, None, "docker.io/library/layerscope-demo:1");
+    same_answers("docker25.tar", &short, false, "qualified name");
+
+    // The prefix, and a file's bytes read again from the content store.
+    let prefixed = format!("containerd:{name}");
+    let out = run(&["cat", "--containerd-root", &root, &prefixed, "/etc/group"]);
+    assert!(out.status.success(), "{}", stderr_line(&out));
+    let from_archive = run(&["cat", &format!("{REAL}/docker25.tar"), "/etc/group"]);
+    assert_eq!(out.stdout, from_archive.stdout);
+    assert!(!out.stdout.is_empty());
+}
+
+/// containerd commits while its store is read without the lock: every lookup is whole (never an error, never
+/// another target), and a name committed before a lookup is seen by it.
+#[test]
+fn reads_without_the_lock_stay_whole_while_containerd_writes() {
+    let Some(c) = Containerd::start() else {
+        return;
+    };
+    c.import("k8s.io", "oci-gzip.tar");
+    let root = c.root();
+    let store = |name: &str| layerscope::source::ContainerdStore {
+        root: PathBuf::from(&root),
+        namespace: None,
+        reference: name.to_string(),
+    };
+    let target = store("layerscope-demo:1").find().unwrap().unwrap();
+    let committed = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        let writer = s.spawn(|| {
+            for i in 0..40 {
+                c.ctr(
+                    "k8s.io",
+                    &["images", "tag", "layerscope-demo:1", &format!("copy-{i}:1")],
+                );
+                committed.store(i + 1, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+        let mut reads = 0;
+        while !writer.is_finished() {
+            let done = committed.load(std::sync::atomic::Ordering::SeqCst);
+            let name = format!("copy-{}:1", done.saturating_sub(1));
+            let found = store(&name).find().unwrap();
+            if done > 0 {
+                let found = found.unwrap_or_else(|| panic!("{name} committed but not found"));
+                assert_eq!(
+                    (found.digest.as_str(), found.namespace.as_str()),
+                    (target.digest.as_str(), "k8s.io")
+                );
+            }
+            reads += 1;
+        }
+        writer.join().unwrap();
+        eprintln!("{reads} lookups while containerd committed 40 tags");
+    });
+    let r = json_of(&[
+        "--json",
+        "-",
+        "--source",
+        "containerd",
+        "--containerd-root",
+        &root,
+        "copy-39:1",
+    ]);
+    let archive = json_of(&["--json", "-", &format!("{REAL}/oci-gzip.tar")]);
+    assert_eq!(comparable(&r), comparable(&archive));
+}
+
+#[test]
+fn missing_images_blobs_and_stores_are_explained() {
+    let out = run(&[
+        "--source",
+        "containerd",
+        "--containerd-root",
+        "/nonexistent",
+        "x:1",
+    ]);
+    assert_bad_input(&out, "--containerd-root");
+    let Some(c) = Containerd::start() else {
+        return;
+    };
+    c.import("moby", "docker25.tar");
+    let root = c.root();
+    let out = run(&c.args(&root, None, "nothing-here:1"));
+    assert_bad_input(&out, "moby: docker.io/library/layerscope-demo:1");
+    let out = run(&c.args(&root, Some("k8s.io"), "layerscope-demo:1"));
+    assert_bad_input(&out, "namespace k8s.io");
+
+    // A layer blob containerd dropped after unpacking (discard_unpacked_layers on Kubernetes nodes).
+    let report = json(&with(
+        &["--json", "-"],
+        &c.args(&root, None, "layerscope-demo:1"),
+    ));
+    let digest = report["layers"][1]["blob_digest"].as_str().unwrap();
+    let hex = digest.trim_start_matches("sha256:");
+    let file = Path::new(&root)
+        .join("io.containerd.content.v1.content/blobs/sha256")
+        .join(hex);
+    std::fs::remove_file(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let out = run(&c.args(&root, None, "layerscope-demo:1"));
+    assert_bad_input(&out, "discard_unpacked_layers");
+}
