@@ -223,6 +223,26 @@ fn images_in_containerd_give_the_reports_of_their_archives() {
     let short = c.args(&root, None, "docker.io/library/layerscope-demo:1");
     same_answers("docker25.tar", &short, false, "qualified name");
 
+    // --source auto finds a name only containerd holds, after Docker and before podman.
+    c.ctr("k8s.io", &["images", "tag", name, "containerd-only:7"]);
+    let out = run(&[
+        "--json",
+        "-",
+        "--containerd-root",
+        &root,
+        "containerd-only:7",
+    ]);
+    assert!(out.status.success(), "{}", stderr_line(&out));
+    assert!(
+        stderr_line(&out).contains("(namespace k8s.io)"),
+        "{}",
+        stderr_line(&out)
+    );
+    let auto: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(auto["image"]["format"], "containerd");
+    let archive = json_of(&["--json", "-", &format!("{REAL}/oci-gzip.tar")]);
+    assert_eq!(comparable(&auto), comparable(&archive));
+
     // The prefix, and a file's bytes read again from the content store.
     let prefixed = format!("containerd:{name}");
     let out = run(&["cat", "--containerd-root", &root, &prefixed, "/etc/group"]);

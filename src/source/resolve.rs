@@ -127,7 +127,7 @@ pub fn open_source(
                 }
                 if prefix == "docker-daemon:" {
                     return docker_auto(rest, &docker_root)?
-                        .ok_or_else(|| not_found(rest, &docker_root));
+                        .ok_or_else(|| not_found(rest, &docker_root, containerd));
                 }
                 return open_source(rest, forced, Some(&docker_root), containerd);
             }
@@ -221,21 +221,22 @@ pub fn open_source(
                     "podman image save".into(),
                 ));
             }
-            Err(not_found(name, &docker_root))
+            Err(not_found(name, &docker_root, containerd))
         }
     }
 }
 
-fn not_found(name: &str, docker_root: &Path) -> Error {
+fn not_found(name: &str, docker_root: &Path, containerd: &ContainerdOptions) -> Error {
     Error::NotFound {
         path: name.to_string(),
         detail: format!(
             "not a file or directory, and no local engine has it (looked in the Docker store at {}, the Docker \
-             API at {}, containers-storage at {}, and podman)",
+             API at {}, the containerd store at {}, containers-storage at {}, and podman)",
             docker_root.display(),
             super::engine_api::docker_socket()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
+            ContainerdStore::new(containerd, name).root.display(),
             ContainersStorage::default_root().display()
         ),
     }
