@@ -2,7 +2,7 @@
 //! stored bytes, the diff_id over the uncompressed tar), and parsed into entries and whiteout markers.
 //! File contents are skipped (only hashed) unless asked for; memory grows with the number of entries only.
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 
@@ -114,10 +114,14 @@ pub trait Progress: Sync {
 pub struct NoProgress;
 impl Progress for NoProgress {}
 
+/// Captured files larger than this are not kept in memory: a source that can be read again reads them then;
+/// one that cannot (stdin) says to save the image to a file.
+pub const CAPTURE_LIMIT: u64 = 128 * 1024 * 1024;
+
 /// What to do while scanning.
 #[derive(Clone, Copy)]
 pub struct ScanOptions<'a> {
-    /// Keep the bytes of regular files at this normalised path, or at any path when `capture_all`.
+    /// Keep the bytes of regular files at this normalised path (each at most [`CAPTURE_LIMIT`] bytes).
     pub capture: Option<&'a [u8]>,
     pub progress: &'a dyn Progress,
     pub inspector: Option<&'a dyn ContentInspector>,
@@ -594,7 +598,11 @@ fn read_entries<R: Read>(
         let index = scan.entries.len() as u32;
         let read_error =
             |e: std::io::Error| format!("entry {}: {e}", path::display_absolute(&normalized));
-        if kind == EntryKind::File && capture.is_some_and(|c| c == &normalized[..]) {
+        // The entry yields at most `size` bytes, so this bounds the capture whatever the data.
+        if kind == EntryKind::File
+            && size <= CAPTURE_LIMIT
+            && capture.is_some_and(|c| c == &normalized[..])
+        {
             let mut data = Vec::new();
             entry.read_to_end(&mut data).map_err(read_error)?;
             scan.captured.push((index, data));
@@ -633,32 +641,110 @@ fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
     }
 }
 
-/// Reads the bytes of the entry at `index` from a layer blob (used to show a file as it was at some layer).
-pub fn read_entry_bytes<R: Read + Send>(reader: R, index: u32) -> Result<Vec<u8>, ScanError> {
+/// How much of an entry a copy wrote: all of it, or the first `limit` bytes of a longer one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Copied {
+    pub bytes: u64,
+    /// The entry holds more than the limit allowed.
+    pub truncated: bool,
+}
+
+/// A copy that failed, on the reading side (`E`) or on the writing side.
+#[derive(Debug)]
+pub enum CopyError<E> {
+    Read(E),
+    Write(io::Error),
+}
+
+impl<E: std::fmt::Display> std::fmt::Display for CopyError<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CopyError::Read(e) => e.fmt(f),
+            CopyError::Write(e) => e.fmt(f),
+        }
+    }
+}
+
+impl<E> CopyError<E> {
+    pub fn map_read<F>(self, f: impl FnOnce(E) -> F) -> CopyError<F> {
+        match self {
+            CopyError::Read(e) => CopyError::Read(f(e)),
+            CopyError::Write(e) => CopyError::Write(e),
+        }
+    }
+}
+
+/// Copies `from` to `out` in small steps (nothing the size of the entry is ever allocated), at most `limit`
+/// bytes when given.
+pub fn copy_limited(
+    from: &mut dyn Read,
+    out: &mut dyn Write,
+    limit: Option<u64>,
+) -> Result<Copied, CopyError<io::Error>> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut bytes = 0u64;
+    loop {
+        let room = limit.map_or(buf.len() as u64, |l| (l - bytes).min(buf.len() as u64));
+        if room == 0 {
+            // At the limit: one more byte says whether anything was left out.
+            let more = loop {
+                match from.read(&mut buf[..1]) {
+                    Ok(n) => break n > 0,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(CopyError::Read(e)),
+                }
+            };
+            return Ok(Copied {
+                bytes,
+                truncated: more,
+            });
+        }
+        let n = match from.read(&mut buf[..room as usize]) {
+            Ok(0) => {
+                return Ok(Copied {
+                    bytes,
+                    truncated: false,
+                });
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(CopyError::Read(e)),
+        };
+        out.write_all(&buf[..n]).map_err(CopyError::Write)?;
+        bytes += n as u64;
+    }
+}
+
+/// Copies the bytes of the entry at `index` of a layer blob to `out` (at most `limit` bytes when given), as
+/// they stream out of the blob: used to show or extract a file as it was at some layer.
+pub fn copy_entry<R: Read + Send>(
+    reader: R,
+    index: u32,
+    out: &mut dyn Write,
+    limit: Option<u64>,
+) -> Result<Copied, CopyError<ScanError>> {
+    let read_error = |e: String| CopyError::Read(ScanError(e));
     let (_, decoded) =
-        compression::decoder(reader).map_err(|e| ScanError(format!("cannot read layer: {e}")))?;
+        compression::decoder(reader).map_err(|e| read_error(format!("cannot read layer: {e}")))?;
     let mut archive = tar::Archive::new(decoded);
     let entries = archive
         .entries()
-        .map_err(|e| ScanError(format!("not a tar: {e}")))?;
+        .map_err(|e| read_error(format!("not a tar: {e}")))?;
     let mut position = 0u32;
     for entry in entries {
-        let mut entry = entry.map_err(|e| ScanError(format!("corrupt or truncated tar: {e}")))?;
+        let mut entry = entry.map_err(|e| read_error(format!("corrupt or truncated tar: {e}")))?;
         let normalized = path::normalize(&entry.path_bytes());
         let name = normalized.rsplit(|&b| b == b'/').next().unwrap_or_default();
         if name.starts_with(b".wh.") || normalized.is_empty() {
             continue;
         }
         if position == index {
-            let mut data = Vec::new();
-            entry
-                .read_to_end(&mut data)
-                .map_err(|e| ScanError(format!("cannot read entry: {e}")))?;
-            return Ok(data);
+            return copy_limited(&mut entry, out, limit)
+                .map_err(|e| e.map_read(|e| ScanError(format!("cannot read entry: {e}"))));
         }
         position += 1;
     }
-    Err(ScanError(format!("entry {index} not found in the layer")))
+    Err(read_error(format!("entry {index} not found in the layer")))
 }
 
 #[cfg(test)]
@@ -745,7 +831,9 @@ mod tests {
         };
         let scan = scan_blob(&t[..], opts).unwrap();
         assert_eq!(scan.captured, vec![(1, b"second".to_vec())]);
-        assert_eq!(read_entry_bytes(&t[..], 0).unwrap(), b"first");
+        let mut first = Vec::new();
+        copy_entry(&t[..], 0, &mut first, None).unwrap();
+        assert_eq!(first, b"first");
     }
 
     /// Reports what it was given: the length and the first and last bytes of each file it inspects.

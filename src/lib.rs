@@ -45,6 +45,7 @@ pub mod error;
 pub mod escape;
 pub mod image;
 pub mod layer;
+pub mod oci;
 pub mod path;
 pub mod report;
 pub mod secrets;

@@ -279,3 +279,58 @@ fn usage_errors_exit_2() {
     );
     assert_bad_input(&run(&["cat", &path, "/nope"]), "not in any layer");
 }
+
+#[test]
+fn sha512_digests_are_refused_unless_no_verify() {
+    use sha2::{Digest, Sha512};
+    let dir = tempfile::tempdir().unwrap();
+    let img = simple();
+    let mut files = vec![(
+        "oci-layout".to_string(),
+        br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec(),
+    )];
+    let mut add512 = |honest: &[u8], stored: Vec<u8>| {
+        let hex = hex::encode(Sha512::digest(honest));
+        files.push((format!("blobs/sha512/{hex}"), stored));
+        format!("sha512:{hex}")
+    };
+    // Every blob named by a sha512 digest, and every one tampered: nothing here matches what it is named by.
+    let tampered_layer = layer(&[file("a", b"evil")]);
+    let mut evil = img.clone();
+    evil.layers[0] = tampered_layer.clone();
+    let config = add512(&img.config(), evil.config());
+    let layers: Vec<_> = evil
+        .layers
+        .iter()
+        .zip(&img.layers)
+        .map(|(stored, honest)| {
+            json!({"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                   "digest": add512(honest, stored.clone()), "size": stored.len()})
+        })
+        .collect();
+    let manifest = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 1},
+        "layers": layers,
+    }))
+    .unwrap();
+    let manifest_digest = sha256(&manifest);
+    files.push((
+        format!("blobs/sha256/{}", hexof(&manifest_digest)),
+        manifest,
+    ));
+    files.push((
+        "index.json".into(),
+        serde_json::to_vec(&json!({"schemaVersion": 2, "manifests": [
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest_digest, "size": 1,
+             "platform": {"os": "linux", "architecture": "amd64"}}]}))
+        .unwrap(),
+    ));
+    let path = write_file(dir.path(), "sha512.tar", &tar_files(&files));
+    let out = run(&["cat", &path, "/a"]);
+    assert!(out.stdout.is_empty());
+    assert_bad_input(&out, "sha512 digest, which layerscope does not verify");
+    let out = run(&["cat", &path, "/a", "--no-verify"]);
+    assert_eq!(out.stdout, b"evil", "{}", stderr_line(&out));
+}

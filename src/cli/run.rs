@@ -329,10 +329,18 @@ fn cat(args: CatArgs) -> Result<i32> {
             detail: format!("is {what} at layer {}", event.layer),
         });
     };
-    let bytes = loaded.entry_bytes(layer as usize, index)?;
+    // Streamed: a file of any size passes through a small buffer.
     let mut out = std::io::stdout().lock();
-    match out.write_all(&bytes).and_then(|_| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::io("stdout", e)),
+    let copied = loaded
+        .copy_entry(layer as usize, index, &mut out, None)
+        .and_then(|_| out.flush().map_err(layerscope::layer::CopyError::Write));
+    match copied {
+        Err(layerscope::layer::CopyError::Read(e)) => Err(e),
+        Err(layerscope::layer::CopyError::Write(e))
+            if e.kind() != std::io::ErrorKind::BrokenPipe =>
+        {
+            Err(Error::io("stdout", e))
+        }
         _ => Ok(0),
     }
 }

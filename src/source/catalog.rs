@@ -9,6 +9,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::beneath::{self, Beneath};
 use crate::compression::Compression;
 use crate::error::{Error, Result};
 use crate::layer::{self, LayerScan, ScanError, ScanOptions};
@@ -54,37 +55,36 @@ fn missing(origin: &str, key: &str) -> Error {
     }
 }
 
-fn read_limited(origin: &str, key: &str, mut reader: impl Read, size: u64) -> Result<Vec<u8>> {
-    if size > META_LIMIT {
-        return Err(Error::invalid(
-            format!("{origin}: {key}"),
-            format!("{size} bytes is too large for image metadata"),
-        ));
-    }
-    let mut data = Vec::with_capacity(size as usize);
-    reader
-        .read_to_end(&mut data)
-        .map_err(|e| Error::io(format!("{origin}: {key}"), e))?;
-    Ok(data)
+/// Reads a metadata file, refusing it past [`META_LIMIT`] bytes actually read (never trusting a claimed size).
+fn read_limited(origin: &str, key: &str, reader: impl Read) -> Result<Vec<u8>> {
+    beneath::read_at_most(reader, META_LIMIT).map_err(|e| Error::io(format!("{origin}: {key}"), e))
 }
 
-/// An OCI layout (or an unpacked `docker save`) in a directory.
+/// An OCI layout (or an unpacked `docker save`) in a directory. Every file is opened through [`Beneath`]: only
+/// regular files inside the directory, whatever symlinks it holds.
 pub(crate) struct DirCatalog {
     origin: String,
     root: PathBuf,
+    dir: Beneath,
 }
 
 impl DirCatalog {
-    pub(crate) fn new(origin: &str, root: &Path) -> DirCatalog {
-        DirCatalog {
+    pub(crate) fn new(origin: &str, root: &Path) -> Result<DirCatalog> {
+        Ok(DirCatalog {
             origin: origin.to_string(),
             root: root.to_path_buf(),
-        }
+            dir: Beneath::open(root).map_err(|e| Error::io(origin, e))?,
+        })
     }
 
-    fn file(&self, key: &str) -> PathBuf {
-        // Keys are normalised, so they cannot climb out of the layout.
-        self.root.join(self::key(key.as_bytes()))
+    fn open(&self, key: &str) -> Result<File> {
+        // Keys are normalised (no `..`); the open itself keeps symlinks from leading out.
+        self.dir
+            .file(self::key(key.as_bytes()).as_bytes())
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => missing(&self.origin, key),
+                _ => Error::io(format!("{}: {key}", self.origin), e),
+            })
     }
 }
 
@@ -96,30 +96,23 @@ impl Catalog for DirCatalog {
         true
     }
     fn contains(&self, key: &str) -> bool {
-        self.file(key).is_file()
+        // Present but refused (a FIFO, a link out) counts as present, so reading it says why it was refused.
+        !matches!(self.open(key), Err(Error::Missing { .. }))
     }
     fn size_of(&self, key: &str) -> Option<u64> {
-        std::fs::metadata(self.file(key)).ok().map(|m| m.len())
+        self.open(key).ok()?.metadata().ok().map(|m| m.len())
     }
     fn read_meta(&self, key: &str) -> Result<Vec<u8>> {
-        let file = File::open(self.file(key)).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => missing(&self.origin, key),
-            _ => Error::io(format!("{}: {key}", self.origin), e),
-        })?;
-        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-        read_limited(&self.origin, key, file, size)
+        read_limited(&self.origin, key, self.open(key)?)
     }
     fn scan(&self, key: &str, opts: ScanOptions<'_>) -> Result<Arc<LayerScan>, ScanError> {
-        let file =
-            File::open(self.file(key)).map_err(|e| ScanError(format!("cannot open: {e}")))?;
+        let file = self
+            .open(key)
+            .map_err(|e| ScanError(format!("cannot open: {e}")))?;
         layer::scan_blob(file, opts).map(Arc::new)
     }
     fn reopen(&self, key: &str) -> Option<Result<Box<dyn Read + Send + '_>>> {
-        Some(
-            File::open(self.file(key))
-                .map(|f| Box::new(f) as Box<dyn Read + Send>)
-                .map_err(|e| Error::io(format!("{}: {key}", self.origin), e)),
-        )
+        Some(self.open(key).map(|f| Box::new(f) as Box<dyn Read + Send>))
     }
     fn sample_names(&self) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(&self.root)
@@ -240,8 +233,8 @@ impl Catalog for TarCatalog {
         self.locate(key).map(|(_, size)| size)
     }
     fn read_meta(&self, key: &str) -> Result<Vec<u8>> {
-        let (reader, size) = self.open_member(key)?;
-        read_limited(&self.origin, key, reader, size)
+        let (reader, _) = self.open_member(key)?;
+        read_limited(&self.origin, key, reader)
     }
     fn scan(&self, key: &str, opts: ScanOptions<'_>) -> Result<Arc<LayerScan>, ScanError> {
         let (reader, _) = self

@@ -3,6 +3,7 @@
 //! resolver ([`layout`]); engine stores will implement [`ImageSource`] directly.
 
 mod bbolt;
+mod beneath;
 mod catalog;
 mod containerd;
 mod engine_api;
@@ -14,8 +15,7 @@ mod stream;
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
-use std::os::unix::ffi::OsStrExt;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -24,7 +24,10 @@ use rayon::prelude::*;
 use crate::compression::{self, Compression};
 use crate::error::{Error, Result};
 use crate::image::{Image, ImageMeta, Layer, map_history};
-use crate::layer::{self, ContentInspector, LayerScan, Progress, ScanError, ScanOptions};
+use crate::layer::{
+    self, ContentInspector, Copied, CopyError, LayerScan, Progress, ScanError, ScanOptions,
+};
+use crate::oci::Digest;
 use catalog::{Catalog, DirCatalog, TarCatalog};
 pub use containerd::{ContainerdOptions, ContainerdStore, Target as ContainerdTarget};
 pub use layout::{Selection, normalize_reference, reference_matches};
@@ -64,61 +67,117 @@ pub trait ImageSource {
 /// A loaded image plus what is needed to read a file's bytes again later.
 pub struct LoadedImage {
     pub image: Image,
-    reader: Box<dyn EntryBytes>,
+    reader: Box<dyn EntryReader>,
 }
 
-/// Reads the bytes of one entry of one layer again, from wherever the layer lives.
-pub(crate) trait EntryBytes: Send + Sync {
-    fn entry_bytes(&self, image: &Image, layer: usize, entry: u32) -> Result<Vec<u8>>;
+/// Copies the bytes of one entry of one layer again, from wherever the layer lives.
+pub(crate) trait EntryReader: Send + Sync {
+    fn copy_entry(
+        &self,
+        image: &Image,
+        layer: usize,
+        entry: u32,
+        out: &mut dyn Write,
+        limit: Option<u64>,
+    ) -> Result<Copied, CopyError<Error>>;
 }
 
 /// Layers that are blobs in a catalog: re-read the blob up to the entry.
 struct CatalogEntries(Box<dyn Catalog + Send>);
 
-impl EntryBytes for CatalogEntries {
-    fn entry_bytes(&self, image: &Image, layer: usize, entry: u32) -> Result<Vec<u8>> {
+impl EntryReader for CatalogEntries {
+    fn copy_entry(
+        &self,
+        image: &Image,
+        layer: usize,
+        entry: u32,
+        out: &mut dyn Write,
+        limit: Option<u64>,
+    ) -> Result<Copied, CopyError<Error>> {
         let l = &image.layers[layer];
         let reader = match self.0.reopen(&l.blob_path) {
-            Some(r) => r?,
+            Some(r) => r.map_err(CopyError::Read)?,
             None => {
-                return Err(Error::Usage(format!(
-                    "{}: this entry was not captured and a stream cannot be read twice; save the image to a file",
-                    image.meta.source
-                )));
+                let e = &l.scan.entries[entry as usize];
+                return Err(CopyError::Read(Error::Usage(format!(
+                    "{}: {} holds {} bytes, more than the {} MiB kept while reading a stream, which cannot be \
+                     read twice; save the image to a file and read that",
+                    image.meta.source,
+                    crate::path::display_absolute(&e.path),
+                    e.size,
+                    layer::CAPTURE_LIMIT >> 20
+                ))));
             }
         };
-        layer::read_entry_bytes(reader, entry).map_err(|e| Error::Layer {
-            index: layer,
-            path: l.blob_path.clone(),
-            detail: e.0,
+        layer::copy_entry(reader, entry, out, limit).map_err(|e| {
+            e.map_read(|e| Error::Layer {
+                index: layer,
+                path: l.blob_path.clone(),
+                detail: e.0,
+            })
         })
     }
 }
 
-/// Layers that are directories (engine stores): read the file in place.
-pub(crate) struct DirEntries(pub Vec<PathBuf>);
+/// Layers that are directories (engine stores): read the file in place, never leaving the layer directory.
+pub(crate) struct DirEntries(pub Vec<beneath::Beneath>);
 
-impl EntryBytes for DirEntries {
-    fn entry_bytes(&self, image: &Image, layer: usize, entry: u32) -> Result<Vec<u8>> {
-        let e = &image.layers[layer].scan.entries[entry as usize];
-        let path = self.0[layer].join(std::ffi::OsStr::from_bytes(&e.path));
-        std::fs::read(&path).map_err(|err| Error::io(path.display().to_string(), err))
+impl EntryReader for DirEntries {
+    fn copy_entry(
+        &self,
+        image: &Image,
+        layer: usize,
+        entry: u32,
+        out: &mut dyn Write,
+        limit: Option<u64>,
+    ) -> Result<Copied, CopyError<Error>> {
+        let l = &image.layers[layer];
+        let e = &l.scan.entries[entry as usize];
+        let shown = || format!("{}/{}", l.blob_path, crate::path::display(&e.path));
+        let file = self.0[layer]
+            .file(&e.path)
+            .map_err(|err| CopyError::Read(Error::io(shown(), err)))?;
+        layer::copy_limited(&mut file.take(e.size), out, limit)
+            .map_err(|err| err.map_read(|err| Error::io(shown(), err)))
     }
 }
 
 impl LoadedImage {
-    /// The bytes of entry `entry` of layer `layer`, from the capture made while loading or by reading the blob
-    /// again when the source allows it.
-    pub fn entry_bytes(&self, layer: usize, entry: u32) -> Result<Vec<u8>> {
+    /// Copies the bytes of entry `entry` of layer `layer` to `out` as they are read (at most `limit` bytes when
+    /// given): from the capture made while loading, or by reading the layer again when the source allows it.
+    pub fn copy_entry(
+        &self,
+        layer: usize,
+        entry: u32,
+        out: &mut dyn Write,
+        limit: Option<u64>,
+    ) -> Result<Copied, CopyError<Error>> {
         let l = self
             .image
             .layers
             .get(layer)
-            .ok_or_else(|| Error::Usage(format!("no layer {layer}")))?;
-        if let Some((_, data)) = l.scan.captured.iter().find(|(i, _)| *i == entry) {
-            return Ok(data.clone());
+            .ok_or_else(|| CopyError::Read(Error::Usage(format!("no layer {layer}"))))?;
+        if l.scan.entries.get(entry as usize).is_none() {
+            return Err(CopyError::Read(Error::Usage(format!(
+                "no entry {entry} in layer {layer}"
+            ))));
         }
-        self.reader.entry_bytes(&self.image, layer, entry)
+        if let Some((_, data)) = l.scan.captured.iter().find(|(i, _)| *i == entry) {
+            return layer::copy_limited(&mut &data[..], out, limit)
+                .map_err(|e| e.map_read(|e| Error::io("capture", e)));
+        }
+        self.reader
+            .copy_entry(&self.image, layer, entry, out, limit)
+    }
+
+    /// The first `limit` bytes of an entry (for showing it), and whether the entry holds more.
+    pub fn entry_prefix(&self, layer: usize, entry: u32, limit: u64) -> Result<(Vec<u8>, bool)> {
+        let mut bytes = Vec::new();
+        match self.copy_entry(layer, entry, &mut bytes, Some(limit)) {
+            Ok(copied) => Ok((bytes, copied.truncated)),
+            Err(CopyError::Read(e)) => Err(e),
+            Err(CopyError::Write(e)) => Err(Error::io("memory", e)),
+        }
     }
 }
 
@@ -148,7 +207,7 @@ impl ArchiveSource {
         };
         let meta = std::fs::metadata(path).map_err(|e| Error::io(&self.name, e))?;
         if meta.is_dir() {
-            return Ok(Box::new(DirCatalog::new(&self.name, path)));
+            return Ok(Box::new(DirCatalog::new(&self.name, path)?));
         }
         let mut file = File::open(path).map_err(|e| Error::io(&self.name, e))?;
         let mut head = Vec::with_capacity(512);
@@ -236,6 +295,27 @@ pub(crate) fn load_catalog(
 ) -> Result<LoadedImage> {
     {
         let resolved = layout::resolve(catalog.as_ref(), &opts.selection)?;
+        let diff_ids = &resolved.config.rootfs.diff_ids;
+        let verify = opts.selection.verify;
+        if verify {
+            // Refuse digests that cannot be checked before reading any layer.
+            for (index, lref) in resolved.layers.iter().enumerate() {
+                if let Some(d) = &lref.digest {
+                    layout::check_verifiable(&format!("{name}: layer {index} ({})", lref.key), d)?;
+                }
+                declared_digest(name, index, lref, diff_ids.get(index).map(String::as_str))?;
+            }
+        }
+        if verify && diff_ids.len() != resolved.layers.len() {
+            return Err(Error::invalid(
+                name,
+                format!(
+                    "the config lists {} diff_ids but the manifest {} layers (--no-verify reads it anyway)",
+                    diff_ids.len(),
+                    resolved.layers.len()
+                ),
+            ));
+        }
         let scan = opts.scan_options(progress);
         // One blob may back several layers (Docker 25+ dedups the empty layer): scan each once, in parallel.
         let mut keys: Vec<&str> = resolved.layers.iter().map(|l| l.key.as_str()).collect();
@@ -248,18 +328,6 @@ pub(crate) fn load_catalog(
             .map(|k| (*k, catalog.scan(k, scan)))
             .collect();
         let histories = map_history(&resolved.config.history, resolved.layers.len());
-        let diff_ids = &resolved.config.rootfs.diff_ids;
-        let verify = opts.selection.verify;
-        if verify && diff_ids.len() != resolved.layers.len() {
-            return Err(Error::invalid(
-                name,
-                format!(
-                    "the config lists {} diff_ids but the manifest {} layers (--no-verify reads it anyway)",
-                    diff_ids.len(),
-                    resolved.layers.len()
-                ),
-            ));
-        }
         let mut layers = Vec::with_capacity(resolved.layers.len());
         for ((index, lref), history) in resolved.layers.iter().enumerate().zip(histories) {
             let scan = match &scans[lref.key.as_str()] {
@@ -288,31 +356,12 @@ pub(crate) fn load_catalog(
             };
             let declared = diff_ids.get(index).cloned();
             if verify {
-                if let Some(expected) = lref.digest.as_deref().filter(|d| d.starts_with("sha256:"))
-                {
-                    if expected != scan.blob_digest {
-                        return Err(Error::DigestMismatch {
-                            path: format!("{name}: layer {index} ({})", lref.key),
-                            actual: scan.blob_digest.clone(),
-                            expected: expected.to_string(),
-                        });
-                    }
-                }
-                if let Some(expected) = declared.as_deref().filter(|d| d.starts_with("sha256:")) {
-                    if expected != scan.diff_id {
-                        return Err(Error::DiffIdMismatch {
-                            index,
-                            path: lref.key.clone(),
-                            actual: scan.diff_id.clone(),
-                            expected: expected.to_string(),
-                        });
-                    }
-                }
+                verify_layer(name, index, lref, declared.as_deref(), &scan)?;
             }
             layers.push(Layer {
                 index,
                 blob_path: lref.key.clone(),
-                media_type: lref.media_type.clone(),
+                media_type: lref.media_type.as_ref().map(ToString::to_string),
                 diff_id: declared.unwrap_or_else(|| scan.diff_id.clone()),
                 history,
                 scan,
@@ -325,8 +374,8 @@ pub(crate) fn load_catalog(
             archive_compression: catalog.archive_compression(),
             reference: resolved.reference,
             platform: resolved.platform,
-            config_digest: resolved.config_digest,
-            manifest_digest: resolved.manifest_digest,
+            config_digest: resolved.config_digest.to_string(),
+            manifest_digest: resolved.manifest_digest.map(|d| d.to_string()),
             config: resolved.config,
         };
         Ok(LoadedImage {
@@ -334,6 +383,55 @@ pub(crate) fn load_catalog(
             reader: Box::new(CatalogEntries(catalog)),
         })
     }
+}
+
+/// A config's diff_id for a layer, parsed and checkable (sha256); `None` when the config lists none.
+fn declared_digest(
+    name: &str,
+    index: usize,
+    lref: &layout::LayerRef,
+    declared: Option<&str>,
+) -> Result<Option<Digest>> {
+    let Some(text) = declared else {
+        return Ok(None);
+    };
+    let what = format!("{name}: layer {index} ({})", lref.key);
+    let digest: Digest = text
+        .parse()
+        .map_err(|e: crate::oci::DigestError| Error::invalid(&what, format!("diff_id: {e}")))?;
+    layout::check_verifiable(&what, &digest)?;
+    Ok(Some(digest))
+}
+
+/// Checks a scanned layer against its descriptor's digest and the config's diff_id.
+fn verify_layer(
+    name: &str,
+    index: usize,
+    lref: &layout::LayerRef,
+    declared: Option<&str>,
+    scan: &LayerScan,
+) -> Result<()> {
+    if let Some(expected) = &lref.digest {
+        layout::check_verifiable(&format!("{name}: layer {index} ({})", lref.key), expected)?;
+        if expected.as_str() != scan.blob_digest {
+            return Err(Error::DigestMismatch {
+                path: format!("{name}: layer {index} ({})", lref.key),
+                actual: scan.blob_digest.clone(),
+                expected: expected.to_string(),
+            });
+        }
+    }
+    if let Some(expected) = declared_digest(name, index, lref, declared)? {
+        if expected.as_str() != scan.diff_id {
+            return Err(Error::DiffIdMismatch {
+                index,
+                path: lref.key.clone(),
+                actual: scan.diff_id.clone(),
+                expected: expected.to_string(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Opens what the user named: a file, a directory, or `-` for stdin.
@@ -345,4 +443,172 @@ pub fn open(name: &str) -> Result<Box<dyn ImageSource>> {
         });
     }
     Ok(Box::new(ArchiveSource::new(name)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layer::NoProgress;
+
+    const GIB: u64 = 1 << 30;
+
+    /// A numeric tar field: octal when it fits, else GNU base-256.
+    fn number(field: &mut [u8], value: u64) {
+        let octal = format!("{value:0width$o}", width = field.len() - 1);
+        if octal.len() < field.len() {
+            field[..octal.len()].copy_from_slice(octal.as_bytes());
+            field[octal.len()] = 0;
+        } else {
+            field.fill(0);
+            field[0] = 0x80;
+            let at = field.len() - 8;
+            field[at..].copy_from_slice(&value.to_be_bytes());
+        }
+    }
+
+    /// A layer tar holding `big`, a GNU sparse file of `real` bytes that are all holes but its last 5
+    /// (`tail!`), and `small`.
+    fn sparse_layer(real: u64) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_path("big").unwrap();
+        h.set_entry_type(tar::EntryType::GNUSparse);
+        h.set_mode(0o644);
+        h.set_size(5);
+        let gnu = h.as_gnu_mut().unwrap();
+        number(&mut gnu.sparse[0].offset, real - 5);
+        number(&mut gnu.sparse[0].numbytes, 5);
+        number(&mut gnu.realsize, real);
+        h.set_cksum();
+        b.append(&h, &b"tail!"[..]).unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_size(5);
+        h.set_mode(0o644);
+        b.append_data(&mut h, "small", &b"small"[..]).unwrap();
+        b.into_inner().unwrap()
+    }
+
+    /// A legacy `docker save` of one image whose one layer is `layer`: (name, bytes) of each file.
+    fn save(layer: &[u8]) -> Vec<(String, Vec<u8>)> {
+        let config = serde_json::to_vec(&serde_json::json!({
+            "architecture": "amd64", "os": "linux",
+            "rootfs": {"type": "layers", "diff_ids": [Digest::sha256_of(layer).to_string()]},
+        }))
+        .unwrap();
+        let manifest = serde_json::json!([{
+            "Config": "config.json", "RepoTags": ["t:1"], "Layers": ["l/layer.tar"]
+        }]);
+        vec![
+            ("config.json".into(), config),
+            ("l/layer.tar".into(), layer.to_vec()),
+            (
+                "manifest.json".into(),
+                serde_json::to_vec(&manifest).unwrap(),
+            ),
+        ]
+    }
+
+    fn options(capture: &[u8]) -> LoadOptions {
+        LoadOptions {
+            selection: Selection {
+                verify: true,
+                ..Selection::default()
+            },
+            capture: Some(capture.to_vec()),
+            inspector: None,
+        }
+    }
+
+    fn load_dir(files: &[(String, Vec<u8>)], capture: &[u8]) -> (tempfile::TempDir, LoadedImage) {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, data) in files {
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, data).unwrap();
+        }
+        let source = ArchiveSource::new(&dir.path().to_string_lossy());
+        let loaded = source.load(&options(capture), &NoProgress).unwrap();
+        (dir, loaded)
+    }
+
+    fn load_stream(files: &[(String, Vec<u8>)], capture: &[u8]) -> LoadedImage {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, data) in files {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            b.append_data(&mut h, name, &data[..]).unwrap();
+        }
+        let outer = b.into_inner().unwrap();
+        let opts = options(capture);
+        let catalog = stream_catalog("-", &outer[..], opts.scan_options(&NoProgress)).unwrap();
+        load_catalog("-", catalog, &opts, &NoProgress).unwrap()
+    }
+
+    fn index_of(loaded: &LoadedImage, path: &[u8]) -> u32 {
+        let entries = &loaded.image.layers[0].scan.entries;
+        entries.iter().position(|e| &*e.path == path).unwrap() as u32
+    }
+
+    /// Counts what is written, keeps nothing.
+    struct Counter(u64, Vec<u8>);
+
+    impl Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len() as u64;
+            // The last few bytes, to check the tail arrived.
+            self.1 = buf[buf.len().saturating_sub(5)..].to_vec();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_huge_sparse_entry_is_read_as_a_bounded_prefix() {
+        let (_dir, loaded) = load_dir(&save(&sparse_layer(1 << 40)), b"big");
+        let big = index_of(&loaded, b"big");
+        assert_eq!(
+            loaded.image.layers[0].scan.entries[big as usize].size,
+            1 << 40
+        );
+        // Too large to capture; read again from the layer instead.
+        assert!(loaded.image.layers[0].scan.captured.is_empty());
+        let started = std::time::Instant::now();
+        let (head, cut) = loaded.entry_prefix(0, big, 1 << 20).unwrap();
+        assert_eq!((head.len(), cut), (1 << 20, true));
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        let small = index_of(&loaded, b"small");
+        assert_eq!(
+            loaded.entry_prefix(0, small, 1 << 20).unwrap(),
+            (b"small".to_vec(), false)
+        );
+    }
+
+    #[test]
+    fn a_large_sparse_entry_streams_without_being_held() {
+        let (_dir, loaded) = load_dir(&save(&sparse_layer(2 * GIB)), b"big");
+        let big = index_of(&loaded, b"big");
+        let mut out = Counter(0, Vec::new());
+        let copied = loaded.copy_entry(0, big, &mut out, None).unwrap();
+        assert_eq!((copied.bytes, copied.truncated), (2 * GIB, false));
+        assert_eq!((out.0, out.1.as_slice()), (2 * GIB, &b"tail!"[..]));
+    }
+
+    #[test]
+    fn a_stream_keeps_small_files_and_says_to_save_large_ones() {
+        let files = save(&sparse_layer(2 * GIB));
+        let loaded = load_stream(&files, b"small");
+        let small = index_of(&loaded, b"small");
+        assert_eq!(
+            loaded.entry_prefix(0, small, 100).unwrap(),
+            (b"small".to_vec(), false)
+        );
+        let loaded = load_stream(&files, b"big");
+        assert!(loaded.image.layers[0].scan.captured.is_empty());
+        let big = index_of(&loaded, b"big");
+        let err = loaded.entry_prefix(0, big, 100).unwrap_err().to_string();
+        assert!(err.contains("save the image to a file"), "{err}");
+    }
 }

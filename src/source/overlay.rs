@@ -5,11 +5,14 @@
 
 use std::collections::HashMap;
 use std::fs::File;
+use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
-use crate::layer::{EntryKind, Feed, LayerEntry, LayerScan, ScanError, ScanOptions, inspecting};
+use crate::layer::{
+    CAPTURE_LIMIT, EntryKind, Feed, LayerEntry, LayerScan, ScanError, ScanOptions, inspecting,
+};
 
 fn xattr_is(path: &Path, names: &[&str], values: &[&[u8]]) -> bool {
     names.iter().any(|n| {
@@ -61,8 +64,10 @@ fn walk(
     mut feed: Option<&mut Feed<'_, '_>>,
 ) -> Result<(), ScanError> {
     let mut inodes: HashMap<(u64, u64), Box<[u8]>> = HashMap::new();
+    // The store checked `dir` is a real directory; the walk itself follows no link, the root's included.
     let walk = walkdir::WalkDir::new(dir)
         .follow_links(false)
+        .follow_root_links(false)
         .sort_by_file_name();
     for item in walk {
         let item = item.map_err(|e| ScanError(format!("cannot read {}: {e}", dir.display())))?;
@@ -129,10 +134,14 @@ fn walk(
                         })?;
                 }
             }
-            if opts.capture.is_some_and(|c| c == &rel[..]) {
-                let data = std::fs::read(item.path()).map_err(|e| {
-                    ScanError(format!("cannot read {}: {e}", item.path().display()))
-                })?;
+            // A store is read again for the bytes of a large file; only small ones are kept.
+            if size <= CAPTURE_LIMIT && opts.capture.is_some_and(|c| c == &rel[..]) {
+                let mut data = Vec::new();
+                File::open(item.path())
+                    .and_then(|f| f.take(CAPTURE_LIMIT).read_to_end(&mut data))
+                    .map_err(|e| {
+                        ScanError(format!("cannot read {}: {e}", item.path().display()))
+                    })?;
                 scan.captured.push((index, data));
             }
         }

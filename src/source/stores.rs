@@ -2,6 +2,7 @@
 //! containers-storage (podman, `/var/lib/containers/storage`). Each layer directory is walked into the same
 //! `LayerScan` a tar gives (see `overlay.rs`), layers in parallel.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -9,24 +10,90 @@ use base64::Engine as _;
 use rayon::prelude::*;
 use serde::Deserialize;
 
-use super::layout::{reference_matches, sha256_of};
+use super::beneath::{self, Beneath};
+use super::layout::reference_matches;
 use super::{DirEntries, ImageSource, LoadOptions, LoadedImage, overlay};
 use crate::error::{Error, Result};
 use crate::image::{Format, Image, ImageConfig, ImageMeta, Layer, map_history};
 use crate::layer::Progress;
+use crate::oci::{Algorithm, Digest};
 
-fn read(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| match e.kind() {
+/// Store metadata files are small; anything larger is refused.
+const STORE_META_LIMIT: u64 = 256 * 1024 * 1024;
+
+/// A store's data root, opened once: every file under it is read through [`Beneath`] (regular files inside the
+/// root only) and every layer directory is checked to be a real directory below it.
+struct Store {
+    root: PathBuf,
+    dir: Beneath,
+}
+
+impl Store {
+    fn open(root: &Path) -> Result<Store> {
+        Ok(Store {
+            root: root.to_path_buf(),
+            dir: Beneath::open(root).map_err(|e| store_error(root, e))?,
+        })
+    }
+
+    fn shown(&self, rel: &str) -> String {
+        self.root.join(rel).display().to_string()
+    }
+
+    /// A metadata file under the root.
+    fn read(&self, rel: &str) -> Result<Vec<u8>> {
+        self.dir
+            .read_limited(rel.as_bytes(), STORE_META_LIMIT)
+            .map_err(|e| store_error(&self.root.join(rel), e))
+    }
+
+    fn read_text(&self, rel: &str) -> Result<String> {
+        Ok(String::from_utf8_lossy(&self.read(rel)?).trim().to_string())
+    }
+
+    fn json<T: serde::de::DeserializeOwned>(&self, rel: &str) -> Result<T> {
+        serde_json::from_slice(&self.read(rel)?).map_err(|e| Error::json(self.shown(rel), &e))
+    }
+
+    /// A layer directory (`overlay2/<cache-id>/diff`): its path for the walk, and a confined handle to read
+    /// its files again later.
+    fn layer_dir(&self, parts: &[&str]) -> Result<(PathBuf, Beneath)> {
+        let rel = parts.join("/");
+        let path = beneath::real_directory(&self.root, parts)
+            .map_err(|e| store_error(&self.root.join(&rel), e))?;
+        let dir = self
+            .dir
+            .directory(rel.as_bytes())
+            .map_err(|e| store_error(&path, e))?;
+        Ok((path, dir))
+    }
+}
+
+fn store_error(path: &Path, e: std::io::Error) -> Error {
+    match e.kind() {
         std::io::ErrorKind::PermissionDenied => Error::invalid(
             path.display().to_string(),
             "permission denied: run with access to the engine's data root, or use --source docker (the API)",
         ),
         _ => Error::io(path.display().to_string(), e),
-    })
+    }
 }
 
-fn read_text(path: &Path) -> Result<String> {
-    Ok(String::from_utf8_lossy(&read(path)?).trim().to_string())
+/// An ID a store recorded (image, layer, chain or cache ID), checked to be a sha256 digest or its bare hex
+/// before it becomes part of a path.
+fn store_id(shown: &str, what: &str, text: &str) -> Result<Digest> {
+    let parsed = match text.split_once(':') {
+        Some(_) => text.parse::<Digest>(),
+        None => Digest::from_hex(Algorithm::Sha256, text),
+    };
+    match parsed {
+        Ok(d) if d.algorithm() == Algorithm::Sha256 => Ok(d),
+        Ok(d) => Err(Error::invalid(
+            shown,
+            format!("{what} {d}: only sha256 IDs are read from a store"),
+        )),
+        Err(e) => Err(Error::invalid(shown, format!("{what}: {e}"))),
+    }
 }
 
 /// What both stores hand to the shared assembly.
@@ -35,8 +102,8 @@ struct StoreImage {
     format: Format,
     reference: String,
     config_bytes: Vec<u8>,
-    /// (diff_id, layer directory), bottom to top.
-    layers: Vec<(String, PathBuf)>,
+    /// (diff_id, layer directory, the same directory opened), bottom to top.
+    layers: Vec<(String, PathBuf, Beneath)>,
 }
 
 fn assemble(found: StoreImage, opts: &LoadOptions, progress: &dyn Progress) -> Result<LoadedImage> {
@@ -52,7 +119,7 @@ fn assemble(found: StoreImage, opts: &LoadOptions, progress: &dyn Progress) -> R
             ),
         ));
     }
-    for (i, (diff_id, _)) in found.layers.iter().enumerate() {
+    for (i, (diff_id, _, _)) in found.layers.iter().enumerate() {
         if opts.selection.verify && config.rootfs.diff_ids.get(i).is_some_and(|d| d != diff_id) {
             return Err(Error::DiffIdMismatch {
                 index: i,
@@ -68,7 +135,7 @@ fn assemble(found: StoreImage, opts: &LoadOptions, progress: &dyn Progress) -> R
         .layers
         .par_iter()
         .enumerate()
-        .map(|(index, (diff_id, dir))| {
+        .map(|(index, (diff_id, dir, _))| {
             overlay::scan_dir(dir, diff_id, scan_opts)
                 .map(Arc::new)
                 .map_err(|e| Error::Layer {
@@ -84,7 +151,7 @@ fn assemble(found: StoreImage, opts: &LoadOptions, progress: &dyn Progress) -> R
         .zip(histories)
         .zip(&found.layers)
         .enumerate()
-        .map(|(index, ((scan, history), (diff_id, dir)))| Layer {
+        .map(|(index, ((scan, history), (diff_id, dir, _)))| Layer {
             index,
             blob_path: dir.display().to_string(),
             media_type: None,
@@ -93,7 +160,7 @@ fn assemble(found: StoreImage, opts: &LoadOptions, progress: &dyn Progress) -> R
             scan,
         })
         .collect();
-    let dirs = found.layers.iter().map(|(_, d)| d.clone()).collect();
+    let dirs = found.layers.into_iter().map(|(_, _, d)| d).collect();
     let meta = ImageMeta {
         source: found.source,
         format: found.format,
@@ -101,7 +168,7 @@ fn assemble(found: StoreImage, opts: &LoadOptions, progress: &dyn Progress) -> R
         archive_compression: None,
         reference: Some(found.reference),
         platform: config.platform(),
-        config_digest: sha256_of(&found.config_bytes),
+        config_digest: Digest::sha256_of(&found.config_bytes).to_string(),
         manifest_digest: None,
         config,
     };
@@ -120,40 +187,45 @@ pub struct DockerStore {
 #[derive(Deserialize)]
 struct Repositories {
     #[serde(rename = "Repositories", default)]
-    repositories: std::collections::HashMap<String, std::collections::HashMap<String, String>>,
+    repositories: HashMap<String, HashMap<String, String>>,
 }
 
-impl DockerStore {
-    fn image_dir(&self) -> PathBuf {
-        self.root.join("image/overlay2")
-    }
+const IMAGE_DIR: &str = "image/overlay2";
 
+impl DockerStore {
     /// Whether the store can be read here (exists, overlay2, readable).
     pub fn available(root: &Path) -> bool {
-        std::fs::read(root.join("image/overlay2/repositories.json")).is_ok()
+        Beneath::open(root)
+            .and_then(|d| d.file(format!("{IMAGE_DIR}/repositories.json").as_bytes()))
+            .is_ok()
     }
 
     /// The image ID the reference names, if the store has it.
-    pub fn find(&self) -> Result<Option<String>> {
-        let path = self.image_dir().join("repositories.json");
-        let repos: Repositories = serde_json::from_slice(&read(&path)?)
-            .map_err(|e| Error::json(path.display().to_string(), &e))?;
+    pub fn find(&self) -> Result<Option<Digest>> {
+        self.find_in(&Store::open(&self.root)?)
+    }
+
+    fn find_in(&self, store: &Store) -> Result<Option<Digest>> {
+        let rel = format!("{IMAGE_DIR}/repositories.json");
+        let repos: Repositories = store.json(&rel)?;
         let wanted = self.reference.trim_start_matches("sha256:");
         for refs in repos.repositories.values() {
             for (name, id) in refs {
                 if reference_matches(&self.reference, name) {
-                    return Ok(Some(id.clone()));
+                    return store_id(&store.shown(&rel), "image ID", id).map(Some);
                 }
             }
         }
         // An image ID (prefix of 12+ hex digits).
         if wanted.len() >= 12 && wanted.bytes().all(|b| b.is_ascii_hexdigit()) {
-            let content = self.image_dir().join("imagedb/content/sha256");
+            let content = self.root.join(IMAGE_DIR).join("imagedb/content/sha256");
             if let Ok(dir) = std::fs::read_dir(&content) {
                 for e in dir.flatten() {
                     let name = e.file_name().to_string_lossy().into_owned();
                     if name.starts_with(wanted) {
-                        return Ok(Some(format!("sha256:{name}")));
+                        if let Ok(id) = Digest::from_hex(Algorithm::Sha256, &name) {
+                            return Ok(Some(id));
+                        }
                     }
                 }
             }
@@ -164,37 +236,34 @@ impl DockerStore {
 
 impl ImageSource for DockerStore {
     fn load(&self, opts: &LoadOptions, progress: &dyn Progress) -> Result<LoadedImage> {
-        let id = self.find()?.ok_or_else(|| Error::NotFound {
+        let store = Store::open(&self.root)?;
+        let id = self.find_in(&store)?.ok_or_else(|| Error::NotFound {
             path: self.reference.clone(),
             detail: format!("not in the Docker store at {}", self.root.display()),
         })?;
-        let hex = id.trim_start_matches("sha256:");
-        let config_bytes = read(&self.image_dir().join("imagedb/content/sha256").join(hex))?;
-        let config = ImageConfig::parse(&config_bytes).map_err(|e| Error::json(&id, &e))?;
+        let config_bytes =
+            store.read(&format!("{IMAGE_DIR}/imagedb/content/sha256/{}", id.hex()))?;
+        let config = ImageConfig::parse(&config_bytes).map_err(|e| Error::json(id.as_str(), &e))?;
         let mut layers = Vec::new();
-        let mut chain = String::new();
+        let mut chain: Option<Digest> = None;
         for diff_id in &config.rootfs.diff_ids {
-            chain = if chain.is_empty() {
-                diff_id.clone()
-            } else {
-                sha256_of(format!("{chain} {diff_id}").as_bytes())
+            let diff_id = store_id(id.as_str(), "diff_id", diff_id)?;
+            let next = match &chain {
+                None => diff_id,
+                Some(below) => Digest::sha256_of(format!("{below} {diff_id}").as_bytes()),
             };
-            let layer_dir = self
-                .image_dir()
-                .join("layerdb/sha256")
-                .join(chain.trim_start_matches("sha256:"));
-            let recorded = read_text(&layer_dir.join("diff"))?;
-            let cache_id = read_text(&layer_dir.join("cache-id"))?;
-            if cache_id.contains('/') || cache_id.contains("..") {
-                return Err(Error::invalid(
-                    layer_dir.display().to_string(),
-                    "malformed cache-id",
-                ));
-            }
-            layers.push((
-                recorded,
-                self.root.join("overlay2").join(cache_id).join("diff"),
-            ));
+            let layer_dir = format!("{IMAGE_DIR}/layerdb/sha256/{}", next.hex());
+            let recorded = store_id(
+                &store.shown(&layer_dir),
+                "diff",
+                &store.read_text(&format!("{layer_dir}/diff"))?,
+            )?;
+            let cache_id = store.read_text(&format!("{layer_dir}/cache-id"))?;
+            // A cache ID is 64 random hex digits: checked as such before it names a directory.
+            let cache_id = store_id(&store.shown(&layer_dir), "cache-id", &cache_id)?;
+            let (path, dir) = store.layer_dir(&["overlay2", cache_id.hex(), "diff"])?;
+            layers.push((recorded.to_string(), path, dir));
+            chain = Some(next);
         }
         assemble(
             StoreImage {
@@ -256,17 +325,15 @@ impl ContainersStorage {
     }
 
     pub fn available(root: &Path) -> bool {
-        std::fs::read(root.join("overlay-images/images.json")).is_ok()
-    }
-
-    fn images(&self) -> Result<Vec<StoredImage>> {
-        let path = self.root.join("overlay-images/images.json");
-        serde_json::from_slice(&read(&path)?)
-            .map_err(|e| Error::json(path.display().to_string(), &e))
+        Beneath::open(root)
+            .and_then(|d| d.file(b"overlay-images/images.json"))
+            .is_ok()
     }
 
     pub fn has(&self) -> Result<bool> {
-        Ok(self.pick(&self.images()?).is_some())
+        let images: Vec<StoredImage> =
+            Store::open(&self.root)?.json("overlay-images/images.json")?;
+        Ok(self.pick(&images).is_some())
     }
 
     fn pick<'a>(&self, images: &'a [StoredImage]) -> Option<&'a StoredImage> {
@@ -282,45 +349,39 @@ impl ContainersStorage {
 
 impl ImageSource for ContainersStorage {
     fn load(&self, opts: &LoadOptions, progress: &dyn Progress) -> Result<LoadedImage> {
-        let images = self.images()?;
+        let store = Store::open(&self.root)?;
+        let images_rel = "overlay-images/images.json";
+        let images: Vec<StoredImage> = store.json(images_rel)?;
         let image = self.pick(&images).ok_or_else(|| Error::NotFound {
             path: self.reference.clone(),
             detail: format!("not in containers-storage at {}", self.root.display()),
         })?;
-        let key = format!("sha256:{}", image.id);
+        let id = store_id(&store.shown(images_rel), "image ID", &image.id)?;
         let big_data = format!(
             "={}",
-            base64::engine::general_purpose::STANDARD.encode(key.as_bytes())
+            base64::engine::general_purpose::STANDARD.encode(id.as_str().as_bytes())
         );
-        let config_bytes = read(
-            &self
-                .root
-                .join("overlay-images")
-                .join(&image.id)
-                .join(big_data),
-        )?;
-        let path = self.root.join("overlay-layers/layers.json");
-        let all: Vec<StoredLayer> = serde_json::from_slice(&read(&path)?)
-            .map_err(|e| Error::json(path.display().to_string(), &e))?;
+        let config_bytes = store.read(&format!("overlay-images/{}/{big_data}", id.hex()))?;
+        let layers_rel = "overlay-layers/layers.json";
+        let shown = store.shown(layers_rel);
+        let all: Vec<StoredLayer> = store.json(layers_rel)?;
+        let by_id: HashMap<&str, &StoredLayer> = all.iter().map(|l| (l.id.as_str(), l)).collect();
         let mut layers = Vec::new();
         let mut next = image.layer.clone();
-        while let Some(id) = next {
-            let layer = all.iter().find(|l| l.id == id).ok_or_else(|| {
-                Error::invalid(
-                    path.display().to_string(),
-                    format!("layer {id} of image {} is missing", image.id),
-                )
+        while let Some(layer_id) = next {
+            let layer = by_id.get(layer_id.as_str()).ok_or_else(|| {
+                Error::invalid(&shown, format!("layer {layer_id} of image {id} is missing"))
             })?;
-            if id.contains('/') || id.contains("..") || layers.len() > 1000 {
-                return Err(Error::invalid(
-                    path.display().to_string(),
-                    "malformed layer chain",
-                ));
+            if layers.len() > 1000 {
+                return Err(Error::invalid(&shown, "malformed layer chain"));
             }
-            layers.push((
-                layer.diff_digest.clone().unwrap_or_default(),
-                self.root.join("overlay").join(&id).join("diff"),
-            ));
+            let checked = store_id(&shown, "layer ID", &layer_id)?;
+            let diff_id = match &layer.diff_digest {
+                Some(d) => store_id(&shown, "diff-digest", d)?.to_string(),
+                None => String::new(),
+            };
+            let (path, dir) = store.layer_dir(&["overlay", checked.hex(), "diff"])?;
+            layers.push((diff_id, path, dir));
             next = layer.parent.clone();
         }
         layers.reverse();
@@ -339,5 +400,233 @@ impl ImageSource for ContainersStorage {
             opts,
             progress,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layer::NoProgress;
+    use std::os::unix::fs::symlink;
+
+    const CACHE_ID: &str = "c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00";
+
+    fn write(path: &Path, data: &[u8]) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, data).unwrap();
+    }
+
+    fn config(diff_id: &str) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({
+            "architecture": "amd64", "os": "linux",
+            "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+        }))
+        .unwrap()
+    }
+
+    /// A one-layer Docker overlay2 store under `root` naming `app:1`; the layer holds `hello.txt`. Returns the
+    /// layerdb directory of the layer.
+    fn docker_store(root: &Path, image_id: Option<&str>) -> PathBuf {
+        let diff_id = format!("sha256:{}", "d".repeat(64));
+        let config = config(&diff_id);
+        let id = Digest::sha256_of(&config);
+        let image = root.join(IMAGE_DIR);
+        let named = image_id.map_or(id.to_string(), str::to_string);
+        write(
+            &image.join("repositories.json"),
+            &serde_json::to_vec(&serde_json::json!({"Repositories": {"app": {"app:1": named}}}))
+                .unwrap(),
+        );
+        write(
+            &image.join("imagedb/content/sha256").join(id.hex()),
+            &config,
+        );
+        let layerdb = image.join("layerdb/sha256").join("d".repeat(64));
+        write(&layerdb.join("diff"), diff_id.as_bytes());
+        write(&layerdb.join("cache-id"), CACHE_ID.as_bytes());
+        write(
+            &root.join("overlay2").join(CACHE_ID).join("diff/hello.txt"),
+            b"hi",
+        );
+        layerdb
+    }
+
+    fn load_docker(root: &Path) -> Result<LoadedImage> {
+        let store = DockerStore {
+            root: root.to_path_buf(),
+            reference: "app:1".into(),
+        };
+        store.load(&LoadOptions::default(), &NoProgress)
+    }
+
+    /// `outside/diff/etc/shadow`, beside the store.
+    fn host_dir(top: &Path) -> PathBuf {
+        let outside = top.join("outside");
+        write(&outside.join("diff/etc/shadow"), b"root:secret");
+        outside
+    }
+
+    fn assert_refused(result: Result<LoadedImage>, needle: &str) {
+        match result {
+            Ok(loaded) => panic!(
+                "loaded {:?}",
+                loaded.image.layers[0]
+                    .scan
+                    .entries
+                    .iter()
+                    .map(|e| crate::path::display(&e.path))
+                    .collect::<Vec<_>>()
+            ),
+            Err(e) => assert!(e.to_string().contains(needle), "{e}"),
+        }
+    }
+
+    #[test]
+    fn a_docker_store_is_read_in_place() {
+        let top = tempfile::tempdir().unwrap();
+        let root = top.path().join("docker");
+        docker_store(&root, None);
+        let loaded = load_docker(&root).unwrap();
+        let entries = &loaded.image.layers[0].scan.entries;
+        assert_eq!(&*entries[0].path, b"hello.txt");
+        assert_eq!(
+            loaded.entry_prefix(0, 0, 1024).unwrap(),
+            (b"hi".to_vec(), false)
+        );
+    }
+
+    #[test]
+    fn a_symlinked_cache_id_directory_is_not_followed() {
+        let top = tempfile::tempdir().unwrap();
+        let root = top.path().join("docker");
+        docker_store(&root, None);
+        let layer = root.join("overlay2").join(CACHE_ID);
+        std::fs::remove_dir_all(&layer).unwrap();
+        symlink(host_dir(top.path()), &layer).unwrap();
+        assert_refused(load_docker(&root), "outside the directory");
+    }
+
+    #[test]
+    fn a_symlinked_diff_directory_is_not_followed() {
+        let top = tempfile::tempdir().unwrap();
+        let root = top.path().join("docker");
+        docker_store(&root, None);
+        let diff = root.join("overlay2").join(CACHE_ID).join("diff");
+        std::fs::remove_dir_all(&diff).unwrap();
+        symlink(host_dir(top.path()).join("diff"), &diff).unwrap();
+        assert_refused(load_docker(&root), "outside the directory");
+    }
+
+    #[test]
+    fn ids_that_are_not_digests_never_become_paths() {
+        let top = tempfile::tempdir().unwrap();
+        let root = top.path().join("docker");
+        host_dir(top.path());
+        docker_store(&root, Some("sha256:../../../outside"));
+        assert_refused(load_docker(&root), "image ID");
+
+        let root = top.path().join("docker2");
+        let layerdb = docker_store(&root, None);
+        std::fs::write(layerdb.join("cache-id"), b"../../outside").unwrap();
+        assert_refused(load_docker(&root), "cache-id");
+
+        let root = top.path().join("docker3");
+        docker_store(&root, None);
+        let bad = config("sha256:../../../../outside");
+        let id = Digest::sha256_of(&bad);
+        let image = root.join(IMAGE_DIR);
+        write(&image.join("imagedb/content/sha256").join(id.hex()), &bad);
+        write(
+            &image.join("repositories.json"),
+            &serde_json::to_vec(
+                &serde_json::json!({"Repositories": {"app": {"app:1": id.to_string()}}}),
+            )
+            .unwrap(),
+        );
+        assert_refused(load_docker(&root), "diff_id");
+    }
+
+    #[test]
+    fn a_fifo_as_store_metadata_is_refused_without_blocking() {
+        let top = tempfile::tempdir().unwrap();
+        let root = top.path().join("docker");
+        let layerdb = docker_store(&root, None);
+        std::fs::remove_file(layerdb.join("cache-id")).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            layerdb.join("cache-id"),
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        assert_refused(load_docker(&root), "FIFO");
+        // Metadata linked out of the store is refused too.
+        std::fs::remove_file(layerdb.join("cache-id")).unwrap();
+        write(&top.path().join("cache-id"), CACHE_ID.as_bytes());
+        symlink(top.path().join("cache-id"), layerdb.join("cache-id")).unwrap();
+        assert_refused(load_docker(&root), "outside the directory");
+    }
+
+    const LAYER_ID: &str = "1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a";
+
+    /// A one-layer containers-storage store naming `localhost/app:1`, its layer recorded under `layer_id`.
+    fn containers_storage(root: &Path, layer_id: &str) {
+        let diff_id = format!("sha256:{}", "d".repeat(64));
+        let config = config(&diff_id);
+        let id = Digest::sha256_of(&config);
+        write(
+            &root.join("overlay-images/images.json"),
+            &serde_json::to_vec(&serde_json::json!([
+                {"id": id.hex(), "names": ["localhost/app:1"], "layer": layer_id}
+            ]))
+            .unwrap(),
+        );
+        let big_data = base64::engine::general_purpose::STANDARD.encode(id.as_str());
+        write(
+            &root
+                .join("overlay-images")
+                .join(id.hex())
+                .join(format!("={big_data}")),
+            &config,
+        );
+        write(
+            &root.join("overlay-layers/layers.json"),
+            &serde_json::to_vec(&serde_json::json!([{"id": layer_id, "diff-digest": diff_id}]))
+                .unwrap(),
+        );
+        write(
+            &root.join("overlay").join(LAYER_ID).join("diff/hello.txt"),
+            b"hi",
+        );
+    }
+
+    fn load_podman(root: &Path) -> Result<LoadedImage> {
+        let store = ContainersStorage {
+            root: root.to_path_buf(),
+            reference: "app:1".into(),
+        };
+        store.load(&LoadOptions::default(), &NoProgress)
+    }
+
+    #[test]
+    fn containers_storage_layers_stay_inside_the_store() {
+        let top = tempfile::tempdir().unwrap();
+        let root = top.path().join("storage");
+        containers_storage(&root, LAYER_ID);
+        let loaded = load_podman(&root).unwrap();
+        assert_eq!(
+            loaded.entry_prefix(0, 0, 1024).unwrap(),
+            (b"hi".to_vec(), false)
+        );
+
+        let diff = root.join("overlay").join(LAYER_ID).join("diff");
+        std::fs::remove_dir_all(&diff).unwrap();
+        symlink(host_dir(top.path()).join("diff"), &diff).unwrap();
+        assert_refused(load_podman(&root), "outside the directory");
+
+        let root = top.path().join("storage2");
+        containers_storage(&root, "../../outside");
+        assert_refused(load_podman(&root), "layer ID");
     }
 }

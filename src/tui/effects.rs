@@ -1,11 +1,19 @@
 //! The explorer's only I/O besides the terminal: reading a file version's bytes for the viewer and writing them
 //! where the user asked (`x`). Both re-read the layer blob up to the entry (synchronous: a blob of a few hundred
-//! MB takes well under a second, and the viewer shows "reading…" meanwhile).
+//! MB takes well under a second, and the viewer shows "reading…" meanwhile). Neither holds a whole file in
+//! memory: the viewer reads at most [`VIEWER_LIMIT`] bytes, extraction streams into the file.
 
-use std::io::Write;
+use std::fs::{File, OpenOptions, Permissions};
+use std::io::{self, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 
 use super::app::{Action, Effect};
+use crate::layer::CopyError;
 use crate::source::LoadedImage;
+
+/// The viewer shows at most this much of a file.
+pub const VIEWER_LIMIT: u64 = 1024 * 1024;
 
 /// Performs an effect; the action to feed back to `App::update`, if any.
 pub fn perform(loaded: &LoadedImage, effect: &Effect) -> Option<Action> {
@@ -13,7 +21,8 @@ pub fn perform(loaded: &LoadedImage, effect: &Effect) -> Option<Action> {
         Effect::None | Effect::Quit => None,
         Effect::ReadFile { layer, entry } => Some(Action::FileRead(
             loaded
-                .entry_bytes(*layer, *entry)
+                .entry_prefix(*layer, *entry, VIEWER_LIMIT)
+                .map(|(bytes, _)| bytes)
                 .map_err(|e| e.to_string()),
         )),
         Effect::Extract {
@@ -25,31 +34,100 @@ pub fn perform(loaded: &LoadedImage, effect: &Effect) -> Option<Action> {
             if !overwrite && to.symlink_metadata().is_ok() {
                 return Some(Action::ExtractExists(to.clone()));
             }
-            let result = loaded
-                .entry_bytes(*layer, *entry)
-                .map_err(|e| e.to_string())
-                .and_then(|bytes| {
-                    let mut options = std::fs::OpenOptions::new();
-                    options.write(true);
-                    if *overwrite {
-                        options.create(true).truncate(true);
-                    } else {
-                        options.create_new(true);
-                    }
-                    options
-                        .open(to)
-                        .and_then(|mut f| f.write_all(&bytes))
-                        .map(|_| format!("wrote {} bytes to {}", bytes.len(), to.display()))
-                        .map_err(|e| format!("{}: {e}", to.display()))
-                });
-            match result {
-                Err(e) if !overwrite && to.symlink_metadata().is_ok() && e.contains("exists") => {
+            match extract(loaded, *layer, *entry, to, *overwrite) {
+                Err(e) if !overwrite && e.kind() == io::ErrorKind::AlreadyExists => {
                     Some(Action::ExtractExists(to.clone()))
                 }
-                other => Some(Action::Extracted(other)),
+                result => Some(Action::Extracted(
+                    result.map_err(|e| format!("{}: {e}", to.display())),
+                )),
             }
         }
     }
+}
+
+/// Writes an entry's bytes to `to` as they are read, with the entry's permission bits (setuid, setgid and
+/// sticky dropped), creating parent directories. Never writes through a symlink: a new file is created
+/// exclusively (`O_EXCL` refuses an existing link), and an overwrite writes a new file beside `to` and renames
+/// it over `to`, which replaces a link itself, never its target.
+fn extract(
+    loaded: &LoadedImage,
+    layer: usize,
+    entry: u32,
+    to: &Path,
+    overwrite: bool,
+) -> io::Result<String> {
+    let mode = loaded
+        .image
+        .layers
+        .get(layer)
+        .and_then(|l| l.scan.entries.get(entry as usize))
+        .map_or(0o644, |e| e.mode);
+    if let Some(parent) = to.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    let target = if overwrite {
+        sibling(to)
+    } else {
+        to.to_path_buf()
+    };
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .mode(0o600)
+        .open(&target)?;
+    let written = write_entry(loaded, layer, entry, &mut file, mode & 0o777);
+    let written = written.and_then(|n| {
+        if overwrite {
+            std::fs::rename(&target, to)?;
+        }
+        Ok(n)
+    });
+    let bytes = match written {
+        Ok(n) => n,
+        Err(e) => {
+            // Only the file this call created is removed.
+            let _ = std::fs::remove_file(&target);
+            return Err(e);
+        }
+    };
+    let dropped = if mode & 0o7000 != 0 {
+        ", setuid/setgid/sticky bits dropped"
+    } else {
+        ""
+    };
+    Ok(format!(
+        "wrote {bytes} bytes to {} (mode {:04o}{dropped})",
+        to.display(),
+        mode & 0o777
+    ))
+}
+
+fn write_entry(
+    loaded: &LoadedImage,
+    layer: usize,
+    entry: u32,
+    file: &mut File,
+    mode: u32,
+) -> io::Result<u64> {
+    let copied = loaded
+        .copy_entry(layer, entry, file, None)
+        .map_err(|e| match e {
+            CopyError::Read(e) => io::Error::other(e.to_string()),
+            CopyError::Write(e) => e,
+        })?;
+    file.flush()?;
+    file.set_permissions(Permissions::from_mode(mode))?;
+    Ok(copied.bytes)
+}
+
+/// A new name beside `to` for writing before a rename over it.
+fn sibling(to: &Path) -> PathBuf {
+    let name = to
+        .file_name()
+        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
+    to.with_file_name(format!(".{name}.layerscope-{}.part", std::process::id()))
 }
 
 #[cfg(test)]
@@ -119,5 +197,71 @@ mod tests {
             Some(Action::FileRead(Ok(bytes))) => assert!(bytes.starts_with(b"machine")),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn extraction_never_writes_through_a_symlink() {
+        let loaded = demo();
+        let (layer, entry) = netrc(&loaded);
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"victim").unwrap();
+        let to = dir.path().join("link");
+        std::os::unix::fs::symlink(&victim, &to).unwrap();
+        let write = |overwrite| Effect::Extract {
+            layer,
+            entry,
+            to: to.clone(),
+            overwrite,
+        };
+        assert_eq!(
+            perform(&loaded, &write(false)),
+            Some(Action::ExtractExists(to.clone()))
+        );
+        let done = perform(&loaded, &write(true));
+        assert!(matches!(done, Some(Action::Extracted(Ok(_)))), "{done:?}");
+        assert_eq!(std::fs::read(&victim).unwrap(), b"victim");
+        assert!(to.symlink_metadata().unwrap().file_type().is_file());
+        assert!(std::fs::read(&to).unwrap().starts_with(b"machine"));
+        // Nothing left beside it.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn extraction_creates_parents_and_keeps_permission_bits_but_setuid() {
+        let mut loaded = demo();
+        let (layer, entry) = netrc(&loaded);
+        let scan = std::sync::Arc::make_mut(&mut loaded.image.layers[layer].scan);
+        scan.entries[entry as usize].mode = 0o4751;
+        let dir = tempfile::tempdir().unwrap();
+        let to = dir.path().join("a/b/netrc");
+        let done = perform(
+            &loaded,
+            &Effect::Extract {
+                layer,
+                entry,
+                to: to.clone(),
+                overwrite: false,
+            },
+        );
+        match done {
+            Some(Action::Extracted(Ok(message))) => {
+                assert!(
+                    message.contains("setuid/setgid/sticky bits dropped"),
+                    "{message}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        let mode = to.metadata().unwrap().permissions().mode();
+        assert_eq!(mode & 0o7777, 0o751);
+    }
+
+    #[test]
+    fn the_viewer_reads_a_bounded_prefix() {
+        let loaded = demo();
+        let (layer, entry) = netrc(&loaded);
+        let (bytes, cut) = loaded.entry_prefix(layer, entry, 7).unwrap();
+        assert_eq!((bytes.as_slice(), cut), (&b"machine"[..], true));
     }
 }
