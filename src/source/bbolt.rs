@@ -40,6 +40,9 @@ pub(crate) enum BoltError {
     Damaged { page: u64, detail: String },
     #[error("the database changed during each of {ATTEMPTS} reads")]
     Busy,
+    /// A record that is not what its reader expects (a caller's check, not the file's format).
+    #[error("{0}")]
+    Record(String),
 }
 
 fn damaged(page: u64, detail: impl Into<String>) -> BoltError {

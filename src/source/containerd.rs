@@ -12,12 +12,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::bbolt::{Bolt, BoltError, Bucket, Tx, Value};
+use super::beneath::{self, Beneath};
 use super::catalog::{Catalog, META_LIMIT};
 use super::layout::{normalize_reference, reference_matches};
 use super::{ImageSource, LoadOptions, LoadedImage, load_catalog};
 use crate::error::{Error, Result};
 use crate::image::Format;
 use crate::layer::{self, LayerScan, Progress, ScanError, ScanOptions};
+use crate::oci::{Digest, DigestError};
 
 /// containerd's default root.
 pub const DEFAULT_ROOT: &str = "/var/lib/containerd";
@@ -49,7 +51,7 @@ pub struct ContainerdStore {
 pub struct Target {
     pub namespace: String,
     pub name: String,
-    pub digest: String,
+    pub digest: Digest,
     pub media_type: String,
 }
 
@@ -79,11 +81,7 @@ pub fn check(root: &Path) -> Result<()> {
     let at = root.display().to_string();
     match File::open(&db) {
         Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(Error::invalid(
-            at,
-            "permission denied reading containerd's metadata: run as root (or with read access to the \
-             containerd root), or use --source docker",
-        )),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(permission_denied(root)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::NotFound {
             path: at,
             detail: if root.exists() {
@@ -96,6 +94,14 @@ pub fn check(root: &Path) -> Result<()> {
         }),
         Err(e) => Err(Error::io(db.display().to_string(), e)),
     }
+}
+
+fn permission_denied(root: &Path) -> Error {
+    Error::invalid(
+        root.display().to_string(),
+        "permission denied reading containerd's store: run as root (or with read access to the containerd \
+         root), or use --source docker",
+    )
 }
 
 fn bolt_error(root: &Path, e: BoltError) -> Error {
@@ -129,6 +135,9 @@ fn target_of(
     ) else {
         return Ok(None);
     };
+    let digest = digest
+        .parse()
+        .map_err(|e: DigestError| BoltError::Record(format!("image {name}: {e}")))?;
     Ok(Some(Target {
         namespace: namespace.to_string(),
         name: name.to_string(),
@@ -298,11 +307,12 @@ impl ImageSource for ContainerdStore {
     }
 }
 
-/// The content store as a catalog: `blobs/<alg>/<hex>` keys are the store's own files, and `index.json` is the
-/// one-entry index the image record implies (its target, annotated with the image name).
+/// The content store as a catalog: `blobs/<alg>/<hex>` keys of valid digests are the store's own files, opened
+/// through [`Beneath`] (regular files inside the content root only), and `index.json` is the one-entry index the
+/// image record implies (its target, annotated with the image name).
 struct ContentCatalog {
     origin: String,
-    content: PathBuf,
+    content: Beneath,
     index: Vec<u8>,
 }
 
@@ -313,38 +323,30 @@ impl ContentCatalog {
             "mediaType": "application/vnd.oci.image.index.v1+json",
             "manifests": [{
                 "mediaType": target.media_type,
-                "digest": target.digest,
+                "digest": target.digest.as_str(),
                 "annotations": {"io.containerd.image.name": target.name},
             }],
         });
+        let content = root.join(CONTENT);
+        let content = Beneath::open(&content).map_err(|e| match e.kind() {
+            std::io::ErrorKind::PermissionDenied => permission_denied(root),
+            _ => Error::io(content.display().to_string(), e),
+        })?;
         Ok(ContentCatalog {
             origin: origin.to_string(),
-            content: root.join(CONTENT),
+            content,
             index: serde_json::to_vec(&index).map_err(|e| Error::invalid(origin, e.to_string()))?,
         })
     }
 
-    /// The blob file a key names: only `blobs/<alg>/<hex>`, so no key leaves the content store.
-    fn blob_path(&self, key: &str) -> Option<PathBuf> {
-        let rest = key.strip_prefix("blobs/")?;
-        let (alg, hex) = rest.split_once('/')?;
-        let alg_ok = !alg.is_empty() && alg.bytes().all(|b| b.is_ascii_alphanumeric());
-        let hex_ok = !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit());
-        (alg_ok && hex_ok).then(|| self.content.join("blobs").join(alg).join(hex))
-    }
-
-    /// Opens a blob: a regular file, not a link to one elsewhere.
+    /// Opens the blob a key names: only `blobs/<alg>/<hex>` of a well-formed digest.
     fn open(&self, key: &str) -> std::io::Result<File> {
-        let not_found = || std::io::Error::from(std::io::ErrorKind::NotFound);
-        let path = self.blob_path(key).ok_or_else(not_found)?;
-        if !std::fs::symlink_metadata(&path)?.is_file() {
-            return Err(not_found());
-        }
-        let file = File::open(&path)?;
-        if !file.metadata()?.is_file() {
-            return Err(not_found());
-        }
-        Ok(file)
+        let digest = key
+            .strip_prefix("blobs/")
+            .and_then(|rest| rest.split_once('/'))
+            .and_then(|(alg, hex)| format!("{alg}:{hex}").parse::<Digest>().ok())
+            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))?;
+        self.content.file(digest.blob_path().as_bytes())
     }
 
     fn io_error(&self, key: &str, e: std::io::Error) -> Error {
@@ -354,11 +356,6 @@ impl ContentCatalog {
                 path: key.to_string(),
                 hint: String::new(),
             },
-            std::io::ErrorKind::PermissionDenied => Error::invalid(
-                format!("{}: {key}", self.origin),
-                "permission denied reading the content store: run as root (or with read access to the \
-                 containerd root), or use --source docker",
-            ),
             _ => Error::io(format!("{}: {key}", self.origin), e),
         }
     }
@@ -372,7 +369,9 @@ impl Catalog for ContentCatalog {
         true
     }
     fn contains(&self, key: &str) -> bool {
-        key == "index.json" || self.open(key).is_ok()
+        // Present but refused (a FIFO, a link out) counts as present, so reading it says why it was refused.
+        key == "index.json"
+            || !matches!(self.open(key), Err(e) if e.kind() == std::io::ErrorKind::NotFound)
     }
     fn size_of(&self, key: &str) -> Option<u64> {
         self.open(key)
@@ -385,18 +384,7 @@ impl Catalog for ContentCatalog {
             return Ok(self.index.clone());
         }
         let file = self.open(key).map_err(|e| self.io_error(key, e))?;
-        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-        if size > META_LIMIT {
-            return Err(Error::invalid(
-                format!("{}: {key}", self.origin),
-                format!("{size} bytes is too large for image metadata"),
-            ));
-        }
-        let mut data = Vec::with_capacity(size as usize);
-        file.take(META_LIMIT)
-            .read_to_end(&mut data)
-            .map_err(|e| self.io_error(key, e))?;
-        Ok(data)
+        beneath::read_at_most(file, META_LIMIT).map_err(|e| self.io_error(key, e))
     }
     fn scan(&self, key: &str, opts: ScanOptions<'_>) -> Result<Arc<LayerScan>, ScanError> {
         let file = self
@@ -471,7 +459,7 @@ mod tests {
             (t.namespace.as_str(), t.name.as_str()),
             ("k8s.io", "docker.io/library/app:1")
         );
-        assert_eq!(t.digest, d);
+        assert_eq!(t.digest.as_str(), d);
         assert_eq!(
             find(root.path(), None, "docker.io/library/short:2")
                 .unwrap()
@@ -496,20 +484,34 @@ mod tests {
     #[test]
     fn content_keys_cannot_leave_the_store() {
         let root = tempfile::tempdir().unwrap();
+        let blobs = root.path().join(CONTENT).join("blobs/sha256");
+        std::fs::create_dir_all(&blobs).unwrap();
+        let hex = "ab".repeat(32);
         let t = Target {
             namespace: "default".into(),
             name: "x".into(),
-            digest: "sha256:00".into(),
+            digest: format!("sha256:{hex}").parse().unwrap(),
             media_type: "m".into(),
         };
         let c = ContentCatalog::new("o", root.path(), &t).unwrap();
-        assert!(c.blob_path("blobs/sha256/../../x").is_none());
-        assert!(c.blob_path("manifest.json").is_none());
-        assert!(c.blob_path("blobs/sha256/ab").is_some());
-        let blobs = root.path().join(CONTENT).join("blobs/sha256");
-        std::fs::create_dir_all(&blobs).unwrap();
-        std::os::unix::fs::symlink("/etc/passwd", blobs.join("ab")).unwrap();
-        assert!(!c.contains("blobs/sha256/ab"));
+        std::fs::write(root.path().join("outside"), b"secret").unwrap();
+        std::fs::write(blobs.join(&hex), b"{}").unwrap();
+        assert_eq!(c.read_meta(&format!("blobs/sha256/{hex}")).unwrap(), b"{}");
+        for key in [
+            "blobs/sha256/../../../outside",
+            "manifest.json",
+            "blobs/sha256/ab",
+        ] {
+            assert!(!c.contains(key), "{key}");
+            assert!(
+                matches!(c.read_meta(key), Err(Error::Missing { .. })),
+                "{key}"
+            );
+        }
+        // A link out of the store is refused, not followed.
+        let other = "cd".repeat(32);
+        std::os::unix::fs::symlink(root.path().join("outside"), blobs.join(&other)).unwrap();
+        assert!(c.read_meta(&format!("blobs/sha256/{other}")).is_err());
         assert!(c.contains("index.json"));
     }
 }
