@@ -328,6 +328,20 @@ fn missing_images_blobs_and_stores_are_explained() {
     let out = run(&c.args(&root, Some("k8s.io"), "layerscope-demo:1"));
     assert_bad_input(&out, "namespace k8s.io");
 
+    // A store the user may not read (containerd's root is 0700): as an unprivileged user.
+    let setpriv = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(assert_cmd::cargo::cargo_bin("layerscope"))
+        .args(c.args(&root, None, "layerscope-demo:1"))
+        .output();
+    match setpriv {
+        Ok(out) if out.status.code() != Some(127) => {
+            assert_bad_input(&out, "permission denied");
+            assert_bad_input(&out, "rootless");
+        }
+        _ => eprintln!("skipping the unreadable store: no setpriv"),
+    }
+
     // A layer blob containerd dropped after unpacking (discard_unpacked_layers on Kubernetes nodes).
     let report = json(&with(
         &["--json", "-"],

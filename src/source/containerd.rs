@@ -100,7 +100,8 @@ fn permission_denied(root: &Path) -> Error {
     Error::invalid(
         root.display().to_string(),
         "permission denied reading containerd's store: run as root (or with read access to the containerd \
-         root), or use --source docker",
+         root); a rootless containerd keeps its own in ~/.local/share/containerd (--containerd-root); or use \
+         --source docker",
     )
 }
 
@@ -468,6 +469,18 @@ mod tests {
         );
         assert!(find(root.path(), Some("moby"), "app:1").is_none());
         assert!(find(root.path(), None, "app:2").is_none());
+    }
+
+    /// dockerd's own containerd (under its data root) is preferred to the system one.
+    #[test]
+    fn docker_reads_its_own_containerd_first() {
+        let docker_root = tempfile::tempdir().unwrap();
+        let own = docker_root.path().join("containerd/daemon");
+        std::fs::create_dir_all(own.join("io.containerd.metadata.v1.bolt")).unwrap();
+        std::fs::write(meta_db(&own), b"").unwrap();
+        let store = ContainerdStore::docker(docker_root.path(), "app:1");
+        assert_eq!(store.root, own);
+        assert_eq!(store.namespace.as_deref(), Some("moby"));
     }
 
     #[test]
