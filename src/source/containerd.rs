@@ -148,7 +148,7 @@ fn target_of(
 }
 
 /// The image named `reference` in one namespace: the name as typed, its fully qualified form, then any name
-/// that means the same (`sample:1` for `docker.io/library/sample:1`).
+/// that means the same (`sample:1` for `docker.io/library/sample:1`), then an image ID (12+ hex digits).
 fn lookup(tx: &Tx<'_>, namespace: &str, reference: &str) -> Result<Option<Target>, BoltError> {
     let Some(images) = tx.bucket(&[b"v1", namespace.as_bytes(), b"images"])? else {
         return Ok(None);
@@ -158,11 +158,27 @@ fn lookup(tx: &Tx<'_>, namespace: &str, reference: &str) -> Result<Option<Target
             return target_of(tx, &image, namespace, &name);
         }
     }
-    for (key, value) in tx.entries(&images)? {
-        let name = String::from_utf8_lossy(&key);
+    let entries = tx.entries(&images)?;
+    for (key, value) in &entries {
+        let name = String::from_utf8_lossy(key);
         if let Value::Bucket(image) = value {
             if reference_matches(reference, &name) {
-                return target_of(tx, &image, namespace, &name);
+                return target_of(tx, image, namespace, &name);
+            }
+        }
+    }
+    // An image ID as `docker images` shows it with the containerd store: a prefix of the target digest.
+    let id = reference.strip_prefix("sha256:").unwrap_or(reference);
+    if id.len() >= 12 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        for (key, value) in &entries {
+            if let Value::Bucket(image) = value {
+                let target = target_of(tx, image, namespace, &String::from_utf8_lossy(key))?;
+                if target
+                    .as_ref()
+                    .is_some_and(|t| t.digest.hex().starts_with(id))
+                {
+                    return Ok(target);
+                }
             }
         }
     }
@@ -467,6 +483,15 @@ mod tests {
                 .name,
             "short:2"
         );
+        assert_eq!(
+            find(root.path(), None, "aaaaaaaaaaaa").unwrap().name,
+            "docker.io/library/app:1"
+        );
+        assert_eq!(
+            find(root.path(), None, &d).unwrap().name,
+            "docker.io/library/app:1"
+        );
+        assert!(find(root.path(), None, "aaaaaaaaaaa").is_none());
         assert!(find(root.path(), Some("moby"), "app:1").is_none());
         assert!(find(root.path(), None, "app:2").is_none());
     }
