@@ -147,10 +147,10 @@ pub fn open_source(
             "the Docker API".into(),
         )),
         SourceKind::DockerStore => {
+            if let Some(opened) = docker_containerd(name, &docker_root)? {
+                return Ok(opened);
+            }
             if !DockerStore::available(&docker_root) {
-                if let Some(opened) = docker_containerd(name, &docker_root)? {
-                    return Ok(opened);
-                }
                 return Err(Error::invalid(
                     docker_root.display().to_string(),
                     "cannot read the Docker store here (no overlay2 image store, or no access): run with access \
@@ -242,8 +242,14 @@ fn not_found(name: &str, docker_root: &Path, containerd: &ContainerdOptions) -> 
     }
 }
 
-/// Docker first: its store when readable and holding the image, else its API when it answers.
+/// Docker first: its containerd image store when the daemon uses one, else its overlay2 store when readable and
+/// holding the image, else its API when it answers.
 fn docker_auto(name: &str, root: &Path) -> Result<Option<Opened>> {
+    // A daemon that moved to the containerd image store may have left its old overlay2 store behind: what it
+    // says it uses comes first.
+    if let Some(opened) = docker_containerd(name, root)? {
+        return Ok(Some(opened));
+    }
     if DockerStore::available(root) {
         let store = DockerStore {
             root: root.to_path_buf(),
@@ -255,9 +261,6 @@ fn docker_auto(name: &str, root: &Path) -> Result<Option<Opened>> {
                 format!("the Docker store at {}", root.display()),
             )));
         }
-    }
-    if let Some(opened) = docker_containerd(name, root)? {
-        return Ok(Some(opened));
     }
     if docker_available() && super::engine_api::docker_has(name) {
         return Ok(Some(engine(
