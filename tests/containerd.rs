@@ -253,7 +253,8 @@ fn images_in_containerd_give_the_reports_of_their_archives() {
 }
 
 /// containerd commits while its store is read without the lock: every lookup is whole (never an error, never
-/// another target), and a name committed before a lookup is seen by it.
+/// another target), and a name committed before a lookup is seen by it; in a bucket of hundreds of names, each
+/// is found.
 #[test]
 fn reads_without_the_lock_stay_whole_while_containerd_writes() {
     let Some(c) = Containerd::start() else {
@@ -267,6 +268,23 @@ fn reads_without_the_lock_stay_whole_while_containerd_writes() {
         reference: name.to_string(),
     };
     let target = store("layerscope-demo:1").find().unwrap().unwrap();
+    // Hundreds of names: the images bucket spans branch pages, as on a busy node.
+    let many: Vec<String> = (0..400)
+        .map(|i| format!("registry.example/team/app-{i:03}:v{i}"))
+        .collect();
+    let mut tag = vec!["images", "tag", "layerscope-demo:1"];
+    tag.extend(many.iter().map(String::as_str));
+    c.ctr("k8s.io", &tag);
+    for name in &many {
+        let found = store(name).find().unwrap();
+        assert_eq!(found.map(|t| t.name), Some(name.clone()));
+    }
+    assert!(
+        store("registry.example/team/app-400:v400")
+            .find()
+            .unwrap()
+            .is_none()
+    );
     let committed = std::sync::atomic::AtomicUsize::new(0);
     std::thread::scope(|s| {
         let writer = s.spawn(|| {
