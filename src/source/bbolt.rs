@@ -154,7 +154,11 @@ impl Bolt {
     ) -> Result<T, BoltError> {
         for _ in 0..ATTEMPTS {
             let meta = self.newest_meta()?;
-            let tx = Tx { bolt: self, meta };
+            let tx = Tx {
+                bolt: self,
+                meta,
+                file_len: self.file.metadata()?.len(),
+            };
             let result = read(&tx);
             if self.newest_meta()?.txid == meta.txid {
                 return result;
@@ -168,6 +172,8 @@ impl Bolt {
 pub(crate) struct Tx<'a> {
     bolt: &'a Bolt,
     meta: Meta,
+    /// No page runs past the end of the file: a damaged overflow count must not size a buffer.
+    file_len: u64,
 }
 
 /// A bucket: its root page, or the page stored inline in its parent's value (small buckets).
@@ -280,7 +286,11 @@ impl Tx<'_> {
             return Err(damaged(id, "the page names another id"));
         }
         let overflow = u64::from(u32_at(&head, 12).unwrap_or(0));
-        if id.saturating_add(overflow) >= self.meta.pages {
+        let end = id
+            .saturating_add(overflow)
+            .saturating_add(1)
+            .saturating_mul(size);
+        if id.saturating_add(overflow) >= self.meta.pages || end > self.file_len {
             return Err(damaged(id, "overflow past the last page"));
         }
         let data = if overflow == 0 {
@@ -613,6 +623,14 @@ pub(crate) mod tests {
         w.put(2, branch(2, &[(b"a", 99)])); // beyond the high water mark
         let (_d, bolt) = open(&w);
         assert!(bolt.read(|tx| tx.get(&tx.root(), b"a")).is_err());
+
+        let mut huge = leaf(2, &[Item::Bytes(b"a", b"1".to_vec())]);
+        huge[12..16].copy_from_slice(&u32::MAX.to_le_bytes()); // an overflow count past the file
+        w.put(0, meta(0, 4096, 2, u64::MAX, 1));
+        w.put(2, huge);
+        let (_d, bolt) = open(&w);
+        assert!(bolt.read(|tx| tx.get(&tx.root(), b"a")).is_err());
+        w.put(0, meta(0, 4096, 2, 4, 1));
 
         let mut bad = leaf(2, &[Item::Bytes(b"a", b"1".to_vec())]);
         bad[16 + 12..16 + 16].copy_from_slice(&u32::MAX.to_le_bytes()); // value size past the page
