@@ -16,6 +16,8 @@ const REAL: &str = "tests/fixtures/real";
 /// A containerd of our own, killed when dropped.
 struct Containerd {
     dir: tempfile::TempDir,
+    /// Its root, relative to `dir`.
+    root: &'static str,
     child: Child,
 }
 
@@ -29,6 +31,11 @@ fn skip(msg: &str) -> Option<Containerd> {
 
 impl Containerd {
     fn start() -> Option<Containerd> {
+        Containerd::start_at("root")
+    }
+
+    /// With its root at `root` inside its directory.
+    fn start_at(root: &'static str) -> Option<Containerd> {
         let found = |bin: &str| {
             Command::new(bin)
                 .arg("--version")
@@ -49,7 +56,7 @@ impl Containerd {
              disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
              [grpc]\n  address = {sock:?}\n[ttrpc]\n  address = {ttrpc:?}\n[debug]\n  address = \"\"\n\
              [metrics]\n  address = \"\"\n",
-            root = p("root"),
+            root = p(root),
             state = p("state"),
             sock = p("c.sock"),
             ttrpc = p("c.sock.ttrpc"),
@@ -64,7 +71,7 @@ impl Containerd {
             .stderr(log)
             .spawn()
             .unwrap();
-        let mut daemon = Containerd { dir, child };
+        let mut daemon = Containerd { dir, root, child };
         let deadline = Instant::now() + Duration::from_secs(30);
         while !daemon.answers() {
             let exited = daemon.child.try_wait().unwrap().is_some();
@@ -85,7 +92,7 @@ impl Containerd {
     }
 
     fn root(&self) -> String {
-        self.dir.path().join("root").display().to_string()
+        self.dir.path().join(self.root).display().to_string()
     }
 
     fn answers(&self) -> bool {
@@ -373,4 +380,71 @@ fn missing_images_blobs_and_stores_are_explained() {
     std::fs::remove_file(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     let out = run(&c.args(&root, None, "layerscope-demo:1"));
     assert_bad_input(&out, "discard_unpacked_layers");
+}
+
+/// Answers `GET /_ping` and `GET /info` on a unix socket as a Docker daemon using the containerd image store
+/// does (Docker 24+ with the containerd snapshotter, the default of Docker 29), so that the detection and what
+/// follows it run against a real containerd. The Docker of the test machines is older than that store.
+fn docker_info_socket(path: &Path, docker_root: &Path) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::os::unix::net::UnixListener::bind(path).unwrap();
+    let info = serde_json::json!({
+        "DockerRootDir": docker_root,
+        "Driver": "overlayfs",
+        "DriverStatus": [["driver-type", "io.containerd.snapshotter.v1"]],
+    })
+    .to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut request = String::new();
+            let _ = BufReader::new(&stream).read_line(&mut request);
+            let (status, body) = match request.split(' ').nth(1) {
+                Some("/_ping") => ("200 OK", "OK".to_string()),
+                Some("/info") => ("200 OK", info.clone()),
+                _ => (
+                    "404 Not Found",
+                    r#"{"message":"no such image"}"#.to_string(),
+                ),
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+                 Connection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+}
+
+/// A Docker daemon on the containerd image store: auto and docker-store read namespace `moby` of its containerd
+/// (its own, under the data root) in place, not through the API.
+#[test]
+fn docker_on_the_containerd_image_store_is_read_in_place() {
+    let Some(c) = Containerd::start_at("docker/containerd/daemon") else {
+        return;
+    };
+    c.import("moby", "docker25.tar");
+    let docker_root = c.dir.path().join("docker");
+    let socket = c.dir.path().join("docker.sock");
+    docker_info_socket(&socket, &docker_root);
+    let archive = comparable(&json_of(&["--json", "-", &format!("{REAL}/docker25.tar")]));
+    for source in ["auto", "docker-store"] {
+        let out = bin()
+            .env("DOCKER_HOST", format!("unix://{}", socket.display()))
+            .args(["--json", "-", "--source", source, "--docker-root"])
+            .arg(&docker_root)
+            .arg("layerscope-demo:1")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{source}: {}", stderr_line(&out));
+        let note = stderr_line(&out);
+        assert!(
+            note.contains("containerd/daemon (namespace moby)"),
+            "{source}: {note}"
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["image"]["format"], "containerd", "{source}");
+        assert_eq!(comparable(&report), archive, "{source}");
+    }
 }
