@@ -247,6 +247,8 @@ fn images_in_containerd_give_the_reports_of_their_archives() {
     );
     let auto: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(auto["image"]["format"], "containerd");
+    assert_eq!(auto["image"]["source"], "containerd:containerd-only:7");
+    assert_eq!(auto["image"]["reference"], "containerd-only:7");
     let archive = json_of(&["--json", "-", &format!("{REAL}/oci-gzip.tar")]);
     assert_eq!(comparable(&auto), comparable(&archive));
 

@@ -296,7 +296,8 @@ impl ContainerdStore {
 impl ImageSource for ContainerdStore {
     fn load(&self, opts: &LoadOptions, progress: &dyn Progress) -> Result<LoadedImage> {
         let target = self.find()?.ok_or_else(|| self.not_found())?;
-        let name = format!("containerd:{}", target.name);
+        // As named on the command line, like every source; the stored name is the report's reference.
+        let name = format!("containerd:{}", self.reference);
         let catalog = ContentCatalog::new(&name, &self.root, &target)?;
         // The name already chose the image; `--image` selects within archives only.
         let mut opts = opts.clone();
