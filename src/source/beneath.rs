@@ -2,8 +2,8 @@
 //! so that nothing outside it is ever read through it. The kernel enforces the confinement: `openat2` with
 //! `RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS` resolves every component relative to the directory's handle and
 //! refuses `..`, absolute symlinks and symlinks that climb above it. Where the kernel has no `openat2`
-//! (before 5.6, or a seccomp filter answering ENOSYS) the same rule is applied one component at a time with
-//! `O_NOFOLLOW`, reading each symlink and resolving it ourselves. A symlink whose target stays inside keeps
+//! (before 5.6, or a seccomp filter answering ENOSYS or EPERM) the same rule is applied one component at a
+//! time with `O_NOFOLLOW`, reading each symlink and resolving it ourselves. A symlink whose target stays inside keeps
 //! working (legacy `docker save` links `<id>/layer.tar -> ../<other>/layer.tar`); an absolute target is refused,
 //! not re-rooted.
 //!
@@ -111,6 +111,8 @@ impl Beneath {
             ) {
                 Ok(fd) => return Ok(fd),
                 Err(rustix::io::Errno::NOSYS) => NO_OPENAT2.store(true, Ordering::Relaxed),
+                // Older seccomp profiles answer EPERM for system calls they do not know; the walk is as safe.
+                Err(rustix::io::Errno::PERM) => {}
                 Err(rustix::io::Errno::XDEV) => return Err(outside()),
                 Err(e) => return Err(e.into()),
             }

@@ -99,13 +99,19 @@ impl EntryReader for CatalogEntries {
             Some(r) => r.map_err(CopyError::Read)?,
             None => {
                 let e = &l.scan.entries[entry as usize];
+                let why = if e.size > layer::CAPTURE_LIMIT {
+                    format!(
+                        "holds {} bytes, more than the {} MiB kept from",
+                        e.size,
+                        layer::CAPTURE_LIMIT >> 20
+                    )
+                } else {
+                    "was not kept while reading".to_string()
+                };
                 return Err(CopyError::Read(Error::Usage(format!(
-                    "{}: {} holds {} bytes, more than the {} MiB kept while reading a stream, which cannot be \
-                     read twice; save the image to a file and read that",
+                    "{}: {} {why} a stream, which cannot be read twice; save the image to a file and read that",
                     image.meta.source,
                     crate::path::display_absolute(&e.path),
-                    e.size,
-                    layer::CAPTURE_LIMIT >> 20
                 ))));
             }
         };
@@ -609,6 +615,10 @@ mod tests {
         assert!(loaded.image.layers[0].scan.captured.is_empty());
         let big = index_of(&loaded, b"big");
         let err = loaded.entry_prefix(0, big, 100).unwrap_err().to_string();
+        assert!(err.contains("more than the 128 MiB kept"), "{err}");
         assert!(err.contains("save the image to a file"), "{err}");
+        let small = index_of(&loaded, b"small");
+        let err = loaded.entry_prefix(0, small, 100).unwrap_err().to_string();
+        assert!(err.contains("/small was not kept"), "{err}");
     }
 }

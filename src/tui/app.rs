@@ -127,6 +127,8 @@ pub enum Action {
     },
     /// The bytes asked for by [`Effect::ReadFile`].
     FileRead(Result<Vec<u8>, String>),
+    /// The first bytes of a file too long to show whole (see `effects::VIEWER_LIMIT`).
+    FileHead(Vec<u8>),
     /// What [`Effect::Extract`] did: a message, or that the target exists.
     Extracted(Result<String, String>),
     ExtractExists(PathBuf),
@@ -273,6 +275,14 @@ impl<'a> App<'a> {
                         Ok(bytes) => Content::from_bytes(bytes),
                         Err(e) => Content::Error(e),
                     };
+                }
+                Effect::None
+            }
+            Action::FileHead(bytes) => {
+                if let Some(Overlay::Viewer(v)) = &mut self.overlay {
+                    let shown = crate::report::text::size(bytes.len() as u64);
+                    v.title.push_str(&format!(" · only the first {shown}"));
+                    v.content = Content::from_bytes(bytes);
                 }
                 Effect::None
             }

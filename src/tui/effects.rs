@@ -19,12 +19,12 @@ pub const VIEWER_LIMIT: u64 = 1024 * 1024;
 pub fn perform(loaded: &LoadedImage, effect: &Effect) -> Option<Action> {
     match effect {
         Effect::None | Effect::Quit => None,
-        Effect::ReadFile { layer, entry } => Some(Action::FileRead(
-            loaded
-                .entry_prefix(*layer, *entry, VIEWER_LIMIT)
-                .map(|(bytes, _)| bytes)
-                .map_err(|e| e.to_string()),
-        )),
+        Effect::ReadFile { layer, entry } => {
+            Some(match loaded.entry_prefix(*layer, *entry, VIEWER_LIMIT) {
+                Ok((bytes, true)) => Action::FileHead(whole_characters(bytes)),
+                other => Action::FileRead(other.map(|(bytes, _)| bytes).map_err(|e| e.to_string())),
+            })
+        }
         Effect::Extract {
             layer,
             entry,
@@ -44,6 +44,16 @@ pub fn perform(loaded: &LoadedImage, effect: &Effect) -> Option<Action> {
             }
         }
     }
+}
+
+/// A prefix cut inside a UTF-8 character would make a text file look binary: drop the partial character.
+fn whole_characters(mut bytes: Vec<u8>) -> Vec<u8> {
+    if let Err(e) = std::str::from_utf8(&bytes) {
+        if e.error_len().is_none() {
+            bytes.truncate(e.valid_up_to());
+        }
+    }
+    bytes
 }
 
 /// Writes an entry's bytes to `to` as they are read, with the entry's permission bits (setuid, setgid and
@@ -255,6 +265,60 @@ mod tests {
         }
         let mode = to.metadata().unwrap().permissions().mode();
         assert_eq!(mode & 0o7777, 0o751);
+    }
+
+    #[test]
+    fn a_prefix_cut_inside_a_character_stays_text() {
+        let text = "é".repeat(3).into_bytes();
+        assert_eq!(whole_characters(text[..5].to_vec()), "éé".as_bytes());
+        assert_eq!(whole_characters(b"\xff\x00ab".to_vec()), b"\xff\x00ab");
+    }
+
+    #[test]
+    fn the_viewer_is_told_a_long_file_was_cut() {
+        let loaded = demo();
+        let entries = &loaded.image.layers[0].scan.entries;
+        let busybox = entries
+            .iter()
+            .position(|e| &*e.path == b"bin/busybox")
+            .unwrap() as u32;
+        assert!(entries[busybox as usize].size > VIEWER_LIMIT);
+        match perform(
+            &loaded,
+            &Effect::ReadFile {
+                layer: 0,
+                entry: busybox,
+            },
+        ) {
+            Some(Action::FileHead(bytes)) => assert_eq!(bytes.len() as u64, VIEWER_LIMIT),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_cut_file_says_so_in_the_viewer_title() {
+        use super::super::app::{App, Overlay};
+        use super::super::{fixture, keymap::Command};
+        let image = fixture::image();
+        let analysis = fixture::analysis(&image);
+        let mut app = App::new(
+            &image,
+            &analysis,
+            false,
+            ratatui::layout::Rect::new(0, 0, 120, 40),
+        );
+        app.focus = super::super::app::Pane::Tree;
+        app.update(Action::Command(Command::Last));
+        assert!(matches!(
+            app.update(Action::Command(Command::ViewFile)),
+            Effect::ReadFile { .. }
+        ));
+        app.update(Action::FileHead(b"head".to_vec()));
+        let Some(Overlay::Viewer(v)) = &app.overlay else {
+            panic!("no viewer");
+        };
+        assert!(v.title.ends_with("only the first 4 B"), "{}", v.title);
+        assert_eq!(v.content.line(0), "head");
     }
 
     #[test]
