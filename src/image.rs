@@ -282,6 +282,8 @@ pub enum Format {
     ContainersStorage,
     /// A registry, over its HTTP API.
     Registry,
+    /// containerd's content store, read in place.
+    Containerd,
 }
 
 impl Format {
@@ -293,6 +295,7 @@ impl Format {
             Format::DockerStore => "docker-store",
             Format::ContainersStorage => "containers-storage",
             Format::Registry => "registry",
+            Format::Containerd => "containerd",
         }
     }
 }

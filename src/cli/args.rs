@@ -76,6 +76,12 @@ pub struct SourceArgs {
     /// Docker's data root, for the docker-store source
     #[arg(long, value_name = "DIR")]
     pub docker_root: Option<PathBuf>,
+    /// containerd's root, for the containerd source [default: /var/lib/containerd]
+    #[arg(long, value_name = "DIR")]
+    pub containerd_root: Option<PathBuf>,
+    /// containerd namespace to read [default: the first of moby, k8s.io, default holding the image]
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
     #[command(flatten)]
     pub registry: RegistryArgs,
     /// Refuse a tar long name, long link, PAX header or sparse map larger than SIZE [default: 1MiB]
@@ -123,6 +129,8 @@ pub enum SourceArg {
     ContainersStorage,
     /// `podman image save`, streamed
     PodmanSave,
+    /// containerd's content store, read in place
+    Containerd,
     /// A docker save archive
     DockerArchive,
     /// An OCI layout directory
@@ -141,6 +149,7 @@ impl SourceArg {
             SourceArg::Podman => SourceKind::Podman,
             SourceArg::ContainersStorage => SourceKind::ContainersStorage,
             SourceArg::PodmanSave => SourceKind::PodmanSave,
+            SourceArg::Containerd => SourceKind::Containerd,
             SourceArg::DockerArchive | SourceArg::Oci | SourceArg::OciArchive => {
                 SourceKind::Archive
             }

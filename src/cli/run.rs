@@ -75,6 +75,10 @@ pub fn load(
     let source_options = source::SourceOptions {
         docker_root: args.docker_root.clone(),
         registry: registry_options(&args.registry)?,
+        containerd: source::ContainerdOptions {
+            root: args.containerd_root.clone(),
+            namespace: args.namespace.clone(),
+        },
     };
     let opened = source::open_source(image, kind, &source_options)?;
     let opts = LoadOptions {
@@ -91,6 +95,8 @@ pub fn load(
     let result = opened.source.load(&opts, &progress);
     progress.finish();
     if let (Ok(_), Some(description)) = (&result, &opened.description) {
+        // A containerd namespace comes from the store's metadata.
+        let description = layerscope::escape::escape(description);
         eprintln!("note: read {image} from {description}");
     }
     result

@@ -81,14 +81,38 @@ pub fn docker_available() -> bool {
     matches!(get("/_ping"), Ok((200, _)))
 }
 
-/// The daemon's data root, as it reports it (`GET /info`).
-pub fn docker_root_dir() -> Option<PathBuf> {
+/// What the daemon says about itself (`GET /info`).
+fn docker_info() -> Option<serde_json::Value> {
     let (status, body) = get("/info").ok()?;
     if status != 200 {
         return None;
     }
-    let info: serde_json::Value = serde_json::from_reader(body.take(4 * 1024 * 1024)).ok()?;
-    info.get("DockerRootDir")?.as_str().map(PathBuf::from)
+    serde_json::from_reader(body.take(4 * 1024 * 1024)).ok()
+}
+
+/// The daemon's data root, as it reports it.
+pub fn docker_root_dir() -> Option<PathBuf> {
+    docker_info()?
+        .get("DockerRootDir")?
+        .as_str()
+        .map(PathBuf::from)
+}
+
+/// Whether the daemon keeps its images in containerd's image store (the containerd snapshotter): its
+/// `DriverStatus` lists `driver-type io.containerd.snapshotter.v1`.
+pub fn docker_uses_containerd() -> bool {
+    docker_info().is_some_and(|info| uses_containerd(&info))
+}
+
+fn uses_containerd(info: &serde_json::Value) -> bool {
+    info.get("DriverStatus")
+        .and_then(|s| s.as_array())
+        .is_some_and(|pairs| {
+            pairs.iter().any(|p| {
+                p.get(0).and_then(|k| k.as_str()) == Some("driver-type")
+                    && p.get(1).and_then(|v| v.as_str()) == Some("io.containerd.snapshotter.v1")
+            })
+        })
 }
 
 /// Whether the daemon knows the image.
@@ -172,5 +196,19 @@ impl ImageSource for PodmanSave {
             });
         }
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_containerd_snapshotter_is_told_from_driver_status() {
+        let containerd = serde_json::json!({"Driver": "overlayfs",
+            "DriverStatus": [["driver-type", "io.containerd.snapshotter.v1"]]});
+        let overlay2 = serde_json::json!({"Driver": "overlay2",
+            "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"]]});
+        assert!(super::uses_containerd(&containerd));
+        assert!(!super::uses_containerd(&overlay2));
+        assert!(!super::uses_containerd(&serde_json::json!({})));
     }
 }

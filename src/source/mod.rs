@@ -2,8 +2,10 @@
 //! facts and each layer scanned once). Archives and layouts all go through a [`catalog::Catalog`] and one format
 //! resolver ([`layout`]); engine stores implement [`ImageSource`] directly; a registry is a lazy catalog.
 
+mod bbolt;
 mod beneath;
 mod catalog;
+mod containerd;
 mod engine_api;
 mod layout;
 mod overlay;
@@ -30,6 +32,7 @@ use crate::layer::{
 use crate::limits::Limits;
 use crate::oci::Digest;
 use catalog::{Catalog, DirCatalog, TarCatalog};
+pub use containerd::{ContainerdOptions, ContainerdStore, Target as ContainerdTarget};
 pub use layout::{Selection, normalize_reference, reference_matches};
 pub use reference::Reference;
 pub use registry::{

@@ -1,12 +1,14 @@
 //! From what the user typed to an image source, in two steps. [`parse_target`] reads the name alone (and asks
 //! the file system whether a path exists): a path (archive or layout), a transport prefix (`registry://`,
 //! `docker://`, `podman://`, and skopeo's `docker-daemon:`, `docker-archive:`, `oci:`, `oci-archive:`,
-//! `containers-storage:`), a forced `--source`, or a bare reference. [`open_source`] then probes the places a
-//! reference may live, lazily and in order (Docker's store, its API, containers-storage, podman, the
-//! registry): a path never contacts a daemon.
+//! `containers-storage:`, and `containerd:`), a forced `--source`, or a bare reference. [`open_source`] then
+//! probes the places a reference may live, lazily and in order (Docker: its containerd image store, its overlay2
+//! store, its API; containerd's own store; containers-storage, podman; the registry): a path never contacts a
+//! daemon.
 
 use std::path::{Path, PathBuf};
 
+use super::containerd::{ContainerdOptions, ContainerdStore};
 use super::engine_api::{DockerApi, PodmanSave, docker_available};
 use super::reference::Reference;
 use super::registry::{RegistryOptions, RegistrySource};
@@ -33,6 +35,8 @@ pub enum SourceKind {
     PodmanSave,
     /// The image's registry, over HTTPS.
     Registry,
+    /// containerd's content store, read in place.
+    Containerd,
 }
 
 impl SourceKind {
@@ -46,6 +50,7 @@ impl SourceKind {
             "containers-storage" => SourceKind::ContainersStorage,
             "podman-save" => SourceKind::PodmanSave,
             "registry" => SourceKind::Registry,
+            "containerd" => SourceKind::Containerd,
             _ => return None,
         })
     }
@@ -57,6 +62,8 @@ pub struct SourceOptions {
     /// Docker's data root; by default `/var/lib/docker`, else what the daemon reports (asked only when needed).
     pub docker_root: Option<PathBuf>,
     pub registry: RegistryOptions,
+    /// containerd's root and namespace (`--containerd-root`, `--namespace`).
+    pub containerd: ContainerdOptions,
 }
 
 /// A source ready to load, what it is (for a note to the user), and an image reference the name carried
@@ -70,8 +77,11 @@ pub struct Opened {
 /// A place a bare reference is looked for, in the order given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Place {
-    /// Docker's store when readable and holding the image, else its API when it has it.
+    /// Docker's containerd image store when the daemon uses it, else its overlay2 store when readable and
+    /// holding the image, else its API when it has it.
     Docker,
+    /// containerd's own store (Kubernetes nodes, nerdctl, ctr) when readable and holding the image.
+    Containerd,
     /// containers-storage when holding the image, else `podman image save` when podman has it.
     Podman,
     /// The registry the reference names (never probed: it is the last resort).
@@ -142,6 +152,12 @@ pub(crate) fn parse_target(name: &str, kind: SourceKind) -> Result<Target> {
     if let Some(rest) = name.strip_prefix("docker-daemon:") {
         return Ok(search(rest, &[Place::Docker]));
     }
+    if let Some(rest) = name.strip_prefix("containerd:") {
+        return Ok(Target::Forced {
+            kind: SourceKind::Containerd,
+            reference: rest.to_string(),
+        });
+    }
     if let Some(rest) = name.strip_prefix("containers-storage:") {
         return Ok(Target::Forced {
             kind: SourceKind::ContainersStorage,
@@ -168,7 +184,12 @@ pub(crate) fn parse_target(name: &str, kind: SourceKind) -> Result<Target> {
     }
     Ok(search(
         name,
-        &[Place::Docker, Place::Podman, Place::Registry],
+        &[
+            Place::Docker,
+            Place::Containerd,
+            Place::Podman,
+            Place::Registry,
+        ],
     ))
 }
 
@@ -249,15 +270,16 @@ pub fn open_source(name: &str, kind: SourceKind, opts: &SourceOptions) -> Result
     match parse_target(name, kind)? {
         Target::Path { path, image_ref } => archive(&path, image_ref),
         Target::Registry(reference) => Ok(registry(reference, &opts.registry, None)),
-        Target::Forced { kind, reference } => forced(kind, reference, &root),
+        Target::Forced { kind, reference } => forced(kind, reference, &root, &opts.containerd),
         Target::Search { reference, places } => {
             for place in &places {
                 let found = match place {
                     Place::Docker => docker_auto(&reference, root.get())?,
+                    Place::Containerd => containerd_auto(&reference, &opts.containerd)?,
                     Place::Podman => podman_auto(&reference)?,
                     Place::Registry => match Reference::parse(&reference) {
                         Ok(r) => {
-                            let searched = looked_in(&places, &root);
+                            let searched = looked_in(&places, &root, &reference, &opts.containerd);
                             Some(registry(r, &opts.registry, Some(searched)))
                         }
                         // Not a registry reference (an image ID, say): only the engines could have had it.
@@ -268,15 +290,23 @@ pub fn open_source(name: &str, kind: SourceKind, opts: &SourceOptions) -> Result
                     return Ok(opened);
                 }
             }
-            Err(not_found(&reference, &places, &root))
+            Err(not_found(&reference, &places, &root, &opts.containerd))
         }
     }
 }
 
-fn forced(kind: SourceKind, reference: String, root: &DockerRoot<'_>) -> Result<Opened> {
+fn forced(
+    kind: SourceKind,
+    reference: String,
+    root: &DockerRoot<'_>,
+    containerd: &ContainerdOptions,
+) -> Result<Opened> {
     match kind {
         SourceKind::DockerStore => {
             let root = root.get();
+            if let Some(opened) = docker_containerd(&reference, root)? {
+                return Ok(opened);
+            }
             if !DockerStore::available(root) {
                 return Err(Error::invalid(
                     root.display().to_string(),
@@ -314,6 +344,13 @@ fn forced(kind: SourceKind, reference: String, root: &DockerRoot<'_>) -> Result<
             None => podman_save(reference),
         }),
         SourceKind::PodmanSave => Ok(podman_save(reference)),
+        SourceKind::Containerd => {
+            let mut store = ContainerdStore::new(containerd, &reference);
+            let target = store.find()?.ok_or_else(|| store.not_found())?;
+            let description = store.describe(Some(&target.namespace));
+            store.namespace = Some(target.namespace);
+            Ok(engine(Box::new(store), description))
+        }
         // Docker (and anything parse_target does not force) goes to the API.
         _ => Ok(engine(
             Box::new(DockerApi { reference }),
@@ -330,7 +367,12 @@ fn podman_save(reference: String) -> Opened {
 }
 
 /// The local places a reference was looked for, for messages.
-fn looked_in(places: &[Place], root: &DockerRoot<'_>) -> String {
+fn looked_in(
+    places: &[Place],
+    root: &DockerRoot<'_>,
+    name: &str,
+    containerd: &ContainerdOptions,
+) -> String {
     let mut looked = Vec::new();
     if places.contains(&Place::Docker) {
         looked.push(format!(
@@ -339,6 +381,12 @@ fn looked_in(places: &[Place], root: &DockerRoot<'_>) -> String {
             super::engine_api::docker_socket()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
+        ));
+    }
+    if places.contains(&Place::Containerd) {
+        looked.push(format!(
+            "the containerd store at {}",
+            ContainerdStore::new(containerd, name).root.display()
         ));
     }
     if places.contains(&Place::Podman) {
@@ -350,7 +398,12 @@ fn looked_in(places: &[Place], root: &DockerRoot<'_>) -> String {
     looked.join(", ")
 }
 
-fn not_found(name: &str, places: &[Place], root: &DockerRoot<'_>) -> Error {
+fn not_found(
+    name: &str,
+    places: &[Place],
+    root: &DockerRoot<'_>,
+    containerd: &ContainerdOptions,
+) -> Error {
     let registry = if places.contains(&Place::Registry) {
         ", and it is not a registry reference"
     } else {
@@ -360,13 +413,19 @@ fn not_found(name: &str, places: &[Place], root: &DockerRoot<'_>) -> Error {
         path: name.to_string(),
         detail: format!(
             "not a file or directory, and no local engine has it (looked in {}){registry}",
-            looked_in(places, root)
+            looked_in(places, root, name, containerd)
         ),
     }
 }
 
-/// Docker first: its store when readable and holding the image, else its API when it answers.
+/// Docker first: its containerd image store when the daemon uses one, else its overlay2 store when readable and
+/// holding the image, else its API when it answers.
 fn docker_auto(name: &str, root: &Path) -> Result<Option<Opened>> {
+    // A daemon that moved to the containerd image store may have left its old overlay2 store behind: what it
+    // says it uses comes first.
+    if let Some(opened) = docker_containerd(name, root)? {
+        return Ok(Some(opened));
+    }
     if DockerStore::available(root) {
         let store = DockerStore {
             root: root.to_path_buf(),
@@ -388,6 +447,34 @@ fn docker_auto(name: &str, root: &Path) -> Result<Option<Opened>> {
         )));
     }
     Ok(None)
+}
+
+/// A Docker daemon using the containerd image store: its images read from containerd's content store in place.
+fn docker_containerd(name: &str, docker_root: &Path) -> Result<Option<Opened>> {
+    if !(docker_available() && super::engine_api::docker_uses_containerd()) {
+        return Ok(None);
+    }
+    let store = ContainerdStore::docker(docker_root, name);
+    if super::containerd::check(&store.root).is_err() {
+        return Ok(None);
+    }
+    Ok(store.find()?.map(|t| {
+        let description = store.describe(Some(&t.namespace));
+        engine(Box::new(store), description)
+    }))
+}
+
+/// containerd's own store (Kubernetes nodes, nerdctl, ctr), when readable and holding the name.
+fn containerd_auto(name: &str, opts: &ContainerdOptions) -> Result<Option<Opened>> {
+    let mut store = ContainerdStore::new(opts, name);
+    if super::containerd::check(&store.root).is_err() {
+        return Ok(None);
+    }
+    Ok(store.find()?.map(|t| {
+        let description = store.describe(Some(&t.namespace));
+        store.namespace = Some(t.namespace);
+        engine(Box::new(store), description)
+    }))
 }
 
 fn podman_auto(name: &str) -> Result<Option<Opened>> {
@@ -458,7 +545,22 @@ mod tests {
         );
         assert_eq!(
             auto("app:1"),
-            search("app:1", &[Place::Docker, Place::Podman, Place::Registry])
+            search(
+                "app:1",
+                &[
+                    Place::Docker,
+                    Place::Containerd,
+                    Place::Podman,
+                    Place::Registry
+                ]
+            )
+        );
+        assert_eq!(
+            auto("containerd:app"),
+            Target::Forced {
+                kind: SourceKind::Containerd,
+                reference: "app".into()
+            }
         );
         assert_eq!(
             auto("containers-storage:app"),
