@@ -117,8 +117,6 @@ impl SourceArgs {
 pub enum SourceArg {
     /// A path if IMAGE exists, else the local engines, else the registry
     Auto,
-    /// The image's registry, always
-    Registry,
     /// The Docker Engine API
     Docker,
     /// Docker's data root (/var/lib/docker), read in place
@@ -131,6 +129,8 @@ pub enum SourceArg {
     PodmanSave,
     /// containerd's content store, read in place
     Containerd,
+    /// The image's registry, always
+    Registry,
     /// A docker save archive
     DockerArchive,
     /// An OCI layout directory
