@@ -86,7 +86,12 @@ impl Scan {
         if let Some(path) = &self.args.sarif {
             write_out(
                 path,
-                &sarif::to_string(&loaded.image, &analysis.secrets, self.scanner.rules()),
+                &sarif::to_string(
+                    &loaded.image,
+                    &analysis.secrets,
+                    self.scanner.rules(),
+                    &analysis::advice::advise(&loaded.image, analysis),
+                ),
             )?;
         }
         Ok(())

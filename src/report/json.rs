@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::analysis::advice::{self, Advice};
 use crate::analysis::{Analysis, WasteReport};
 use crate::ci::CiOutcome;
 use crate::compression::Compression;
@@ -20,6 +21,8 @@ pub struct Report<'a> {
     pub secrets: Option<&'a [crate::secrets::SecretFinding]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ci: Option<&'a CiOutcome>,
+    /// What to change in the Dockerfile (`analysis::advice`), most severe first.
+    pub advice: Vec<Advice>,
 }
 
 #[derive(Debug, Serialize)]
@@ -103,6 +106,7 @@ pub fn report<'a>(image: &Image, analysis: &'a Analysis, ci: Option<&'a CiOutcom
         waste: &analysis.waste,
         secrets: None,
         ci,
+        advice: advice::advise(image, analysis),
     }
 }
 
