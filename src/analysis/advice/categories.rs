@@ -7,10 +7,9 @@ use std::sync::LazyLock;
 
 use globset::{Candidate, GlobBuilder, GlobSet, GlobSetBuilder};
 
-use super::{Advice, Context, PathTally, Rule, Severity, plural, size};
+use super::{Advice, Context, PathTally, Place, Rule, Severity, plural, size};
 use crate::layer::EntryKind;
-use crate::path;
-use crate::tree::State;
+use crate::tree::{ImageTree, NodeId, ROOT, State};
 
 /// One kind of path a rule reports. Globs match the path in the image without its leading `/`.
 struct Category {
@@ -231,87 +230,124 @@ const CATEGORIES: &[Category] = &[
     ),
 ];
 
-/// Every category's globs in one set; glob index -> category index.
+/// The categories' globs in two sets: those ending in `/**` (matched once per directory, without the `/**`: what
+/// lies below a matching directory inherits its category) and the others (matched per file). Matching
+/// directories instead of every file below them is what keeps the walk fast on images with many files.
 struct Matcher {
-    set: GlobSet,
-    category_of: Vec<usize>,
+    dirs: GlobSet,
+    dir_category: Vec<usize>,
+    files: GlobSet,
+    file_category: Vec<usize>,
 }
 
 static MATCHER: LazyLock<Matcher> = LazyLock::new(|| {
-    let mut builder = GlobSetBuilder::new();
-    let mut category_of = Vec::new();
+    let (mut dirs, mut files) = (GlobSetBuilder::new(), GlobSetBuilder::new());
+    let (mut dir_category, mut file_category) = (Vec::new(), Vec::new());
     for (index, category) in CATEGORIES.iter().enumerate() {
         for pattern in category.globs {
+            let (set, categories, pattern) = match pattern.strip_suffix("/**") {
+                Some(dir) => (&mut dirs, &mut dir_category, dir),
+                None => (&mut files, &mut file_category, *pattern),
+            };
             // The patterns are constants (a test checks that each one compiles).
             if let Ok(glob) = GlobBuilder::new(pattern).literal_separator(true).build() {
-                builder.add(glob);
-                category_of.push(index);
+                set.add(glob);
+                categories.push(index);
             }
         }
     }
     Matcher {
-        set: builder.build().unwrap_or_else(|_| GlobSet::empty()),
-        category_of,
+        dirs: dirs.build().unwrap_or_else(|_| GlobSet::empty()),
+        dir_category,
+        files: files.build().unwrap_or_else(|_| GlobSet::empty()),
+        file_category,
     }
 });
 
-/// The first category (in claim order) matching a relative path.
-fn category_of(rel: &[u8]) -> Option<usize> {
+/// The first category (in claim order) of the globs in `set` matching a relative path.
+fn first_match(set: &GlobSet, categories: &[usize], rel: &[u8]) -> Option<usize> {
     use std::os::unix::ffi::OsStrExt;
     let candidate = Candidate::new(std::path::Path::new(std::ffi::OsStr::from_bytes(rel)));
-    let matcher = &*MATCHER;
-    matcher
-        .set
-        .matches_candidate(&candidate)
+    set.matches_candidate(&candidate)
         .into_iter()
-        .map(|glob| matcher.category_of[glob])
+        .map(|glob| categories[glob])
         .min()
 }
 
-/// `rel` cut after its first component named `name` (`srv/app/.git/objects/x` -> `srv/app/.git`).
-fn rolled_up(rel: &[u8], name: &[u8]) -> Vec<u8> {
-    let mut end = 0;
-    for part in rel.split(|b| *b == b'/') {
-        end += part.len();
-        if part == name {
-            return rel[..end].to_vec();
-        }
-        end += 1;
+/// The earlier (in claim order) of two categories.
+fn earlier(a: Option<usize>, b: Option<usize>) -> Option<usize> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
-    rel.to_vec()
+}
+
+/// The ancestor of `node` (or `node`) named `name` nearest the root (`srv/app/.git/objects/x` -> `srv/app/.git`);
+/// `node` when there is none.
+fn topmost_named(tree: &ImageTree, node: NodeId, name: &[u8]) -> NodeId {
+    let mut found = node;
+    let mut n = node;
+    while n != ROOT {
+        if tree.name(n) == name {
+            found = n;
+        }
+        n = tree.parent(n);
+    }
+    found
+}
+
+/// The final image's bytes at a node: (layer, size) of a regular file present in the top layer.
+fn final_file(cx: &Context<'_>, node: NodeId) -> Option<(u32, u64)> {
+    let tree = cx.tree;
+    let event = tree.state_at(node, Some(cx.top?))?;
+    let State::Present { entry: Some(i) } = event.state else {
+        return None;
+    };
+    let entry = tree.entry(event.layer, i);
+    (entry.kind == EntryKind::File && entry.size > 0).then_some((event.layer, entry.size))
 }
 
 pub(super) fn advise(cx: &mut Context<'_>) -> Vec<Advice> {
     let tree = cx.tree;
+    let matcher = &*MATCHER;
     let mut tallies: HashMap<usize, PathTally> = HashMap::new();
-    for node in 1..tree.node_count() as u32 {
-        let final_file = cx
-            .top
-            .and_then(|top| tree.state_at(node, Some(top)))
-            .and_then(|event| match event.state {
-                State::Present { entry: Some(i) } => {
-                    let entry = tree.entry(event.layer, i);
-                    (entry.kind == EntryKind::File && entry.size > 0)
-                        .then_some((event.layer, entry.size))
-                }
-                _ => None,
-            });
-        let wasted = cx.wasted.get(&node).copied();
-        if final_file.is_none() && wasted.is_none() {
+    // Depth first, the path built as we go: (node, length of the parent's path, the parent's category).
+    let mut path: Vec<u8> = Vec::new();
+    let mut stack: Vec<(NodeId, usize, Option<usize>)> =
+        tree.children(ROOT).iter().map(|c| (*c, 0, None)).collect();
+    while let Some((node, parent_len, inherited)) = stack.pop() {
+        path.truncate(parent_len);
+        if parent_len > 0 {
+            path.push(b'/');
+        }
+        path.extend_from_slice(tree.name(node));
+        let children = tree.children(node);
+        if !children.is_empty() {
+            let below = earlier(
+                inherited,
+                first_match(&matcher.dirs, &matcher.dir_category, &path),
+            );
+            stack.extend(children.iter().map(|c| (*c, path.len(), below)));
+        }
+        let last_file = final_file(cx, node);
+        let wasted = cx.wasted(node);
+        if last_file.is_none() && wasted.is_none() {
             continue;
         }
-        let rel = tree.path(node);
-        let Some(index) = category_of(&rel) else {
+        let Some(index) = earlier(
+            inherited,
+            first_match(&matcher.files, &matcher.file_category, &path),
+        ) else {
             continue;
         };
         let category = &CATEGORIES[index];
         let tally = tallies.entry(index).or_default();
-        let shown = match category.roll_up {
-            Some(name) => path::display_absolute(&rolled_up(&rel, name)),
-            None => tree.display_path(node),
+        let place = match category.roll_up {
+            Some(name) => Place::Node(topmost_named(tree, node, name)),
+            None => Place::Node(node),
         };
         let mut bytes = 0;
-        if let Some((layer, size)) = final_file {
+        if let Some((layer, size)) = last_file {
             bytes += size;
             tally.layers.insert(layer);
         }
@@ -319,8 +355,8 @@ pub(super) fn advise(cx: &mut Context<'_>) -> Vec<Advice> {
             bytes += file.wasted_bytes;
             tally.layers.extend(file.layers.iter().copied());
         }
-        tally.add(shown, bytes);
-        cx.claimed.insert(node);
+        tally.add(place, bytes);
+        cx.claim(node);
     }
     let mut out: Vec<Advice> = tallies
         .into_iter()
@@ -331,7 +367,7 @@ pub(super) fn advise(cx: &mut Context<'_>) -> Vec<Advice> {
 }
 
 fn finding(cx: &Context<'_>, category: &Category, tally: &PathTally) -> Advice {
-    let (paths, path_count) = tally.top();
+    let (paths, path_count) = tally.top(cx.tree);
     let noun = if category.roll_up.is_some() {
         "path"
     } else {
@@ -374,7 +410,22 @@ mod tests {
             }
         }
         let count: usize = CATEGORIES.iter().map(|c| c.globs.len()).sum();
-        assert_eq!(MATCHER.category_of.len(), count);
+        assert_eq!(
+            MATCHER.dir_category.len() + MATCHER.file_category.len(),
+            count
+        );
+    }
+
+    /// A path's category as the walk finds it: its file match or a match of one of its directories.
+    fn category_of(rel: &[u8]) -> Option<usize> {
+        let m = &*MATCHER;
+        let mut found = first_match(&m.files, &m.file_category, rel);
+        for (i, b) in rel.iter().enumerate() {
+            if *b == b'/' {
+                found = earlier(found, first_match(&m.dirs, &m.dir_category, &rel[..i]));
+            }
+        }
+        found
     }
 
     #[test]
@@ -400,12 +451,26 @@ mod tests {
     }
 
     #[test]
-    fn roll_up_cuts_after_the_named_directory() {
-        assert_eq!(
-            rolled_up(b"srv/app/.git/objects/x", b".git"),
-            b"srv/app/.git"
-        );
-        assert_eq!(rolled_up(b".git/HEAD", b".git"), b".git");
-        assert_eq!(rolled_up(b"a/b", b".git"), b"a/b");
+    fn roll_up_finds_the_named_directory_nearest_the_root() {
+        use crate::layer::{LayerEntry, LayerScan};
+        let entry = |p: &str| LayerEntry {
+            path: p.as_bytes().into(),
+            kind: EntryKind::File,
+            size: 1,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            mtime: 0,
+            link_target: None,
+        };
+        let scan = LayerScan {
+            entries: vec![entry("srv/app/.git/modules/.git/x"), entry("a/b")],
+            ..LayerScan::default()
+        };
+        let tree = ImageTree::build(&[std::sync::Arc::new(scan)]);
+        let node = |p: &str| tree.lookup(p.as_bytes()).unwrap();
+        let git = topmost_named(&tree, node("srv/app/.git/modules/.git/x"), b".git");
+        assert_eq!(git, node("srv/app/.git"));
+        assert_eq!(topmost_named(&tree, node("a/b"), b".git"), node("a/b"));
     }
 }

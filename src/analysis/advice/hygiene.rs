@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{Advice, Context, PathTally, Rule, Severity, plural};
+use super::{Advice, Context, PathTally, Place, Rule, Severity, plural};
 use crate::layer::EntryKind;
 use crate::secrets::{Confidence, Location, Status};
 use crate::tree::State;
@@ -80,13 +80,13 @@ fn modes(cx: &Context<'_>) -> Vec<Advice> {
         };
         for (wanted, tally) in [(special, &mut setuid), (world_writable, &mut writable)] {
             if wanted {
-                tally.add(tree.display_path(node), entry.size);
+                tally.add(Place::Node(node), entry.size);
                 tally.layers.insert(event.layer);
             }
         }
     }
     let mut out = Vec::new();
-    if !setuid.paths.is_empty() {
+    if !setuid.places.is_empty() {
         out.push(mode_finding(
             cx,
             Rule::SetuidFile,
@@ -96,7 +96,7 @@ fn modes(cx: &Context<'_>) -> Vec<Advice> {
             "remove the binaries you do not need, or `chmod u-s,g-s` them in the RUN that installs them",
         ));
     }
-    if !writable.paths.is_empty() {
+    if !writable.places.is_empty() {
         out.push(mode_finding(
             cx,
             Rule::WorldWritable,
@@ -117,7 +117,7 @@ fn mode_finding(
     what: &str,
     fix: &str,
 ) -> Advice {
-    let (paths, path_count) = tally.top();
+    let (paths, path_count) = tally.top(cx.tree);
     Advice {
         id: rule,
         key: rule.id().to_string(),
@@ -155,13 +155,13 @@ fn secrets(cx: &Context<'_>) -> Option<Advice> {
             (Location::Config, Some(field)) => (format!("config {field}"), 0),
             (location, _) => (location.name().to_string(), 0),
         };
-        tally.paths.entry(place).or_insert(bytes);
+        tally.places.entry(Place::Text(place)).or_insert(bytes);
     }
     let shipped = findings
         .iter()
         .filter(|f| f.status != Status::Visible)
         .count();
-    let (paths, path_count) = tally.top();
+    let (paths, path_count) = tally.top(cx.tree);
     Some(Advice {
         id: Rule::Secrets,
         key: Rule::Secrets.id().to_string(),

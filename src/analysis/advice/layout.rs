@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Advice, Context, PathTally, Rule, Severity, plural, size};
+use super::{Advice, Context, PathTally, Place, Rule, Severity, plural, size};
 use crate::tree::GoneReason;
 
 #[derive(Default)]
@@ -17,14 +17,14 @@ struct Group {
 pub(super) fn advise(cx: &Context<'_>) -> Vec<Advice> {
     let mut groups: BTreeMap<(u32, u32), Group> = BTreeMap::new();
     for file in &cx.analysis.waste.files {
-        if cx.claimed.contains(&file.node) {
+        if cx.is_claimed(file.node) {
             continue;
         }
         for version in &file.versions {
             let group = groups
                 .entry((version.layer, version.removed_in))
                 .or_default();
-            group.tally.add(file.path.clone(), version.bytes);
+            group.tally.add(Place::Node(file.node), version.bytes);
             match version.reason {
                 GoneReason::Overwritten => group.overwritten = true,
                 GoneReason::Deleted | GoneReason::Hidden => group.deleted = true,
@@ -51,7 +51,7 @@ fn keyword(cx: &Context<'_>, layer: u32) -> String {
 }
 
 fn finding(cx: &Context<'_>, added: u32, removed: u32, group: &Group) -> Advice {
-    let (paths, path_count) = group.tally.top();
+    let (paths, path_count) = group.tally.top(cx.tree);
     let bytes = group.tally.bytes;
     let verb = match (group.deleted, group.overwritten) {
         (true, true) => "deleted or overwritten",

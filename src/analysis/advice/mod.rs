@@ -21,7 +21,7 @@ mod layout;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::str::FromStr;
 
 use serde::Serialize;
@@ -228,8 +228,10 @@ struct Context<'a> {
     tree: &'a ImageTree,
     /// The top layer, `None` for an image without layers.
     top: Option<u32>,
-    wasted: HashMap<NodeId, &'a WastedFile>,
-    claimed: HashSet<NodeId>,
+    /// Per node, its entry in the waste report (dense: one slot per node, cheaper than a map on big trees).
+    wasted: Vec<Option<&'a WastedFile>>,
+    /// Per node, whether a rule already reported its bytes.
+    claimed: Vec<bool>,
 }
 
 impl<'a> Context<'a> {
@@ -239,9 +241,31 @@ impl<'a> Context<'a> {
             analysis,
             tree: &analysis.tree,
             top: analysis.tree.layer_count().checked_sub(1).map(|t| t as u32),
-            wasted: analysis.waste.files.iter().map(|f| (f.node, f)).collect(),
-            claimed: HashSet::new(),
+            wasted: {
+                let mut wasted = vec![None; analysis.tree.node_count()];
+                for file in &analysis.waste.files {
+                    if let Some(slot) = wasted.get_mut(file.node as usize) {
+                        *slot = Some(file);
+                    }
+                }
+                wasted
+            },
+            claimed: vec![false; analysis.tree.node_count()],
         }
+    }
+
+    fn wasted(&self, node: NodeId) -> Option<&'a WastedFile> {
+        self.wasted.get(node as usize).copied().flatten()
+    }
+
+    fn claim(&mut self, node: NodeId) {
+        if let Some(slot) = self.claimed.get_mut(node as usize) {
+            *slot = true;
+        }
+    }
+
+    fn is_claimed(&self, node: NodeId) -> bool {
+        self.claimed.get(node as usize).copied().unwrap_or(false)
     }
 
     fn is_base(&self, layer: u32) -> bool {
@@ -264,32 +288,49 @@ impl<'a> Context<'a> {
     }
 }
 
-/// Paths with bytes, gathered for one finding (a path added twice adds up): its total, layers and top paths.
+/// Where a finding's bytes are: a path of the tree (shown only if it makes the top list), or a text place such
+/// as a config field.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Place {
+    Node(NodeId),
+    Text(String),
+}
+
+/// Places with bytes, gathered for one finding (a place added twice adds up): its total, layers and top places.
 #[derive(Default)]
 struct PathTally {
-    paths: HashMap<String, u64>,
+    places: HashMap<Place, u64>,
     bytes: u64,
     layers: BTreeSet<u32>,
 }
 
 impl PathTally {
-    fn add(&mut self, path: String, bytes: u64) {
+    fn add(&mut self, place: Place, bytes: u64) {
         self.bytes += bytes;
-        *self.paths.entry(path).or_default() += bytes;
+        *self.places.entry(place).or_default() += bytes;
     }
 
-    /// The top paths (most bytes first, then by name) and how many there are.
-    fn top(&self) -> (Vec<AdvicePath>, usize) {
-        let mut paths: Vec<AdvicePath> = self
-            .paths
-            .iter()
-            .map(|(path, bytes)| AdvicePath {
-                path: path.clone(),
-                bytes: *bytes,
+    /// The top places (most bytes first, then by path) and how many there are. Only the candidates for the top
+    /// list are turned into paths, so a finding over many files costs no string per file.
+    fn top(&self, tree: &ImageTree) -> (Vec<AdvicePath>, usize) {
+        let mut all: Vec<(&Place, u64)> = self.places.iter().map(|(p, b)| (p, *b)).collect();
+        let count = all.len();
+        if count > TOP_PATHS {
+            all.select_nth_unstable_by(TOP_PATHS - 1, |a, b| b.1.cmp(&a.1));
+            let cutoff = all[TOP_PATHS - 1].1;
+            all.retain(|(_, bytes)| *bytes >= cutoff);
+        }
+        let mut paths: Vec<AdvicePath> = all
+            .into_iter()
+            .map(|(place, bytes)| AdvicePath {
+                path: match place {
+                    Place::Node(node) => tree.display_path(*node),
+                    Place::Text(text) => text.clone(),
+                },
+                bytes,
             })
             .collect();
         paths.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.path.cmp(&b.path)));
-        let count = paths.len();
         paths.truncate(TOP_PATHS);
         (paths, count)
     }
