@@ -9,7 +9,7 @@ use globset::{Candidate, GlobBuilder, GlobSet, GlobSetBuilder};
 
 use super::{Advice, Context, PathTally, Place, Rule, Severity, plural, size};
 use crate::layer::EntryKind;
-use crate::tree::{ImageTree, NodeId, ROOT, State};
+use crate::tree::{ImageTree, NodeId, ROOT, State, Version};
 
 /// One kind of path a rule reports. Globs match the path in the image without its leading `/`.
 struct Category {
@@ -296,21 +296,37 @@ fn topmost_named(tree: &ImageTree, node: NodeId, name: &[u8]) -> NodeId {
     found
 }
 
-/// The final image's bytes at a node: (layer, size) of a regular file present in the top layer.
-fn final_file(cx: &Context<'_>, node: NodeId) -> Option<(u32, u64)> {
+/// What a node shows in the final image, when that is bytes: a regular file, or a hardlink to one.
+enum Shown {
+    File { version: Version, size: u64 },
+    Link(Version),
+}
+
+fn shown_at_top(cx: &Context<'_>, node: NodeId) -> Option<Shown> {
     let tree = cx.tree;
     let event = tree.state_at(node, Some(cx.top?))?;
     let State::Present { entry: Some(i) } = event.state else {
         return None;
     };
     let entry = tree.entry(event.layer, i);
-    (entry.kind == EntryKind::File && entry.size > 0).then_some((event.layer, entry.size))
+    match entry.kind {
+        EntryKind::File if entry.size > 0 => Some(Shown::File {
+            version: (event.layer, i),
+            size: entry.size,
+        }),
+        EntryKind::Hardlink => tree.version_of(&event).map(Shown::Link),
+        _ => None,
+    }
 }
 
 pub(super) fn advise(cx: &mut Context<'_>) -> Vec<Advice> {
     let tree = cx.tree;
     let matcher = &*MATCHER;
     let mut tallies: HashMap<usize, PathTally> = HashMap::new();
+    // Final-image files counted, and the hardlinks of the final image with their category: a file that a
+    // hardlink outside its category keeps alive saves nothing when its path goes.
+    let mut counted: HashMap<Version, (usize, Place, u64)> = HashMap::new();
+    let mut links: Vec<(Version, Option<usize>)> = Vec::new();
     // Depth first, the path built as we go: (node, length of the parent's path, the parent's category).
     let mut path: Vec<u8> = Vec::new();
     let mut stack: Vec<(NodeId, usize, Option<usize>)> =
@@ -329,15 +345,24 @@ pub(super) fn advise(cx: &mut Context<'_>) -> Vec<Advice> {
             );
             stack.extend(children.iter().map(|c| (*c, path.len(), below)));
         }
-        let last_file = final_file(cx, node);
+        let shown = shown_at_top(cx, node);
         let wasted = cx.wasted(node);
-        if last_file.is_none() && wasted.is_none() {
+        if shown.is_none() && wasted.is_none() {
             continue;
         }
-        let Some(index) = earlier(
+        let category = earlier(
             inherited,
             first_match(&matcher.files, &matcher.file_category, &path),
-        ) else {
+        );
+        let last_file = match shown {
+            Some(Shown::File { version, size }) => Some((version, size)),
+            Some(Shown::Link(version)) => {
+                links.push((version, category));
+                None
+            }
+            None => None,
+        };
+        let Some(index) = category.filter(|_| last_file.is_some() || wasted.is_some()) else {
             continue;
         };
         let category = &CATEGORIES[index];
@@ -347,9 +372,10 @@ pub(super) fn advise(cx: &mut Context<'_>) -> Vec<Advice> {
             None => Place::Node(node),
         };
         let mut bytes = 0;
-        if let Some((layer, size)) = last_file {
+        if let Some((version, size)) = last_file {
             bytes += size;
-            tally.layers.insert(layer);
+            tally.layers.insert(version.0);
+            counted.insert(version, (index, place.clone(), size));
         }
         if let Some(file) = wasted {
             bytes += file.wasted_bytes;
@@ -357,6 +383,15 @@ pub(super) fn advise(cx: &mut Context<'_>) -> Vec<Advice> {
         }
         tally.add(place, bytes);
         cx.claim(node);
+    }
+    for (version, link_category) in links {
+        if let Some((index, place, size)) = counted.remove(&version) {
+            if link_category == Some(index) {
+                counted.insert(version, (index, place, size));
+            } else if let Some(tally) = tallies.get_mut(&index) {
+                tally.take(&place, size);
+            }
+        }
     }
     let mut out: Vec<Advice> = tallies
         .into_iter()

@@ -310,6 +310,15 @@ impl PathTally {
         *self.places.entry(place).or_default() += bytes;
     }
 
+    /// Takes back bytes added for `place` (they turned out not to be reclaimable).
+    fn take(&mut self, place: &Place, bytes: u64) {
+        if let Some(held) = self.places.get_mut(place) {
+            let taken = bytes.min(*held);
+            *held -= taken;
+            self.bytes -= taken;
+        }
+    }
+
     /// The top places (most bytes first, then by path) and how many there are. Only the candidates for the top
     /// list are turned into paths, so a finding over many files costs no string per file.
     fn top(&self, tree: &ImageTree) -> (Vec<AdvicePath>, usize) {

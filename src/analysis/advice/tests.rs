@@ -259,6 +259,26 @@ fn a_hardlinked_cache_file_counts_once() {
 }
 
 #[test]
+fn a_cache_file_kept_alive_by_a_hardlink_outside_the_cache_saves_nothing() {
+    let (advice, _) = advise_on(vec![
+        run(BASE),
+        run("RUN pip install x && ln /root/.cache/pip/wheel.whl /opt/wheel.whl")
+            .file("root/.cache/pip/wheel.whl", 900)
+            .file("root/.cache/pip/other", 100)
+            .hardlink("opt/wheel.whl", "root/.cache/pip/wheel.whl"),
+    ]);
+    let pip = find(&advice, "package-cache:pip");
+    assert_eq!(pip.reclaimable_bytes, 100);
+    assert_eq!(
+        paths(pip),
+        [
+            ("/root/.cache/pip/other", 100),
+            ("/root/.cache/pip/wheel.whl", 0)
+        ]
+    );
+}
+
+#[test]
 fn git_directories_are_listed_per_repository() {
     let (advice, _) = advise_on(vec![
         run(BASE),
