@@ -175,12 +175,12 @@ fn same_answers(archive: &str, store: &[&str], full: bool, what: &str) {
     }
     assert_eq!(
         json(&with(&["ls", "--json"], store)),
-        json_of(&["ls", "--json", &archive]),
+        json_of(&["ls", "--json", "-", &archive]),
         "{what}"
     );
     assert_eq!(
         json(&with(&["secrets", "--json"], store)),
-        json_of(&["secrets", "--json", &archive]),
+        json_of(&["secrets", "--json", "-", &archive]),
         "{what}"
     );
 }

@@ -180,8 +180,8 @@ fn uncompressed_layers_are_read_as_they_are() {
     let from_archive = run(&["cat", &fixture_str("docker-legacy.tar"), "/home/ci/.netrc"]);
     assert!(cat.status.success(), "{}", stderr_line(&cat));
     assert_eq!(cat.stdout, from_archive.stdout);
-    let secrets = json_of(&["secrets", "--json", &reference]);
-    let archive_secrets = json_of(&["secrets", "--json", &fixture_str("docker-legacy.tar")]);
+    let secrets = json_of(&["secrets", "--json", "-", &reference]);
+    let archive_secrets = json_of(&["secrets", "--json", "-", &fixture_str("docker-legacy.tar")]);
     assert_eq!(secrets, archive_secrets);
 }
 

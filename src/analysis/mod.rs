@@ -1,6 +1,7 @@
 //! The analysis of a loaded image: the image tree, per-layer change counts and sizes, and the waste report.
 //! Pure functions of the scanned layers.
 
+pub mod advice;
 pub mod waste;
 
 use crate::image::Image;
@@ -35,6 +36,9 @@ pub struct Analysis {
     /// in names and metadata, and secret build-argument values; a secret scan adds the secrets found in file
     /// contents, `--show-secrets` turns it off (see `secrets::metadata_redactor`).
     pub redactor: crate::secrets::Redactor,
+    /// What to change in the Dockerfile and what it saves; computed last, once the secrets are known
+    /// (`advice::attach`).
+    pub advice: Vec<advice::Advice>,
 }
 
 /// Analyses an image; `base_layers` bottom layers count as the base image.
@@ -68,5 +72,6 @@ pub fn analyze(image: &Image, base_layers: usize) -> Analysis {
         base_layers,
         waste,
         secrets: Vec::new(),
+        advice: Vec::new(),
     }
 }

@@ -242,7 +242,7 @@ fn analyze(args: AnalyzeArgs) -> Result<i32> {
     };
     // A CI run reads a registry without the blob cache unless --cache asks for it.
     let mut source_args = args.source.clone();
-    if args.ci && !source_args.registry.cache {
+    if ci && !source_args.registry.cache {
         source_args.registry.no_cache = true;
     }
     let mut loaded = load(
@@ -256,6 +256,10 @@ fn analyze(args: AnalyzeArgs) -> Result<i32> {
         scan.apply(&mut loaded, &mut analysis)?;
     } else if args.secrets.show_secrets {
         analysis.redactor = layerscope::secrets::Redactor::reveal();
+    }
+    analysis::advice::attach(&loaded.image, &mut analysis);
+    if let Some(scan) = &scan {
+        scan.write_sarif(&loaded.image, &analysis)?;
     }
     let mut outcome = rules.map(|t| ci::evaluate(&analysis, &t));
     if let (Some(outcome), None) = (&mut outcome, &scan) {
@@ -311,6 +315,8 @@ fn secrets(args: SecretsArgs) -> Result<i32> {
     let mut loaded = load(&image, &args.source, None, Some(scan.inspector()))?;
     let mut analysis = analysis::analyze(&loaded.image, 1);
     scan.apply(&mut loaded, &mut analysis)?;
+    analysis::advice::attach(&loaded.image, &mut analysis);
+    scan.write_sarif(&loaded.image, &analysis)?;
     match &args.json {
         Some(target) => {
             let json = serde_json::to_string_pretty(&analysis.secrets)

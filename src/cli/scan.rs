@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use layerscope::analysis::Analysis;
+use layerscope::image::Image;
 use layerscope::layer::ContentInspector;
 use layerscope::report::sarif;
 use layerscope::secrets::{self, SecretScanner, SecretSettings, settings::baseline_json};
@@ -45,7 +46,7 @@ impl Scan {
     }
 
     /// Collects the findings and the redactor every output applies into the analysis (a redactor that masks
-    /// nothing with `--show-secrets`); writes the baseline and SARIF files asked for.
+    /// nothing with `--show-secrets`); writes the baseline file asked for.
     pub fn apply(&self, loaded: &mut LoadedImage, analysis: &mut Analysis) -> Result<()> {
         let show = self.args.show_secrets;
         let report = secrets::collect(
@@ -64,13 +65,18 @@ impl Scan {
         if let Some(path) = &self.args.write_baseline {
             output::write_to(path, &baseline_json(&analysis.secrets))?;
         }
-        if let Some(path) = &self.args.sarif {
-            output::write_to(
-                path,
-                &sarif::to_string(&loaded.image, analysis, self.scanner.rules()),
-            )?;
-        }
         Ok(())
+    }
+
+    /// Writes the SARIF file asked for: the findings and the advice (so call it once the advice is known).
+    pub fn write_sarif(&self, image: &Image, analysis: &Analysis) -> Result<()> {
+        match &self.args.sarif {
+            Some(path) => output::write_to(
+                path,
+                &sarif::to_string(image, analysis, self.scanner.rules()),
+            ),
+            None => Ok(()),
+        }
     }
 
     /// The outputs this scan writes, for the check that only one goes to stdout.

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use crate::analysis::advice::{self, Advice};
 use crate::analysis::{Analysis, WasteReport};
 use crate::ci::CiOutcome;
 use crate::compression::Compression;
@@ -23,6 +24,8 @@ pub struct Report<'a> {
     pub secrets: Option<&'a [crate::secrets::SecretFinding]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ci: Option<&'a CiOutcome>,
+    /// What to change in the Dockerfile (`analysis::advice`), most severe first.
+    pub advice: Vec<Advice>,
 }
 
 #[derive(Debug, Serialize)]
@@ -116,6 +119,7 @@ pub fn report<'a>(image: &Image, analysis: &'a Analysis, ci: Option<&'a CiOutcom
         waste,
         secrets: None,
         ci,
+        advice: analysis.advice.clone(),
     }
 }
 

@@ -1,10 +1,12 @@
-//! SARIF 2.1.0 output of secret findings, for code-scanning UIs. Paths are the files' paths in the image;
-//! the layer, status and instruction travel in each result's properties. Strings from the image are masked by
-//! the analysis's redactor (the findings already are).
+//! SARIF 2.1.0 output of secret findings and advice, for code-scanning UIs. Paths are the files' paths in the
+//! image; the layer, status and instruction travel in each result's properties. Advice results use the rule ids
+//! `advice/<id>` (`advice/same-run-delete`), as warnings (high, medium) or notes (low, info). Strings from the
+//! image are masked by the analysis's redactor (the findings already are).
 
 use serde_json::{Value, json};
 
 use crate::analysis::Analysis;
+use crate::analysis::advice::{self, Advice};
 use crate::image::Image;
 use crate::secrets::{Location, Ruleset, Severity};
 
@@ -16,10 +18,10 @@ fn level(severity: Severity) -> &'static str {
     }
 }
 
-/// The SARIF document for the analysis's secret findings.
+/// The SARIF document for the analysis's secret findings and advice.
 pub fn document(image: &Image, analysis: &Analysis, rules: &Ruleset) -> Value {
     let findings = &analysis.secrets;
-    let rule_list: Vec<Value> = (0..rules.len() as u32)
+    let mut rule_list: Vec<Value> = (0..rules.len() as u32)
         .filter_map(|i| rules.info(i))
         .map(|r| {
             json!({
@@ -38,7 +40,8 @@ pub fn document(image: &Image, analysis: &Analysis, rules: &Ruleset) -> Value {
             .as_deref()
             .unwrap_or(&image.meta.source),
     );
-    let results: Vec<Value> = findings
+    rule_list.extend(advice::Rule::ALL.iter().map(|r| advice_rule(*r)));
+    let mut results: Vec<Value> = findings
         .iter()
         .map(|f| {
             let uri = match f.location {
@@ -71,6 +74,7 @@ pub fn document(image: &Image, analysis: &Analysis, rules: &Ruleset) -> Value {
             })
         })
         .collect();
+    results.extend(analysis.advice.iter().map(|a| advice_result(a, &subject)));
     json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
@@ -88,4 +92,49 @@ pub fn document(image: &Image, analysis: &Analysis, rules: &Ruleset) -> Value {
 
 pub fn to_string(image: &Image, analysis: &Analysis, rules: &Ruleset) -> String {
     serde_json::to_string_pretty(&document(image, analysis, rules)).unwrap_or_default()
+}
+
+fn advice_level(severity: advice::Severity) -> &'static str {
+    match severity {
+        advice::Severity::High | advice::Severity::Medium => "warning",
+        advice::Severity::Low | advice::Severity::Info => "note",
+    }
+}
+
+fn advice_rule(rule: advice::Rule) -> Value {
+    json!({
+        "id": format!("advice/{}", rule.id()),
+        "name": rule.id(),
+        "shortDescription": {"text": rule.description()},
+        "defaultConfiguration": {"level": "warning"},
+        "properties": {"kind": "advice"},
+    })
+}
+
+/// One advice result, located at its top path (the image config when it has none).
+fn advice_result(a: &Advice, subject: &str) -> Value {
+    let uri = a
+        .paths
+        .first()
+        .map_or("image-config.json".to_string(), |p| {
+            p.path.trim_start_matches('/').to_string()
+        });
+    let reclaim = match a.reclaimable_bytes {
+        0 => String::new(),
+        b => format!(" ({b} bytes reclaimable)"),
+    };
+    json!({
+        "ruleId": format!("advice/{}", a.id.id()),
+        "level": advice_level(a.severity),
+        "message": {"text": format!("{}{reclaim}. Fix: {}", a.message, a.fix)},
+        "locations": [{
+            "physicalLocation": {"artifactLocation": {"uri": uri}},
+            "logicalLocations": [{"name": subject, "kind": "container-image"}],
+        }],
+        "partialFingerprints": {"layerscopeAdvice/v1": a.key},
+        "properties": {
+            "key": a.key, "severity": a.severity, "reclaimable_bytes": a.reclaimable_bytes, "layers": a.layers,
+            "paths": a.paths, "path_count": a.path_count, "fix": a.fix, "secrets": a.secrets,
+        },
+    })
 }

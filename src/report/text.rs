@@ -11,6 +11,7 @@ use anstyle::{AnsiColor, Style};
 use humansize::{DECIMAL, format_size};
 
 use crate::analysis::Analysis;
+use crate::analysis::advice::{self, Advice, Severity as AdviceSeverity};
 use crate::ci::{CiOutcome, RuleOutcome, RuleStatus};
 use crate::image::Image;
 use crate::layer::EntryKind;
@@ -215,9 +216,89 @@ pub fn summary(image: &Image, analysis: &Analysis, p: Paint) -> String {
     }
     let _ = writeln!(out);
     out.push_str(&wasted_list(analysis, 10, p));
+    out.push_str(&advice_list(&analysis.advice, s, 10, p));
     if !analysis.secrets.is_empty() {
         let _ = writeln!(out);
         out.push_str(&secrets_list(analysis, p, LowConfidence::Count));
+    }
+    out
+}
+
+/// The advice, after a blank line (nothing when there is none): per finding its severity, rule, bytes and
+/// message, then the layers, the top paths and the fix. Image-derived text is masked and escaped.
+pub fn advice_list(advice: &[Advice], s: Shown<'_>, limit: usize, p: Paint) -> String {
+    let escape = |text: &str| s.text(text).as_str().to_string();
+    let mut out = String::new();
+    if advice.is_empty() {
+        return out;
+    }
+    let total: u64 = advice.iter().map(|a| a.reclaimable_bytes).sum();
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "{}",
+        p.bold(&format!(
+            "Advice ({} findings, {} reclaimable)",
+            advice.len(),
+            size(total)
+        ))
+    );
+    let indent = " ".repeat(8);
+    for a in advice.iter().take(limit) {
+        let severity = format!("{:<6}", a.severity.name());
+        let severity = match a.severity {
+            AdviceSeverity::High => p.fg(AnsiColor::Red, &severity),
+            AdviceSeverity::Medium => p.fg(AnsiColor::Yellow, &severity),
+            _ => severity,
+        };
+        let bytes = match a.reclaimable_bytes {
+            0 => String::new(),
+            b => size(b),
+        };
+        let _ = writeln!(
+            out,
+            "  {severity}  {:<17}  {bytes:>10}  {}",
+            a.id.id(),
+            escape(&a.message)
+        );
+        if !a.layers.is_empty() {
+            let layers: Vec<String> = a
+                .layers
+                .iter()
+                .map(|l| format!("{} {}", l.index, truncate(&l.instruction, 40)))
+                .collect();
+            let text = escape(&layers.join("; "));
+            let _ = writeln!(
+                out,
+                "{indent}layers  {}",
+                p.fg(AnsiColor::BrightBlack, &text)
+            );
+        }
+        let shown = a.paths.len().min(3);
+        for path in &a.paths[..shown] {
+            let _ = writeln!(
+                out,
+                "{indent}{:>10}  {}",
+                size(path.bytes),
+                escape(&path.path)
+            );
+        }
+        if a.path_count > shown {
+            let _ = writeln!(
+                out,
+                "{indent}{:>10}  … and {} more",
+                "",
+                a.path_count - shown
+            );
+        }
+        let _ = writeln!(out, "{indent}fix     {}", escape(&a.fix));
+    }
+    if advice.len() > limit {
+        let _ = writeln!(
+            out,
+            "  … and {} more (--json lists all)",
+            advice.len() - limit
+        );
     }
     out
 }
@@ -546,6 +627,53 @@ mod tests {
             Shown::new(&reveal).text("TOKEN=x\x07").as_str(),
             "TOKEN=x\\x07"
         );
+    }
+
+    #[test]
+    fn advice_lists_escape_image_text_and_cut_long_lists() {
+        use crate::analysis::advice::{AdviceLayer, AdvicePath, Rule};
+        let finding = |key: &str| Advice {
+            id: Rule::SameRunDelete,
+            key: key.into(),
+            severity: AdviceSeverity::Low,
+            message: "1 file (2 MB) written by layer 1 and deleted by layer 2".into(),
+            reclaimable_bytes: 2_000_000,
+            layers: vec![AdviceLayer {
+                index: 1,
+                instruction: "RUN echo \u{1b}[31mred > /x".into(),
+            }],
+            paths: vec![AdvicePath {
+                path: "/tmp/\u{202e}evil".into(),
+                bytes: 2_000_000,
+            }],
+            path_count: 5,
+            fix: "do it in the same RUN".into(),
+            secrets: Vec::new(),
+        };
+        let text = advice_list(
+            &[finding("a"), finding("b")],
+            Shown::new(&Redactor::default()),
+            1,
+            Paint { color: false },
+        );
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{202e}'),
+            "{text}"
+        );
+        assert!(text.contains("RUN echo \\x1b[31mred > /x"), "{text}");
+        assert!(text.contains("/tmp/\\u{202e}evil"), "{text}");
+        assert!(
+            text.contains("Advice (2 findings, 4 MB reclaimable)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  low     same-run-delete          2 MB  1 file"),
+            "{text}"
+        );
+        assert!(text.contains("… and 4 more\n"), "{text}");
+        assert!(text.contains("… and 1 more (--json lists all)"), "{text}");
+        assert!(text.contains("fix     do it in the same RUN"), "{text}");
+        assert_eq!(advice_list(&[], Shown::new(&Redactor::default()), 10, Paint { color: false }), "");
     }
 
     #[test]
