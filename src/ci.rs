@@ -283,6 +283,7 @@ mod tests {
             size_bytes: 0,
             overflowed: Vec::new(),
             redactor: crate::secrets::Redactor::default(),
+            advice: Vec::new(),
             base_layers: 1,
             waste: crate::analysis::waste::report(Vec::new(), &[], 1),
             secrets: Vec::new(),

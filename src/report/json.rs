@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::analysis::advice::{self, Advice};
+use crate::analysis::advice::Advice;
 use crate::analysis::{Analysis, WasteReport};
 use crate::ci::CiOutcome;
 use crate::compression::Compression;

@@ -11,7 +11,7 @@ use anstyle::{AnsiColor, Style};
 use humansize::{DECIMAL, format_size};
 
 use crate::analysis::Analysis;
-use crate::analysis::advice::{self, Advice, Severity as AdviceSeverity};
+use crate::analysis::advice::{Advice, Severity as AdviceSeverity};
 use crate::ci::{CiOutcome, RuleOutcome, RuleStatus};
 use crate::image::Image;
 use crate::layer::EntryKind;
@@ -673,7 +673,15 @@ mod tests {
         assert!(text.contains("… and 4 more\n"), "{text}");
         assert!(text.contains("… and 1 more (--json lists all)"), "{text}");
         assert!(text.contains("fix     do it in the same RUN"), "{text}");
-        assert_eq!(advice_list(&[], Shown::new(&Redactor::default()), 10, Paint { color: false }), "");
+        assert_eq!(
+            advice_list(
+                &[],
+                Shown::new(&Redactor::default()),
+                10,
+                Paint { color: false }
+            ),
+            ""
+        );
     }
 
     #[test]
