@@ -364,11 +364,19 @@ mod tests {
         let s = scanner();
         let line = "sk_live_1cQSDwDCG8pkhqRqlRvdEzNJ\n";
         let lines = (1 << 20) / line.len();
+        // The fastest of three runs, so that a busy core does not decide the ratio.
         let timed = |n: usize| {
             let text = line.repeat(n);
-            let start = std::time::Instant::now();
-            let hits = s.scan_text(text.as_bytes());
-            (start.elapsed(), hits)
+            let mut best = (std::time::Duration::MAX, Vec::new());
+            for _ in 0..3 {
+                let start = std::time::Instant::now();
+                let hits = s.scan_text(text.as_bytes());
+                let took = start.elapsed();
+                if took < best.0 {
+                    best = (took, hits);
+                }
+            }
+            best
         };
         let (quarter, _) = timed(lines / 4);
         let (whole, hits) = timed(lines);

@@ -293,8 +293,9 @@ mod tests {
     /// copy of its parent's path; the rows' own bytes (400 MB here, the square of the depth) are the floor.
     #[test]
     fn deep_chain_lists_without_climbing_to_the_root() {
+        // A generous bound: the test threads share the cores; the old walk took over 40 s alone.
         let took = time_listing(20_000);
-        assert!(took < Duration::from_secs(3), "20,000 deep took {took:?}");
+        assert!(took < Duration::from_secs(20), "20,000 deep took {took:?}");
     }
 
     #[test]
