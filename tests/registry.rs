@@ -700,6 +700,7 @@ fn two_runs_at_once_share_the_cache() {
     let cache = tempfile::tempdir().unwrap();
     let spawn = || {
         std::process::Command::new(env!("CARGO_BIN_EXE_layerscope"))
+            .env_remove("CI")
             .env("XDG_CACHE_HOME", cache.path())
             .args(["--json", "-", "--no-secrets", &reference])
             .stdout(std::process::Stdio::piped())

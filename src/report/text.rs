@@ -232,7 +232,9 @@ pub fn advice_list(advice: &[Advice], s: Shown<'_>, limit: usize, p: Paint) -> S
     if advice.is_empty() {
         return out;
     }
-    let total: u64 = advice.iter().map(|a| a.reclaimable_bytes).sum();
+    let total = advice
+        .iter()
+        .fold(0u64, |sum, a| sum.saturating_add(a.reclaimable_bytes));
     let _ = writeln!(out);
     let _ = writeln!(
         out,

@@ -371,14 +371,14 @@ pub(super) fn advise(cx: &mut Context<'_>) -> Vec<Advice> {
             Some(name) => Place::Node(topmost_named(tree, node, name)),
             None => Place::Node(node),
         };
-        let mut bytes = 0;
+        let mut bytes = 0u64;
         if let Some((version, size)) = last_file {
-            bytes += size;
+            bytes = bytes.saturating_add(size);
             tally.layers.insert(version.0);
             counted.insert(version, (index, place.clone(), size));
         }
         if let Some(file) = wasted {
-            bytes += file.wasted_bytes;
+            bytes = bytes.saturating_add(file.wasted_bytes);
             tally.layers.extend(file.layers.iter().copied());
         }
         tally.add(place, bytes);

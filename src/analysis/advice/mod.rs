@@ -325,8 +325,10 @@ struct PathTally {
 
 impl PathTally {
     fn add(&mut self, place: Place, bytes: u64) {
-        self.bytes += bytes;
-        *self.places.entry(place).or_default() += bytes;
+        // Sizes are what tar headers claim: sums saturate rather than wrap.
+        self.bytes = self.bytes.saturating_add(bytes);
+        let held = self.places.entry(place).or_default();
+        *held = held.saturating_add(bytes);
     }
 
     /// Takes back bytes added for `place` (they turned out not to be reclaimable).
