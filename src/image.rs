@@ -150,6 +150,21 @@ pub struct LayerHistory {
     pub comment: Option<String>,
 }
 
+impl LayerHistory {
+    /// The steps attached to the layer other than the one that made it (the empty ENV, WORKDIR, CMD... steps).
+    pub fn extra_instructions(&self) -> impl Iterator<Item = &String> {
+        let main = self
+            .instructions
+            .iter()
+            .position(|i| !self.instruction.is_empty() && *i == self.instruction);
+        self.instructions
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| Some(*i) != main)
+            .map(|(_, s)| s)
+    }
+}
+
 /// Maps config history to layers: non-empty steps to layers in order; empty steps to the layer before them
 /// (leading empty steps to the first layer). Missing or inconsistent history leaves layers without instructions
 /// or puts surplus steps on the last layer; it never fails.

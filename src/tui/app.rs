@@ -183,7 +183,7 @@ impl<'a> App<'a> {
         let mut line = 0;
         for l in &image.layers {
             layer_lines.push(line);
-            line += 1 + super::view::layers::extra_instructions(&l.history).count();
+            line += 1 + l.history.extra_instructions().count();
         }
         layer_lines.push(line);
         let tree = FileTree::new(&analysis.tree, None, 0, TreeOptions::default());

@@ -7,26 +7,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{fit, inner, padded, pane};
-use crate::image::LayerHistory;
 use crate::report::text::size;
 use crate::secrets::redact_created_by;
 use crate::tui::app::{App, Mode, Pane};
 use crate::tui::theme::Theme;
 
 const BAR: usize = 8;
-
-/// The steps of a layer other than the one that made it, in build order.
-pub fn extra_instructions(h: &LayerHistory) -> impl Iterator<Item = &String> {
-    let main = h
-        .instructions
-        .iter()
-        .position(|i| !h.instruction.is_empty() && *i == h.instruction);
-    h.instructions
-        .iter()
-        .enumerate()
-        .filter(move |(i, _)| Some(*i) != main)
-        .map(|(_, s)| s)
-}
 
 fn bar(bytes: u64, largest: u64) -> String {
     let filled = if largest == 0 || bytes == 0 {
@@ -98,7 +84,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             lines.push(row);
         }
         line_no += 1;
-        for extra in extra_instructions(&layer.history) {
+        for extra in layer.history.extra_instructions() {
             if line_no >= app.layers_top && lines.len() < body.height as usize {
                 let text = format!("      └ {}", redact_created_by(extra));
                 lines.push(Line::styled(fit(&text, width), theme.dim()));
