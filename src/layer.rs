@@ -599,17 +599,15 @@ fn read_entries<R: Read>(
             entry.read_to_end(&mut data).map_err(read_error)?;
             scan.captured.push((index, data));
         }
-        if let Some(feed) = feed.as_deref_mut().filter(|_| kind == EntryKind::File) {
-            if let Some(limit) = feed.inspector().wants(&normalized, size) {
-                let len = limit.min(size);
-                match scan.captured.last() {
-                    Some((i, data)) if *i == index => {
-                        feed.add(index, &normalized, &mut &data[..], len)
-                    }
-                    _ => feed.add(index, &normalized, &mut entry, len),
-                }
-                .map_err(read_error)?;
+        if let Some(feed) = feed.as_deref_mut().filter(|_| kind == EntryKind::File)
+            && let Some(limit) = feed.inspector().wants(&normalized, size)
+        {
+            let len = limit.min(size);
+            match scan.captured.last() {
+                Some((i, data)) if *i == index => feed.add(index, &normalized, &mut &data[..], len),
+                _ => feed.add(index, &normalized, &mut entry, len),
             }
+            .map_err(read_error)?;
         }
         scan.entries.push(LayerEntry {
             path: normalized.into_boxed_slice(),

@@ -244,10 +244,10 @@ impl ContentInspector for SecretScanner {
         // The first rule (in rule order) whose globs match and whose content marker, if any, is present.
         let first_file_rule = self.rules.content.len();
         for i in rules {
-            if let Some(needle) = &self.rules.files[i].content {
-                if memchr::memmem::find(data, needle).is_none() {
-                    continue;
-                }
+            if let Some(needle) = &self.rules.files[i].content
+                && memchr::memmem::find(data, needle).is_none()
+            {
+                continue;
             }
             hits.push(ContentHit {
                 rule: (first_file_rule + i) as u32,

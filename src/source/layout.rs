@@ -239,14 +239,14 @@ fn resolve_docker(
         }
     }
     let platform = config.platform();
-    if let Some(wanted) = &sel.platform {
-        if !wanted.accepts(&platform) {
-            return Err(Error::PlatformNotFound {
-                archive: origin.to_string(),
-                wanted: wanted.to_string(),
-                available: platform.to_string(),
-            });
-        }
+    if let Some(wanted) = &sel.platform
+        && !wanted.accepts(&platform)
+    {
+        return Err(Error::PlatformNotFound {
+            archive: origin.to_string(),
+            wanted: wanted.to_string(),
+            available: platform.to_string(),
+        });
     }
     let foreign: Vec<&String> = entry.layer_sources.iter().flat_map(|m| m.keys()).collect();
     let layers = entry
@@ -510,13 +510,13 @@ fn resolve_oci(
     let mut layers = Vec::with_capacity(manifest.layers.len());
     for d in &manifest.layers {
         let media = d.media_type.clone();
-        if let Some(m) = &media {
-            if !LAYER_TYPES.contains(&m.as_str()) {
-                return Err(Error::invalid(
-                    format!("{origin}: {}", d.digest),
-                    format!("unsupported layer media type {m}"),
-                ));
-            }
+        if let Some(m) = &media
+            && !LAYER_TYPES.contains(&m.as_str())
+        {
+            return Err(Error::invalid(
+                format!("{origin}: {}", d.digest),
+                format!("unsupported layer media type {m}"),
+            ));
         }
         layers.push(LayerRef {
             key: blob_key(origin, &d.digest)?,

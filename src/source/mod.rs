@@ -286,24 +286,23 @@ pub(crate) fn load_catalog(
             let declared = diff_ids.get(index).cloned();
             if verify {
                 if let Some(expected) = lref.digest.as_deref().filter(|d| d.starts_with("sha256:"))
+                    && expected != scan.blob_digest
                 {
-                    if expected != scan.blob_digest {
-                        return Err(Error::DigestMismatch {
-                            path: format!("{name}: layer {index} ({})", lref.key),
-                            actual: scan.blob_digest.clone(),
-                            expected: expected.to_string(),
-                        });
-                    }
+                    return Err(Error::DigestMismatch {
+                        path: format!("{name}: layer {index} ({})", lref.key),
+                        actual: scan.blob_digest.clone(),
+                        expected: expected.to_string(),
+                    });
                 }
-                if let Some(expected) = declared.as_deref().filter(|d| d.starts_with("sha256:")) {
-                    if expected != scan.diff_id {
-                        return Err(Error::DiffIdMismatch {
-                            index,
-                            path: lref.key.clone(),
-                            actual: scan.diff_id.clone(),
-                            expected: expected.to_string(),
-                        });
-                    }
+                if let Some(expected) = declared.as_deref().filter(|d| d.starts_with("sha256:"))
+                    && expected != scan.diff_id
+                {
+                    return Err(Error::DiffIdMismatch {
+                        index,
+                        path: lref.key.clone(),
+                        actual: scan.diff_id.clone(),
+                        expected: expected.to_string(),
+                    });
                 }
             }
             layers.push(Layer {

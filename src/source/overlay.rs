@@ -120,14 +120,14 @@ fn walk(
         let index = scan.entries.len() as u32;
         if kind == EntryKind::File {
             opts.progress.advance(size);
-            if let Some(feed) = feed.as_deref_mut() {
-                if let Some(limit) = feed.inspector().wants(&rel, size) {
-                    File::open(item.path())
-                        .and_then(|mut f| feed.add(index, &rel, &mut f, limit.min(size)))
-                        .map_err(|e| {
-                            ScanError(format!("cannot read {}: {e}", item.path().display()))
-                        })?;
-                }
+            if let Some(feed) = feed.as_deref_mut()
+                && let Some(limit) = feed.inspector().wants(&rel, size)
+            {
+                File::open(item.path())
+                    .and_then(|mut f| feed.add(index, &rel, &mut f, limit.min(size)))
+                    .map_err(|e| {
+                        ScanError(format!("cannot read {}: {e}", item.path().display()))
+                    })?;
             }
             if opts.capture.is_some_and(|c| c == &rel[..]) {
                 let data = std::fs::read(item.path()).map_err(|e| {

@@ -69,10 +69,10 @@ impl<'t> TreeView<'t> {
         // Children always have larger ids than their parents, so one reverse sweep sums every directory.
         for node in (1..tree.node_count() as NodeId).rev() {
             if let Some(event) = tree.state_at(node, Some(to)) {
-                if let State::Present { entry: Some(i) } = event.state {
-                    if tree.entry(event.layer, i).kind == EntryKind::File {
-                        sizes[node as usize] += tree.entry(event.layer, i).size;
-                    }
+                if let State::Present { entry: Some(i) } = event.state
+                    && tree.entry(event.layer, i).kind == EntryKind::File
+                {
+                    sizes[node as usize] += tree.entry(event.layer, i).size;
                 }
                 let parent = tree.parent(node) as usize;
                 sizes[parent] += sizes[node as usize];
@@ -176,10 +176,10 @@ impl<'t> TreeView<'t> {
     pub fn merged(&self, deleted: bool) -> Vec<ListedEntry> {
         let mut out = Vec::new();
         self.walk(ROOT, &mut |node, change| {
-            if change != ChangeKind::Deleted || deleted {
-                if let Some(row) = self.row(node) {
-                    out.push(row);
-                }
+            if (change != ChangeKind::Deleted || deleted)
+                && let Some(row) = self.row(node)
+            {
+                out.push(row);
             }
             true
         });
