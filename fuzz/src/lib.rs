@@ -228,7 +228,7 @@ fn substitute(c: &mut Vec<u8>, known: &Known) -> bool {
 }
 
 /// Replaces `@Dn@`/`@Sn@` in contents by member n's digest/size once member n has no placeholders left (a few
-/// rounds settle index -> manifest -> config/layers), then in names (`blobs/sha256/@D3@`).
+/// rounds settle index -> nested indexes -> manifest -> config/layers), then in names (`blobs/sha256/@D3@`).
 fn link_digests(names: &mut [Vec<u8>], contents: &mut [Vec<u8>]) {
     let known = |contents: &[Vec<u8>]| -> Known {
         contents
@@ -236,7 +236,7 @@ fn link_digests(names: &mut [Vec<u8>], contents: &mut [Vec<u8>]) {
             .map(|c| (!pending(c)).then(|| (hex::encode(Sha256::digest(c)), c.len())))
             .collect()
     };
-    for _ in 0..4 {
+    for _ in 0..MAX_MEMBERS {
         let settled = known(contents);
         let mut changed = false;
         for c in contents.iter_mut().filter(|c| pending(c)) {
