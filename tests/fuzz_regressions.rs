@@ -18,7 +18,10 @@ const MEMORY_LIMIT_KB: u64 = 1024 * 1024;
 
 /// Inputs whose fix lives elsewhere: skipped by the replay, each run by an ignored test of its own below.
 const OPEN: &[(&str, &str)] = &[
+    ("archive", "zstd-gnu-longname-256m"),
     ("archive", "zstd-many-large-members"),
+    ("layer", "zstd-gnu-longname-512m"),
+    ("layer", "zstd-pax-path-512m"),
     ("manifests", "nested-index-fanout"),
 ];
 
@@ -126,4 +129,26 @@ fn nested_index_fanout_finishes() {
 #[ignore = "open: source/stream.rs keeps every non-layer member up to 64 MiB in memory, with no total bound; fixed by the decompression-bomb limits"]
 fn streamed_archive_memory_is_bounded() {
     replay_open("archive", "zstd-many-large-members", fuzz_entry::archive);
+}
+
+/// A member named by a 256 MiB GNU long-name header in an 8 KB zstd archive: read whole, copied into keys and
+/// the error text (1.3 GB resident, 43 s in a release build).
+#[test]
+#[ignore = "open: the archive readers accept a long-name header of any size; fixed by the tar header limits"]
+fn archive_long_name_header_is_bounded() {
+    replay_open("archive", "zstd-gnu-longname-256m", fuzz_entry::archive);
+}
+
+/// A 16 KB zstd layer whose only entry has a 512 MiB GNU long name: 1.3 GB resident.
+#[test]
+#[ignore = "open: layer.rs accepts a GNU long-name header of any size; fixed by the tar header limits"]
+fn layer_long_name_header_is_bounded() {
+    replay_open("layer", "zstd-gnu-longname-512m", fuzz_entry::layer);
+}
+
+/// A 16 KB zstd layer whose only entry has a 512 MiB PAX path record: over 10 s under the fuzzer.
+#[test]
+#[ignore = "open: layer.rs accepts a PAX header of any size; fixed by the tar header limits"]
+fn layer_pax_header_is_bounded() {
+    replay_open("layer", "zstd-pax-path-512m", fuzz_entry::layer);
 }
