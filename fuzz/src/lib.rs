@@ -51,7 +51,7 @@ fn gzip(data: &[u8]) -> Vec<u8> {
     enc.finish().unwrap_or_default()
 }
 
-/// Loads `bytes` as an image archive file, then builds what every command builds from it.
+/// Loads `bytes` as an image archive file, then builds what every command builds from it and the `ls` listing.
 fn load_archive(bytes: &[u8], verify: bool, inspect: bool) {
     let Ok(mut file) = tempfile::Builder::new()
         .prefix("layerscope-fuzz")
@@ -80,6 +80,12 @@ fn load_archive(bytes: &[u8], verify: bool, inspect: bool) {
         return;
     };
     let analysis = layerscope::analysis::analyze(&loaded.image, 0);
+    // What `ls` prints: the merged tree at the top layer.
+    if let Some(top) = analysis.tree.layer_count().checked_sub(1)
+        && let Ok(top) = u32::try_from(top)
+    {
+        let _ = layerscope::tree::TreeView::at_layer(&analysis.tree, top).merged(false);
+    }
     // Re-reading an entry takes the catalog's random-access path (a fresh reader on the stored blob).
     if let Some((i, l)) = loaded
         .image
