@@ -21,6 +21,7 @@ const OPEN: &[(&str, &str)] = &[
     ("archive", "deep-path-listing"),
     ("archive", "zstd-gnu-longname-256m"),
     ("archive", "zstd-many-large-members"),
+    ("config_file", "dive-ci-deep-flow-nesting"),
     ("layer", "zstd-gnu-longname-512m"),
     ("layer", "zstd-pax-path-512m"),
     ("manifests", "nested-index-fanout"),
@@ -160,4 +161,16 @@ fn layer_pax_header_is_bounded() {
 #[ignore = "open: tree/view.rs builds the whole listing, each entry with its full path, before anything is printed"]
 fn deep_path_listing_is_bounded() {
     replay_open("archive", "deep-path-listing", fuzz_entry::archive);
+}
+
+/// A 200 KB `.dive-ci` of 100,000 nested flow sequences (`rules: [[[...]]]`): the YAML parser takes 34 s in a
+/// release build (quadratic), and the file is read from the working directory without being asked for.
+#[test]
+#[ignore = "open: the .dive-ci reader hands any nesting to serde_yaml_ng; for the config module to bound"]
+fn dive_ci_deep_nesting_is_refused_quickly() {
+    replay_open(
+        "config_file",
+        "dive-ci-deep-flow-nesting",
+        fuzz_entry::config_file,
+    );
 }
