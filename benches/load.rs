@@ -47,7 +47,7 @@ const WORDS: [&str; 24] = [
 /// token, so secret-rule keywords hit regularly), the rest
 /// binary (half random, half zero bytes): the secret scanner has real text to read.
 fn content(rng: &mut Rng, size: usize) -> Vec<u8> {
-    if rng.next() % 3 == 0 {
+    if rng.next().is_multiple_of(3) {
         let mut data = vec![0u8; size];
         for chunk in data.chunks_mut(64).step_by(2) {
             for b in chunk.iter_mut() {
@@ -60,7 +60,7 @@ fn content(rng: &mut Rng, size: usize) -> Vec<u8> {
     while data.len() < size {
         let r = rng.next();
         data.extend_from_slice(WORDS[(r % WORDS.len() as u64) as usize].as_bytes());
-        if r % 11 == 0 {
+        if r.is_multiple_of(11) {
             // One line in about fifty assigns a password or a token, as configuration and code do.
             if r % 50 < 1 {
                 data.extend_from_slice(b" password = hunter2\n token: abc123\n");

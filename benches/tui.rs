@@ -159,7 +159,7 @@ fn run(label: &str, image: &Image, analysis: &Analysis, samples: usize) {
     let last = image.layers.len() - 1;
     let times: Vec<Duration> = (0..samples)
         .map(|i| {
-            b.step(cmd(if (i / last) % 2 == 0 {
+            b.step(cmd(if (i / last).is_multiple_of(2) {
                 Command::Down
             } else {
                 Command::Up
@@ -170,7 +170,7 @@ fn run(label: &str, image: &Image, analysis: &Analysis, samples: usize) {
     b.step(cmd(Command::ModeLayer));
     let times: Vec<Duration> = (0..samples)
         .map(|i| {
-            b.step(cmd(if (i / last) % 2 == 0 {
+            b.step(cmd(if (i / last).is_multiple_of(2) {
                 Command::Down
             } else {
                 Command::Up

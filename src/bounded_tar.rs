@@ -132,12 +132,11 @@ impl<R: Read> BoundedTar<R> {
         let recognised = header.as_gnu().is_some() || header.as_ustar().is_some();
         let consumed = recognised
             && (kind.is_gnu_longname() || kind.is_gnu_longlink() || kind.is_pax_local_extensions());
-        if !consumed {
-            if let Some(pax) = self.pax.take() {
-                if !extension {
-                    size = pax.unwrap_or(size);
-                }
-            }
+        if !consumed
+            && let Some(pax) = self.pax.take()
+            && !extension
+        {
+            size = pax.unwrap_or(size);
         }
         let Some(padded) = size
             .checked_add(BLOCK as u64 - 1)

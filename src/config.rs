@@ -52,7 +52,7 @@ impl Config {
     }
 
     fn read_layerscope_toml(&mut self, path: &Path) -> Result<()> {
-        let text = read(path)?;
+        let text = read(path, TOML_MAX)?;
         let parsed: LayerscopeToml =
             toml::from_str(&text).map_err(|e| config_error(path, e.message()))?;
         let err = |e: String| config_error(path, e);
@@ -106,7 +106,7 @@ impl Config {
     }
 
     fn read_dive_ci(&mut self, path: &Path) -> Result<()> {
-        let text = read(path)?;
+        let text = read(path, DIVE_CI_MAX)?;
         let parsed: DiveCi = if text.trim().is_empty() {
             DiveCi::default()
         } else {
@@ -147,8 +147,27 @@ fn is_dive_file(path: &Path) -> bool {
     name.ends_with(DIVE_CI) || name.ends_with(".yaml") || name.ends_with(".yml")
 }
 
-fn read(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|e| Error::io(path.display().to_string(), e))
+/// The largest `.layerscope.toml` read (rules and allowlists run to a few KiB).
+const TOML_MAX: u64 = 1 << 20;
+/// The largest `.dive-ci` read: dive's file holds three rules, and a YAML parser's work grows faster than the
+/// nesting a larger file could hold.
+const DIVE_CI_MAX: u64 = 16 << 10;
+
+/// A config file's text, refused past `max` bytes (counted as read).
+fn read(path: &Path, max: u64) -> Result<String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path.display().to_string(), e))?;
+    let mut bytes = Vec::new();
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path.display().to_string(), e))?;
+    if bytes.len() as u64 > max {
+        return Err(config_error(
+            path,
+            format!("larger than {max} bytes: not a configuration file this tool reads"),
+        ));
+    }
+    String::from_utf8(bytes).map_err(|_| config_error(path, "not UTF-8 text"))
 }
 
 fn config_error(path: &Path, detail: impl Into<String>) -> Error {

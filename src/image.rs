@@ -267,18 +267,18 @@ fn strip_build_args(s: &str) -> &str {
 /// `COPY file:3b5c0a1e2f3a...9d in /dst` -> `COPY file:3b5c0a1e2f3a /dst`.
 fn tidy_nop(s: &str) -> String {
     for keyword in ["COPY ", "ADD "] {
-        if let Some(rest) = s.strip_prefix(keyword) {
-            if let Some((source, dest)) = rest.split_once(" in ") {
-                let source = match source.split_once(':') {
-                    Some((kind, hash))
-                        if hash.len() > 12 && hash.bytes().all(|b| b.is_ascii_hexdigit()) =>
-                    {
-                        format!("{kind}:{}", &hash[..12])
-                    }
-                    _ => source.to_string(),
-                };
-                return format!("{keyword}{source} {}", dest.trim());
-            }
+        if let Some(rest) = s.strip_prefix(keyword)
+            && let Some((source, dest)) = rest.split_once(" in ")
+        {
+            let source = match source.split_once(':') {
+                Some((kind, hash))
+                    if hash.len() > 12 && hash.bytes().all(|b| b.is_ascii_hexdigit()) =>
+                {
+                    format!("{kind}:{}", &hash[..12])
+                }
+                _ => source.to_string(),
+            };
+            return format!("{keyword}{source} {}", dest.trim());
         }
     }
     s.split_whitespace().collect::<Vec<_>>().join(" ")

@@ -602,6 +602,14 @@ fn read_entries<R: Read>(
     for entry in entries {
         let mut entry = entry.map_err(tar_error)?;
         let normalized = path::normalize(&entry.path_bytes());
+        if normalized.len() as u64 > opts.limits.path_bytes {
+            return Err(crate::limits::LimitExceeded::new(
+                crate::limits::Limit::PathBytes,
+                format!("an entry path of {} bytes", normalized.len()),
+                format!("{} bytes", opts.limits.path_bytes),
+            )
+            .to_string());
+        }
         let (dir, name) = match normalized.iter().rposition(|&b| b == b'/') {
             Some(i) => (&normalized[..i], &normalized[i + 1..]),
             None => (&[][..], &normalized[..]),
@@ -653,17 +661,15 @@ fn read_entries<R: Read>(
             entry.read_to_end(&mut data).map_err(read_error)?;
             scan.captured.push((index, data));
         }
-        if let Some(feed) = feed.as_deref_mut().filter(|_| kind == EntryKind::File) {
-            if let Some(limit) = feed.inspector().wants(&normalized, size) {
-                let len = limit.min(size);
-                match scan.captured.last() {
-                    Some((i, data)) if *i == index => {
-                        feed.add(index, &normalized, &mut &data[..], len)
-                    }
-                    _ => feed.add(index, &normalized, &mut entry, len),
-                }
-                .map_err(read_error)?;
+        if let Some(feed) = feed.as_deref_mut().filter(|_| kind == EntryKind::File)
+            && let Some(limit) = feed.inspector().wants(&normalized, size)
+        {
+            let len = limit.min(size);
+            match scan.captured.last() {
+                Some((i, data)) if *i == index => feed.add(index, &normalized, &mut &data[..], len),
+                _ => feed.add(index, &normalized, &mut entry, len),
             }
+            .map_err(read_error)?;
         }
         scan.entries.push(LayerEntry {
             path: normalized.into_boxed_slice(),

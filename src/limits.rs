@@ -19,6 +19,9 @@ pub struct Limits {
     /// How many times its compressed size a gzip or zstd stream may expand to, beyond the first
     /// [`EXPANSION_FLOOR`] compressed bytes (`--max-expansion-ratio`).
     pub expansion_ratio: u64,
+    /// Longest path of a layer entry, normalised (`--max-path-bytes`): every listing holds each path whole, so
+    /// a chain of directories deep enough would make a small input list quadratically much.
+    pub path_bytes: u64,
 }
 
 /// Compressed bytes below which the expansion ratio is measured as if this many had been read: a small layer
@@ -37,6 +40,8 @@ impl Default for Limits {
             // Deflate cannot expand more than 1032 times (a 258-byte match in 2 bits), so no gzip stream ever
             // reaches this; zstd can (runs of zeros compress ~30000 times), see README "Limits".
             expansion_ratio: 2000,
+            // Linux's PATH_MAX: an engine cannot create a longer path when it unpacks a layer.
+            path_bytes: 4096,
         }
     }
 }
@@ -48,6 +53,7 @@ pub enum Limit {
     MetadataBytes,
     ArchiveMembers,
     ExpansionRatio,
+    PathBytes,
 }
 
 impl Limit {
@@ -58,6 +64,7 @@ impl Limit {
             Limit::MetadataBytes => "--max-metadata-bytes",
             Limit::ArchiveMembers => "--max-archive-members",
             Limit::ExpansionRatio => "--max-expansion-ratio",
+            Limit::PathBytes => "--max-path-bytes",
         }
     }
 }

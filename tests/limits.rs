@@ -99,6 +99,7 @@ fn help_shows_the_library_defaults() {
         ("--max-metadata-bytes", "256MiB", limits.metadata_bytes),
         ("--max-archive-members", "100000", limits.archive_members),
         ("--max-expansion-ratio", "2000", limits.expansion_ratio),
+        ("--max-path-bytes", "4KiB", limits.path_bytes),
     ] {
         let from = help.find(flag).unwrap_or_else(|| panic!("{flag} missing"));
         let text = &help[from..];

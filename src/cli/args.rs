@@ -97,6 +97,9 @@ pub struct SourceArgs {
     /// compressed) [default: 2000]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_expansion_ratio: Option<u64>,
+    /// Refuse a layer entry whose path is longer than SIZE (Linux's PATH_MAX) [default: 4KiB]
+    #[arg(long, value_name = "SIZE", value_parser = units::parse_size)]
+    pub max_path_bytes: Option<u64>,
 }
 
 impl SourceArgs {
@@ -108,6 +111,7 @@ impl SourceArgs {
             metadata_bytes: self.max_metadata_bytes.unwrap_or(default.metadata_bytes),
             archive_members: self.max_archive_members.unwrap_or(default.archive_members),
             expansion_ratio: self.max_expansion_ratio.unwrap_or(default.expansion_ratio),
+            path_bytes: self.max_path_bytes.unwrap_or(default.path_bytes),
         }
     }
 }

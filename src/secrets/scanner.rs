@@ -274,10 +274,10 @@ impl ContentInspector for SecretScanner {
         // The first rule (in rule order) whose globs match and whose content marker, if any, is present.
         for i in rules {
             let rule = &self.rules.files[i];
-            if let Some(needle) = &rule.content {
-                if memchr::memmem::find(data, needle).is_none() {
-                    continue;
-                }
+            if let Some(needle) = &rule.content
+                && memchr::memmem::find(data, needle).is_none()
+            {
+                continue;
             }
             let credential = rule.format.as_ref().is_some_and(|f| f.is_match(data));
             hits.push(ContentHit {

@@ -177,13 +177,13 @@ impl TarCatalog {
             .map_err(|e| Error::io(origin, e))?
             .len();
         for item in items.values() {
-            if let TarItem::Data { offset, size } = item {
-                if offset.saturating_add(*size) > len {
-                    return Err(Error::invalid(
-                        origin,
-                        "truncated tar: a member runs past the end of the file",
-                    ));
-                }
+            if let TarItem::Data { offset, size } = item
+                && offset.saturating_add(*size) > len
+            {
+                return Err(Error::invalid(
+                    origin,
+                    "truncated tar: a member runs past the end of the file",
+                ));
             }
         }
         Ok(TarCatalog {

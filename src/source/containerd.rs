@@ -161,10 +161,10 @@ fn lookup(tx: &Tx<'_>, namespace: &str, reference: &str) -> Result<Option<Target
     let entries = tx.entries(&images)?;
     for (key, value) in &entries {
         let name = String::from_utf8_lossy(key);
-        if let Value::Bucket(image) = value {
-            if reference_matches(reference, &name) {
-                return target_of(tx, image, namespace, &name);
-            }
+        if let Value::Bucket(image) = value
+            && reference_matches(reference, &name)
+        {
+            return target_of(tx, image, namespace, &name);
         }
     }
     // An image ID as `docker images` shows it with the containerd store: a prefix of the target digest.

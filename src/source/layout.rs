@@ -237,14 +237,14 @@ fn resolve_docker(
         }
     }
     let platform = config.platform();
-    if let Some(wanted) = &sel.platform {
-        if !wanted.accepts(&platform) {
-            return Err(Error::PlatformNotFound {
-                archive: origin.to_string(),
-                wanted: wanted.to_string(),
-                available: platform.to_string(),
-            });
-        }
+    if let Some(wanted) = &sel.platform
+        && !wanted.accepts(&platform)
+    {
+        return Err(Error::PlatformNotFound {
+            archive: origin.to_string(),
+            wanted: wanted.to_string(),
+            available: platform.to_string(),
+        });
     }
     let foreign: Vec<&String> = entry.layer_sources.iter().flat_map(|m| m.keys()).collect();
     let layers = entry

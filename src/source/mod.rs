@@ -439,15 +439,15 @@ fn verify_layer(
             });
         }
     }
-    if let Some(expected) = declared_digest(name, index, lref, declared)? {
-        if expected.as_str() != scan.diff_id {
-            return Err(Error::DiffIdMismatch {
-                index,
-                path: lref.key.clone(),
-                actual: scan.diff_id.clone(),
-                expected: expected.to_string(),
-            });
-        }
+    if let Some(expected) = declared_digest(name, index, lref, declared)?
+        && expected.as_str() != scan.diff_id
+    {
+        return Err(Error::DiffIdMismatch {
+            index,
+            path: lref.key.clone(),
+            actual: scan.diff_id.clone(),
+            expected: expected.to_string(),
+        });
     }
     Ok(())
 }

@@ -131,14 +131,14 @@ fn walk(
         let index = scan.entries.len() as u32;
         if kind == EntryKind::File {
             opts.progress.advance(size);
-            if let Some(feed) = feed.as_deref_mut() {
-                if let Some(limit) = feed.inspector().wants(&rel, size) {
-                    File::open(item.path())
-                        .and_then(|mut f| feed.add(index, &rel, &mut f, limit.min(size)))
-                        .map_err(|e| {
-                            ScanError(format!("cannot read {}: {e}", item.path().display()))
-                        })?;
-                }
+            if let Some(feed) = feed.as_deref_mut()
+                && let Some(limit) = feed.inspector().wants(&rel, size)
+            {
+                File::open(item.path())
+                    .and_then(|mut f| feed.add(index, &rel, &mut f, limit.min(size)))
+                    .map_err(|e| {
+                        ScanError(format!("cannot read {}: {e}", item.path().display()))
+                    })?;
             }
             // A store is read again for the bytes of a large file; only small ones are kept.
             if size <= CAPTURE_LIMIT && opts.capture.is_some_and(|c| c == &rel[..]) {

@@ -222,10 +222,10 @@ impl DockerStore {
             if let Ok(dir) = std::fs::read_dir(&content) {
                 for e in dir.flatten() {
                     let name = e.file_name().to_string_lossy().into_owned();
-                    if name.starts_with(wanted) {
-                        if let Ok(id) = Digest::from_hex(Algorithm::Sha256, &name) {
-                            return Ok(Some(id));
-                        }
+                    if name.starts_with(wanted)
+                        && let Ok(id) = Digest::from_hex(Algorithm::Sha256, &name)
+                    {
+                        return Ok(Some(id));
                     }
                 }
             }

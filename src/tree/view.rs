@@ -69,11 +69,11 @@ impl<'t> TreeView<'t> {
         // Children always have larger ids than their parents, so one reverse sweep sums every directory.
         for node in (1..tree.node_count() as NodeId).rev() {
             if let Some(event) = tree.state_at(node, Some(to)) {
-                if let State::Present { entry: Some(i) } = event.state {
-                    if tree.entry(event.layer, i).kind == EntryKind::File {
-                        sizes[node as usize] =
-                            sizes[node as usize].saturating_add(tree.entry(event.layer, i).size);
-                    }
+                if let State::Present { entry: Some(i) } = event.state
+                    && tree.entry(event.layer, i).kind == EntryKind::File
+                {
+                    sizes[node as usize] =
+                        sizes[node as usize].saturating_add(tree.entry(event.layer, i).size);
                 }
                 let parent = tree.parent(node) as usize;
                 // Claimed sizes may sum past 2^64: a directory shows u64::MAX rather than a wrapped small

@@ -48,10 +48,10 @@ pub fn perform(loaded: &LoadedImage, effect: &Effect) -> Option<Action> {
 
 /// A prefix cut inside a UTF-8 character would make a text file look binary: drop the partial character.
 fn whole_characters(mut bytes: Vec<u8>) -> Vec<u8> {
-    if let Err(e) = std::str::from_utf8(&bytes) {
-        if e.error_len().is_none() {
-            bytes.truncate(e.valid_up_to());
-        }
+    if let Err(e) = std::str::from_utf8(&bytes)
+        && e.error_len().is_none()
+    {
+        bytes.truncate(e.valid_up_to());
     }
     bytes
 }

@@ -472,13 +472,13 @@ impl Catalog for RegistryCatalog {
         if !digest.verifiable() {
             return Err(ScanError(unverifiable(self.origin(), &digest).to_string()));
         }
-        if let Some(cache) = &self.cache {
-            if let Some(file) = cache.open_unchecked(&digest) {
-                // The scan hashes what it reads: that checks the entry without a second pass over the file.
-                match layer::scan_blob(file, opts) {
-                    Ok(scan) if scan.blob_digest == digest.as_str() => return Ok(Arc::new(scan)),
-                    _ => cache.remove(&digest),
-                }
+        if let Some(cache) = &self.cache
+            && let Some(file) = cache.open_unchecked(&digest)
+        {
+            // The scan hashes what it reads: that checks the entry without a second pass over the file.
+            match layer::scan_blob(file, opts) {
+                Ok(scan) if scan.blob_digest == digest.as_str() => return Ok(Arc::new(scan)),
+                _ => cache.remove(&digest),
             }
         }
         let reader = self
