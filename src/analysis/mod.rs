@@ -1,6 +1,7 @@
 //! The analysis of a loaded image: the image tree, per-layer change counts and sizes, and the waste report.
 //! Pure functions of the scanned layers.
 
+pub mod diff;
 pub mod waste;
 
 use crate::image::Image;
