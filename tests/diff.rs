@@ -233,6 +233,55 @@ fn every_kind_of_file_difference_is_told_apart() {
     assert!(d.secrets.is_none());
 }
 
+/// Counts the layer blobs a load reads.
+#[derive(Default)]
+struct Blobs(std::sync::atomic::AtomicUsize);
+
+impl layerscope::layer::Progress for Blobs {
+    fn begin(&self, layers: usize, _bytes: Option<u64>) {
+        self.0
+            .fetch_add(layers, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// B's layer with a diff_id that A already read is taken from A: B's own blob for it is not read again.
+#[test]
+fn a_shared_layer_is_read_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = write_pair(dir.path(), image_a(&[]), image_b(&[]));
+    let la = load(&a);
+    let known: std::collections::HashMap<_, _> = la
+        .image
+        .layers
+        .iter()
+        .map(|l| (l.scan.diff_id.clone(), l.scan.clone()))
+        .collect();
+    let opts = LoadOptions {
+        known_layers: Some(std::sync::Arc::new(known)),
+        ..LoadOptions::default()
+    };
+    let (alone, with_known) = (Blobs::default(), Blobs::default());
+    source::open(&b)
+        .unwrap()
+        .load(&LoadOptions::default(), &alone)
+        .unwrap();
+    let lb = source::open(&b).unwrap().load(&opts, &with_known).unwrap();
+    let read = |p: &Blobs| p.0.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!((read(&alone), read(&with_known)), (2, 1));
+    assert!(std::sync::Arc::ptr_eq(
+        &la.image.layers[0].scan,
+        &lb.image.layers[0].scan
+    ));
+    // The diff is the same as with both images read whole.
+    let (xa, xb) = (
+        analysis::analyze(&la.image, 1),
+        analysis::analyze(&lb.image, 1),
+    );
+    let d = compare((&la, &xa), (&lb, &xb));
+    assert_eq!(d.layers[0].status, LayerStatus::Shared);
+    assert_eq!(d.size.delta_bytes, 3007);
+}
+
 /// An image compared with itself has no difference at all, and every layer is shared.
 #[test]
 fn an_image_against_itself_has_no_changes() {

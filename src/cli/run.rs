@@ -23,6 +23,9 @@ use super::scan::Scan;
 use layerscope::layer::ContentInspector;
 use std::sync::Arc;
 
+/// Layers already read, by the diff_id their bytes hashed to.
+type KnownLayers = std::collections::HashMap<String, Arc<layerscope::layer::LayerScan>>;
+
 /// Exit code for a failed CI rule.
 pub const EXIT_RULE_FAILED: i32 = 1;
 
@@ -64,6 +67,17 @@ pub fn load(
     capture: Option<Vec<u8>>,
     inspector: Option<Arc<dyn ContentInspector + Send>>,
 ) -> Result<LoadedImage> {
+    load_with(image, args, capture, inspector, None)
+}
+
+/// [`load`], taking the layers in `known` (by diff_id) instead of reading them again.
+fn load_with(
+    image: &str,
+    args: &SourceArgs,
+    capture: Option<Vec<u8>>,
+    inspector: Option<Arc<dyn ContentInspector + Send>>,
+    known_layers: Option<Arc<KnownLayers>>,
+) -> Result<LoadedImage> {
     let platform = match &args.platform {
         Some(p) => Some(Platform::parse(p).ok_or_else(|| {
             Error::Usage(format!(
@@ -83,6 +97,7 @@ pub fn load(
         capture,
         inspector,
         limits: args.limits(),
+        known_layers,
     };
     let progress = StderrProgress::new();
     let result = opened.source.load(&opts, &progress);
@@ -434,9 +449,21 @@ fn diff(args: DiffArgs) -> Result<i32> {
         };
         Some(Scan::prepare(&flags, config.secrets)?)
     };
-    let mut sides = Vec::with_capacity(2);
+    let mut sides: Vec<(LoadedImage, Analysis)> = Vec::with_capacity(2);
     for name in [&a, &b] {
-        let mut loaded = load(name, &args.source, None, scan.as_ref().map(Scan::inspector))?;
+        // B's layers that A holds too (same diff_id) are taken from A, not read again.
+        let known = sides.first().map(|(loaded, _)| {
+            Arc::new(
+                loaded
+                    .image
+                    .layers
+                    .iter()
+                    .map(|l| (l.scan.diff_id.clone(), l.scan.clone()))
+                    .collect::<KnownLayers>(),
+            )
+        });
+        let inspector = scan.as_ref().map(Scan::inspector);
+        let mut loaded = load_with(name, &args.source, None, inspector, known)?;
         let mut analysis = analysis::analyze(&loaded.image, 1);
         match &scan {
             Some(scan) => scan.apply(&mut loaded, &mut analysis)?,
