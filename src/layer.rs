@@ -627,6 +627,8 @@ fn read_entries<R: Read>(
         let Some(kind) = EntryKind::of_tar(header.entry_type()) else {
             continue;
         };
+        // A sparse member's holes would be read as zeros: a few stored bytes may claim a terabyte.
+        let sparse = header.entry_type() == tar::EntryType::GNUSparse;
         // Odd numeric fields (empty, garbage) are shown as 0 rather than rejecting the layer.
         let mode = header.mode().unwrap_or(0) & 0o7777;
         let uid = header.uid().unwrap_or(0);
@@ -671,7 +673,13 @@ fn read_entries<R: Read>(
                     .map_err(read_error)?;
                 }
             }
-            Some(file.finish().map_err(read_error)?)
+            // A sparse file gets no digest: hashing its holes would cost work out of all proportion to the
+            // layer; the tar crate skips the rest of it as before.
+            if sparse {
+                None
+            } else {
+                Some(file.finish().map_err(read_error)?)
+            }
         } else {
             None
         };
@@ -1053,6 +1061,44 @@ mod tests {
                 assert_eq!(entry.digest, Some(FileDigest::of(data)), "{entry:?}");
             }
         }
+    }
+
+    /// A sparse member claiming a terabyte over a few stored bytes is not read as a terabyte of zeros to hash
+    /// it: it gets no digest, and the scan ends at once.
+    #[test]
+    fn a_sparse_file_gets_no_digest_and_is_not_expanded() {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::GNUSparse);
+        h.set_size(0);
+        h.set_mode(0o644);
+        let gnu = h.as_gnu_mut().unwrap();
+        gnu.sparse[0].set_offset(1 << 40);
+        gnu.sparse[0].set_length(0);
+        gnu.set_real_size(1 << 40);
+        h.set_path("huge").unwrap();
+        h.set_cksum();
+        b.append(&h, &[][..]).unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_size(2);
+        h.set_mode(0o644);
+        b.append_data(&mut h, "after", &b"ok"[..]).unwrap();
+        let t = b.into_inner().unwrap();
+        let started = std::time::Instant::now();
+        let scan = scan_blob(&t[..], ScanOptions::default()).unwrap();
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        let entries: Vec<(&[u8], u64, Option<FileDigest>)> = scan
+            .entries
+            .iter()
+            .map(|e| (&e.path[..], e.size, e.digest))
+            .collect();
+        assert_eq!(
+            entries,
+            [
+                (&b"huge"[..], 1 << 40, None),
+                (&b"after"[..], 2, Some(FileDigest::of(b"ok")))
+            ]
+        );
     }
 
     /// An entry with its digest stays small: a layer of a million files holds a million of them.

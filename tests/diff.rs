@@ -564,3 +564,22 @@ fn diff_needs_two_images() {
     );
     assert_bad_input(&run_diff(&[&a, "/nonexistent/b.tar"]), "/nonexistent/b.tar");
 }
+
+/// A sparse file has no digest (its holes are not read): the diff cannot show it unchanged, so it is listed as
+/// changed, while a file with a digest and the same bytes is not.
+#[test]
+fn a_file_without_a_digest_counts_as_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let shared = layer(&[Ent::Sparse("sparse", 1 << 30), file("plain", b"same")]);
+    let a = Img::new("s:1", vec![shared.clone()]);
+    let b = Img::new("s:2", vec![shared, layer(&[file("more", b"m")])]);
+    let (a, b) = write_pair(dir.path(), a, b);
+    let (la, lb) = (load(&a), load(&b));
+    let (xa, xb) = (
+        analysis::analyze(&la.image, 1),
+        analysis::analyze(&lb.image, 1),
+    );
+    let d = compare((&la, &xa), (&lb, &xb));
+    assert_eq!(paths(&d.files.content_changed, |c| &c.path), ["/sparse"]);
+    assert_eq!(paths(&d.files.added, |e| &e.path), ["/more"]);
+}

@@ -134,7 +134,7 @@ fn walk(
         let index = scan.entries.len() as u32;
         let digest = if kind == EntryKind::File {
             opts.progress.advance(size);
-            let digest = read_file(
+            read_file(
                 item.path(),
                 &rel,
                 index,
@@ -144,8 +144,7 @@ fn walk(
                 &mut feed,
                 &mut hasher,
             )
-            .map_err(|e| ScanError(format!("cannot read {}: {e}", item.path().display())))?;
-            Some(digest)
+            .map_err(|e| ScanError(format!("cannot read {}: {e}", item.path().display())))?
         } else {
             None
         };
@@ -165,7 +164,7 @@ fn walk(
 }
 
 /// Reads a regular file of the layer once, to its `size` (as stat saw it): its bytes go to the capture or the
-/// inspector when wanted, and all of them to the content digest.
+/// inspector when wanted, and all of them to the content digest, which a sparse file does not get (`None`).
 #[allow(clippy::too_many_arguments)]
 fn read_file(
     at: &Path,
@@ -176,8 +175,17 @@ fn read_file(
     scan: &mut LayerScan,
     feed: &mut Option<&mut Feed<'_, '_>>,
     hasher: &mut FileHasher,
-) -> std::io::Result<FileDigest> {
-    let mut file = hasher.file(File::open(at)?.take(size));
+) -> std::io::Result<Option<FileDigest>> {
+    let opened = File::open(at)?;
+    // Holes read as zeros: a file of a few blocks may claim a terabyte. Beyond a slack of 1 MiB (inline data,
+    // preallocation rounding), a file larger than its blocks is sparse and is not hashed.
+    let sparse = opened
+        .metadata()?
+        .blocks()
+        .saturating_mul(512)
+        .saturating_add(1 << 20)
+        < size;
+    let mut file = hasher.file(opened.take(size));
     // A store is read again for the bytes of a large file; only small ones are kept.
     if size <= CAPTURE_LIMIT && opts.capture.is_some_and(|c| c == rel) {
         let mut data = Vec::new();
@@ -193,7 +201,10 @@ fn read_file(
             }
         }
     }
-    file.finish()
+    if sparse {
+        return Ok(None);
+    }
+    file.finish().map(Some)
 }
 
 #[cfg(test)]
@@ -247,6 +258,21 @@ mod tests {
                 assert_eq!(seen, ["\0\u{1}\u{2}", "hel"]);
             }
         }
+    }
+
+    /// A sparse file in place (a hole of a terabyte) is not read as zeros to hash it: it gets no digest.
+    #[test]
+    fn a_sparse_file_in_place_is_not_expanded() {
+        let dir = tempfile::tempdir().unwrap();
+        let huge = File::create(dir.path().join("huge")).unwrap();
+        huge.set_len(1 << 40).unwrap();
+        std::fs::write(dir.path().join("small"), b"ok").unwrap();
+        let started = std::time::Instant::now();
+        let scan = scan_dir(dir.path(), "sha256:x", ScanOptions::default()).unwrap();
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        let digests: Vec<(u64, Option<FileDigest>)> =
+            scan.entries.iter().map(|e| (e.size, e.digest)).collect();
+        assert_eq!(digests, [(1 << 40, None), (2, Some(FileDigest::of(b"ok")))]);
     }
 
     /// A store layer may hold sockets and FIFOs (a tar cannot hold a socket): each is listed as what it is.

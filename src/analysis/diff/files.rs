@@ -79,6 +79,16 @@ fn identity(f: &Final) -> Identity {
     }
 }
 
+/// Whether two versions of a path hold the same contents. A file without a digest (a sparse tar member, a
+/// hardlink to a file the layers lack) cannot be shown unchanged, so it counts as changed.
+fn same_content(a: &Final, b: &Final) -> bool {
+    match (identity(a), identity(b)) {
+        (Identity::Bytes(Some(x)), Identity::Bytes(Some(y))) => x == y,
+        (Identity::Bytes(_), Identity::Bytes(_)) => false,
+        (x, y) => x == y,
+    }
+}
+
 fn shown_path(raw: &[u8], masks: &Masks<'_>) -> String {
     masks.apply(&path::display_absolute(raw))
 }
@@ -113,7 +123,7 @@ pub(super) fn files(
             out.added.push(entry(raw, b));
             continue;
         };
-        if identity(a) != identity(b) {
+        if !same_content(a, b) {
             out.content_changed.push(ContentChange {
                 path: shown_path(raw, masks),
                 a_type: a.kind,
