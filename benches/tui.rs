@@ -57,6 +57,7 @@ fn scans(files: u64, layers: u64, total_bytes: u64) -> Vec<LayerScan> {
                     gid: 0,
                     mtime: 0,
                     link_target: None,
+                    digest: None,
                 });
                 if l % 5 == 4 && f % 10 == 0 {
                     let victim = format!(

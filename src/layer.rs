@@ -1,6 +1,7 @@
 //! One layer blob, read exactly once: decompressed by magic bytes, hashed on both sides (the blob digest over the
 //! stored bytes, the diff_id over the uncompressed tar), and parsed into entries and whiteout markers.
-//! File contents are skipped (only hashed) unless asked for; memory grows with the number of entries only.
+//! Each regular file's bytes are hashed once as they pass (its BLAKE3 content digest) and otherwise skipped unless
+//! asked for; memory grows with the number of entries only.
 
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::bounded_tar;
 use crate::compression::{self, Compression};
+use crate::file_digest::{FileDigest, FileHasher};
 use crate::limits::{LimitExceeded, Limits};
 use crate::path;
 
@@ -101,6 +103,8 @@ pub struct LayerEntry {
     pub mtime: u64,
     /// A symlink's target as written (never followed), or a hardlink's normalised target path.
     pub link_target: Option<Box<[u8]>>,
+    /// A regular file's content digest (BLAKE3 of its bytes); `None` for every other kind.
+    pub digest: Option<FileDigest>,
 }
 
 /// Everything the analysis needs from one layer blob.
@@ -597,6 +601,7 @@ fn read_entries<R: Read>(
     mut feed: Option<&mut Feed<'_, '_>>,
 ) -> Result<(), String> {
     let capture = opts.capture;
+    let mut hasher = FileHasher::new();
     let mut archive = bounded_tar::archive(reader, &opts.limits);
     let entries = archive.entries().map_err(|e| format!("not a tar: {e}"))?;
     for entry in entries {
@@ -630,6 +635,8 @@ fn read_entries<R: Read>(
         let Some(kind) = EntryKind::of_tar(header.entry_type()) else {
             continue;
         };
+        // A sparse member's holes would be read as zeros: a few stored bytes may claim a terabyte.
+        let sparse = header.entry_type() == tar::EntryType::GNUSparse;
         // Odd numeric fields (empty, garbage) are shown as 0 rather than rejecting the layer.
         let mode = header.mode().unwrap_or(0) & 0o7777;
         let uid = header.uid().unwrap_or(0);
@@ -652,25 +659,38 @@ fn read_entries<R: Read>(
         let index = scan.entries.len() as u32;
         let read_error =
             |e: std::io::Error| format!("entry {}: {e}", path::display_absolute(&normalized));
-        // The entry yields at most `size` bytes, so this bounds the capture whatever the data.
-        if kind == EntryKind::File
-            && size <= CAPTURE_LIMIT
-            && capture.is_some_and(|c| c == &normalized[..])
-        {
-            let mut data = Vec::new();
-            entry.read_to_end(&mut data).map_err(read_error)?;
-            scan.captured.push((index, data));
-        }
-        if let Some(feed) = feed.as_deref_mut().filter(|_| kind == EntryKind::File)
-            && let Some(limit) = feed.inspector().wants(&normalized, size)
-        {
-            let len = limit.min(size);
-            match scan.captured.last() {
-                Some((i, data)) if *i == index => feed.add(index, &normalized, &mut &data[..], len),
-                _ => feed.add(index, &normalized, &mut entry, len),
+        let digest = if kind == EntryKind::File {
+            // Every byte of the file passes through `file` once: to the capture, to the inspector, or (the
+            // rest) straight to the hasher, where the tar crate would otherwise have skipped it.
+            let mut file = hasher.file(&mut entry);
+            // The entry yields at most `size` bytes, so this bounds the capture whatever the data.
+            if size <= CAPTURE_LIMIT && capture.is_some_and(|c| c == &normalized[..]) {
+                let mut data = Vec::new();
+                file.read_to_end(&mut data).map_err(read_error)?;
+                scan.captured.push((index, data));
             }
-            .map_err(read_error)?;
-        }
+            if let Some(feed) = feed.as_deref_mut() {
+                if let Some(limit) = feed.inspector().wants(&normalized, size) {
+                    let len = limit.min(size);
+                    match scan.captured.last() {
+                        Some((i, data)) if *i == index => {
+                            feed.add(index, &normalized, &mut &data[..], len)
+                        }
+                        _ => feed.add(index, &normalized, &mut file, len),
+                    }
+                    .map_err(read_error)?;
+                }
+            }
+            // A sparse file gets no digest: hashing its holes would cost work out of all proportion to the
+            // layer; the tar crate skips the rest of it as before.
+            if sparse {
+                None
+            } else {
+                Some(file.finish().map_err(read_error)?)
+            }
+        } else {
+            None
+        };
         scan.entries.push(LayerEntry {
             path: normalized.into_boxed_slice(),
             kind,
@@ -680,6 +700,7 @@ fn read_entries<R: Read>(
             gid,
             mtime,
             link_target,
+            digest,
         });
     }
     Ok(())
@@ -1042,5 +1063,102 @@ mod tests {
         assert_eq!(seen.len(), 4 + 40);
         assert_eq!(seen[4 + 39], (4 + 40, 60_039));
         assert!(inline.hits[3].1.text.starts_with("capped (Some(97), Some("));
+        // Captured, probed, partly inspected or skipped: every file's digest covers all of its bytes.
+        for scan in [&inline, &beside] {
+            for (entry, (_, data)) in scan.entries.iter().zip(&files) {
+                assert_eq!(entry.digest, Some(FileDigest::of(data)), "{entry:?}");
+            }
+        }
+    }
+
+    /// A sparse member claiming a terabyte over a few stored bytes is not read as a terabyte of zeros to hash
+    /// it: it gets no digest, and the scan ends at once.
+    #[test]
+    fn a_sparse_file_gets_no_digest_and_is_not_expanded() {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::GNUSparse);
+        h.set_size(0);
+        h.set_mode(0o644);
+        let gnu = h.as_gnu_mut().unwrap();
+        gnu.sparse[0].set_offset(1 << 40);
+        gnu.sparse[0].set_length(0);
+        gnu.set_real_size(1 << 40);
+        h.set_path("huge").unwrap();
+        h.set_cksum();
+        b.append(&h, &[][..]).unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_size(2);
+        h.set_mode(0o644);
+        b.append_data(&mut h, "after", &b"ok"[..]).unwrap();
+        let t = b.into_inner().unwrap();
+        let started = std::time::Instant::now();
+        let scan = scan_blob(&t[..], ScanOptions::default()).unwrap();
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        let entries: Vec<(&[u8], u64, Option<FileDigest>)> = scan
+            .entries
+            .iter()
+            .map(|e| (&e.path[..], e.size, e.digest))
+            .collect();
+        assert_eq!(
+            entries,
+            [
+                (&b"huge"[..], 1 << 40, None),
+                (&b"after"[..], 2, Some(FileDigest::of(b"ok")))
+            ]
+        );
+    }
+
+    /// An entry with its digest stays small: a layer of a million files holds a million of them.
+    #[test]
+    fn an_entry_with_its_digest_fits_in_112_bytes() {
+        assert!(std::mem::size_of::<LayerEntry>() <= 112);
+    }
+
+    /// Regular files get the digest of their bytes, in a gzip layer too; other kinds get none.
+    #[test]
+    fn every_regular_file_gets_its_content_digest() {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, data) in [
+            ("a", &b"same"[..]),
+            ("b", b"same"),
+            ("c", b"other"),
+            ("e", b""),
+        ] {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            b.append_data(&mut h, name, data).unwrap();
+        }
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        b.append_link(&mut h, "link", "a").unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Link);
+        h.set_size(0);
+        b.append_link(&mut h, "hard", "c").unwrap();
+        let t = b.into_inner().unwrap();
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(&t).unwrap();
+        let gz = enc.finish().unwrap();
+        for blob in [&t[..], &gz[..]] {
+            let scan = scan_blob(blob, ScanOptions::default()).unwrap();
+            let digests: Vec<Option<FileDigest>> = scan.entries.iter().map(|e| e.digest).collect();
+            let same = Some(FileDigest::of(b"same"));
+            assert_eq!(
+                digests,
+                [
+                    same,
+                    same,
+                    Some(FileDigest::of(b"other")),
+                    Some(FileDigest::of(b"")),
+                    None,
+                    None
+                ]
+            );
+            // The digests take nothing from the diff_id: the tar is still hashed whole.
+            assert_eq!(scan.diff_id, sha(&t));
+        }
     }
 }

@@ -47,6 +47,7 @@ pub mod compression;
 pub mod config;
 pub mod error;
 pub mod escape;
+pub mod file_digest;
 pub mod image;
 pub mod layer;
 pub mod limits;

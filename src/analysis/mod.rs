@@ -2,6 +2,7 @@
 //! Pure functions of the scanned layers.
 
 pub mod advice;
+pub mod diff;
 pub mod waste;
 
 use crate::image::Image;

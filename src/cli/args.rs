@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use layerscope::analysis::diff::SizeLimit;
 use layerscope::ci::{FailOn, Setting};
 use layerscope::limits::Limits;
 use layerscope::source::SourceKind;
@@ -45,6 +46,8 @@ pub enum Command {
     /// Manage the registry blob cache
     #[command(subcommand)]
     Cache(CacheCommand),
+    /// Compare two images: size, layers, directories, files, config and secrets from A to B
+    Diff(DiffArgs),
     /// Print a shell completion script
     Completions {
         /// bash, zsh, fish, elvish or powershell
@@ -346,4 +349,41 @@ pub struct CatArgs {
     /// Layer index [default: the top layer, or the last layer that held the file if it was deleted]
     #[arg(long, value_name = "N")]
     pub layer: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The image before: archive, OCI layout directory, or an image in a local engine
+    #[arg(value_name = "A")]
+    pub a: Option<String>,
+    /// The image after
+    #[arg(value_name = "B")]
+    pub b: Option<String>,
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Write the diff as JSON (schema layerscope.diff/v1) to stdout (alone, or -) or to FILE
+    #[arg(long, short_alias = 'j', value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
+    pub json: Option<PathBuf>,
+    /// Write the diff as Markdown (for a pull-request comment) to FILE (- for stdout)
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+    /// CI rule: exit 1 when B is larger than A by more than SIZE (50MB, 1.5GiB, plain bytes) or PCT of A's
+    /// size (10%)
+    #[arg(long, value_name = "SIZE|PCT", value_parser = SizeLimit::parse)]
+    pub max_size_increase: Option<SizeLimit>,
+    /// How many directories to list, largest size change first
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub top: usize,
+    /// At most N lines per list (layers, files, findings) in text and Markdown; JSON lists everything
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub limit: usize,
+    /// Skip the secret scan (no secrets appeared or resolved are reported)
+    #[arg(long)]
+    pub no_secrets: bool,
+    /// Show secrets in clear (they are masked by default)
+    #[arg(long)]
+    pub show_secrets: bool,
+    /// Read secret rules and allowlists from FILE instead of ./.layerscope.toml
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }

@@ -4,23 +4,28 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 use clap::CommandFactory;
+use layerscope::analysis::diff::{self, DiffOptions, Side};
 use layerscope::analysis::{self, Analysis};
 use layerscope::ci::{self, Setting, Thresholds};
 use layerscope::config::Config;
 use layerscope::image::Platform;
-use layerscope::report::{json, text};
+use layerscope::report::{self, json, text};
 use layerscope::source::{self, LoadOptions, LoadedImage, Selection};
 use layerscope::tree::{State, TreeView};
 use layerscope::{Error, Result, path};
 
 use super::args::{
-    AnalyzeArgs, CacheCommand, CatArgs, Cli, Command, LsArgs, RegistryArgs, SecretsArgs, SourceArgs,
+    AnalyzeArgs, CacheCommand, CatArgs, Cli, Command, DiffArgs, LsArgs, RegistryArgs, SecretArgs,
+    SecretsArgs, SourceArgs,
 };
 use super::output::{self, paint};
 use super::progress::StderrProgress;
 use super::scan::Scan;
 use layerscope::layer::ContentInspector;
 use std::sync::Arc;
+
+/// Layers already read, by the diff_id their bytes hashed to.
+type KnownLayers = std::collections::HashMap<String, Arc<layerscope::layer::LayerScan>>;
 
 /// Exit code for a failed CI rule.
 pub const EXIT_RULE_FAILED: i32 = 1;
@@ -31,6 +36,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Some(Command::Cat(args)) => cat(args),
         Some(Command::Secrets(args)) => secrets(args),
         Some(Command::Cache(CacheCommand::Clean)) => clean_cache(),
+        Some(Command::Diff(args)) => diff(args),
         Some(Command::Completions { shell }) => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "layerscope", &mut script);
@@ -63,6 +69,17 @@ pub fn load(
     capture: Option<Vec<u8>>,
     inspector: Option<Arc<dyn ContentInspector + Send>>,
 ) -> Result<LoadedImage> {
+    load_with(image, args, capture, inspector, None)
+}
+
+/// [`load`], taking the layers in `known` (by diff_id) instead of reading them again.
+fn load_with(
+    image: &str,
+    args: &SourceArgs,
+    capture: Option<Vec<u8>>,
+    inspector: Option<Arc<dyn ContentInspector + Send>>,
+    known_layers: Option<Arc<KnownLayers>>,
+) -> Result<LoadedImage> {
     let platform = match &args.platform {
         Some(p) => Some(Platform::parse(p).ok_or_else(|| {
             Error::Usage(format!(
@@ -90,6 +107,7 @@ pub fn load(
         capture,
         inspector,
         limits: args.limits(),
+        known_layers,
     };
     let progress = StderrProgress::new();
     let result = opened.source.load(&opts, &progress);
@@ -469,4 +487,93 @@ fn cat(args: CatArgs) -> Result<i32> {
         }
         _ => Ok(0),
     }
+}
+
+/// `layerscope diff A B`: what changed from A to B; with `--max-size-increase`, a CI gate on B's growth.
+fn diff(args: DiffArgs) -> Result<i32> {
+    let (Some(a), Some(b)) = (args.a.clone(), args.b.clone()) else {
+        let taken = args.json.as_deref().filter(|t| !output::is_stdout(t));
+        return Err(Error::Usage(match taken {
+            Some(t) => format!(
+                "--json took {} as its FILE, leaving one image; put both images first \
+                 (`layerscope diff A B --json`), or write `--json=FILE A B`",
+                t.display()
+            ),
+            None => "diff needs two images; try `layerscope diff app-1.tar app-2.tar`".into(),
+        }));
+    };
+    let targets = [
+        ("--json", args.json.as_deref()),
+        ("--markdown", args.markdown.as_deref()),
+    ];
+    output::one_on_stdout(&targets)?;
+    let stdout_taken = targets
+        .iter()
+        .any(|(_, t)| t.is_some_and(output::is_stdout));
+    let scan = if args.no_secrets {
+        None
+    } else {
+        let config = Config::load(args.config.as_deref(), Path::new(""))?;
+        let flags = SecretArgs {
+            show_secrets: args.show_secrets,
+            baseline: None,
+            write_baseline: None,
+            sarif: None,
+            secrets_max_file_bytes: None,
+        };
+        Some(Scan::prepare(&flags, config.secrets)?)
+    };
+    let mut sides: Vec<(LoadedImage, Analysis)> = Vec::with_capacity(2);
+    for name in [&a, &b] {
+        // B's layers that A holds too (same diff_id) are taken from A, not read again.
+        let known = sides.first().map(|(loaded, _)| {
+            Arc::new(
+                loaded
+                    .image
+                    .layers
+                    .iter()
+                    .map(|l| (l.scan.diff_id.clone(), l.scan.clone()))
+                    .collect::<KnownLayers>(),
+            )
+        });
+        let inspector = scan.as_ref().map(Scan::inspector);
+        let mut loaded = load_with(name, &args.source, None, inspector, known)?;
+        let mut analysis = analysis::analyze(&loaded.image, 1);
+        match &scan {
+            Some(scan) => scan.apply(&mut loaded, &mut analysis)?,
+            None if args.show_secrets => {
+                analysis.redactor = layerscope::secrets::Redactor::reveal()
+            }
+            None => {}
+        }
+        sides.push((loaded, analysis));
+    }
+    let side = |i: usize| Side {
+        image: &sides[i].0.image,
+        analysis: &sides[i].1,
+    };
+    let options = DiffOptions {
+        top_directories: args.top,
+        secrets: scan.is_some(),
+    };
+    let result = diff::diff(side(0), side(1), &options);
+    if let Some(target) = &args.json {
+        output::write_to(target, &report::diff::json(&result))?;
+    }
+    if let Some(target) = &args.markdown {
+        output::write_to(target, &report::diff::markdown(&result, args.limit))?;
+    }
+    let mut human = String::new();
+    if args.json.is_none() && args.markdown.is_none() {
+        human.push_str(&report::diff::text(&result, paint(), args.limit));
+    }
+    let mut code = 0;
+    if let Some(limit) = &args.max_size_increase {
+        let exceeded = limit.exceeded(&result.size);
+        human.push_str(&report::diff::size_gate(&result, limit, exceeded));
+        if exceeded {
+            code = EXIT_RULE_FAILED;
+        }
+    }
+    output::with_code(output::human(&human, stdout_taken), code)
 }

@@ -1,6 +1,7 @@
 //! Renderings of an analysis: the JSON report (`layerscope.report/v1`), the human summary, the CI result and
 //! file listings. Pure functions from the model to text; colour is a parameter, never detected here.
 
+pub mod diff;
 pub mod json;
 pub mod sarif;
 pub mod text;

@@ -606,6 +606,7 @@ mod tests {
             uid: 0,
             gid: 0,
             link_target: Some("\r\nResult: PASS\u{202e}".into()),
+            digest: None,
             change: ChangeKind::Added,
             layer: 1,
             node: 1,

@@ -52,6 +52,9 @@ pub struct LoadOptions {
     pub inspector: Option<Arc<dyn ContentInspector + Send>>,
     /// Bounds on the work the input may cause.
     pub limits: Limits,
+    /// Layers already read (the other image of a diff), by the diff_id their bytes hashed to: a layer of an
+    /// archive or layout whose config declares one of these diff_ids is taken from here, not read again.
+    pub known_layers: Option<Arc<HashMap<String, Arc<LayerScan>>>>,
 }
 
 impl LoadOptions {
@@ -335,8 +338,21 @@ pub(crate) fn load_catalog(
             ));
         }
         let scan = opts.scan_options(progress);
+        // A layer already read elsewhere is not read again; its bytes hashed to this very diff_id there.
+        let known = |index: usize| -> Option<Arc<LayerScan>> {
+            opts.known_layers
+                .as_ref()?
+                .get(diff_ids.get(index)?)
+                .cloned()
+        };
         // One blob may back several layers (Docker 25+ dedups the empty layer): scan each once, in parallel.
-        let mut keys: Vec<&str> = resolved.layers.iter().map(|l| l.key.as_str()).collect();
+        let mut keys: Vec<&str> = resolved
+            .layers
+            .iter()
+            .enumerate()
+            .filter(|(index, _)| known(*index).is_none())
+            .map(|(_, l)| l.key.as_str())
+            .collect();
         keys.sort_unstable();
         keys.dedup();
         let total: Option<u64> = keys.iter().map(|k| catalog.size_of(k)).sum();
@@ -348,7 +364,11 @@ pub(crate) fn load_catalog(
         let histories = map_history(&resolved.config.history, resolved.layers.len());
         let mut layers = Vec::with_capacity(resolved.layers.len());
         for ((index, lref), history) in resolved.layers.iter().enumerate().zip(histories) {
-            let scan = match &scans[lref.key.as_str()] {
+            let known = known(index);
+            let scan = match known
+                .as_ref()
+                .map_or_else(|| scans[lref.key.as_str()].as_ref(), Ok)
+            {
                 Ok(scan) => scan.clone(),
                 Err(_) if !catalog.contains(&lref.key) => {
                     return Err(Error::Missing {
@@ -373,7 +393,7 @@ pub(crate) fn load_catalog(
                 }
             };
             let declared = diff_ids.get(index).cloned();
-            if verify {
+            if verify && known.is_none() {
                 verify_layer(name, index, lref, declared.as_deref(), &scan)?;
             }
             layers.push(Layer {
@@ -535,6 +555,7 @@ mod tests {
             capture: Some(capture.to_vec()),
             inspector: None,
             limits: Limits::default(),
+            known_layers: None,
         }
     }
 

@@ -1,7 +1,8 @@
 //! An overlay layer directory (`overlay2/<cache-id>/diff`, containers-storage `overlay/<id>/diff`) read as a
 //! layer: the same `LayerScan` a tar gives, with no tar produced. Whiteouts are character devices 0/0 (or
 //! zero-size files with the `overlay.whiteout` xattr); opaque directories carry `trusted.overlay.opaque` or
-//! `user.overlay.opaque` = "y"; hardlinks are files sharing an inode within the layer.
+//! `user.overlay.opaque` = "y"; hardlinks are files sharing an inode within the layer. Every regular file is read
+//! once, in place, for its content digest (and the inspector and capture take their bytes from that read).
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -10,6 +11,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
+use crate::file_digest::{FileDigest, FileHasher};
 use crate::layer::{
     CAPTURE_LIMIT, EntryKind, Feed, LayerEntry, LayerScan, ScanError, ScanOptions, inspecting,
 };
@@ -64,6 +66,7 @@ fn walk(
     mut feed: Option<&mut Feed<'_, '_>>,
 ) -> Result<(), ScanError> {
     let mut inodes: HashMap<(u64, u64), Box<[u8]>> = HashMap::new();
+    let mut hasher = FileHasher::new();
     // The store checked `dir` is a real directory; the walk itself follows no link, the root's included.
     let walk = walkdir::WalkDir::new(dir)
         .follow_links(false)
@@ -129,28 +132,22 @@ fn walk(
             0
         };
         let index = scan.entries.len() as u32;
-        if kind == EntryKind::File {
+        let digest = if kind == EntryKind::File {
             opts.progress.advance(size);
-            if let Some(feed) = feed.as_deref_mut()
-                && let Some(limit) = feed.inspector().wants(&rel, size)
-            {
-                File::open(item.path())
-                    .and_then(|mut f| feed.add(index, &rel, &mut f, limit.min(size)))
-                    .map_err(|e| {
-                        ScanError(format!("cannot read {}: {e}", item.path().display()))
-                    })?;
-            }
-            // A store is read again for the bytes of a large file; only small ones are kept.
-            if size <= CAPTURE_LIMIT && opts.capture.is_some_and(|c| c == &rel[..]) {
-                let mut data = Vec::new();
-                File::open(item.path())
-                    .and_then(|f| f.take(CAPTURE_LIMIT).read_to_end(&mut data))
-                    .map_err(|e| {
-                        ScanError(format!("cannot read {}: {e}", item.path().display()))
-                    })?;
-                scan.captured.push((index, data));
-            }
-        }
+            read_file(
+                item.path(),
+                &rel,
+                index,
+                size,
+                opts,
+                scan,
+                &mut feed,
+                &mut hasher,
+            )
+            .map_err(|e| ScanError(format!("cannot read {}: {e}", item.path().display())))?
+        } else {
+            None
+        };
         scan.entries.push(LayerEntry {
             path: rel.into_boxed_slice(),
             kind,
@@ -160,14 +157,123 @@ fn walk(
             gid: meta.gid() as u64,
             mtime: meta.mtime().max(0) as u64,
             link_target,
+            digest,
         });
     }
     Ok(())
 }
 
+/// Reads a regular file of the layer once, to its `size` (as stat saw it): its bytes go to the capture or the
+/// inspector when wanted, and all of them to the content digest, which a sparse file does not get (`None`).
+#[allow(clippy::too_many_arguments)]
+fn read_file(
+    at: &Path,
+    rel: &[u8],
+    index: u32,
+    size: u64,
+    opts: &ScanOptions<'_>,
+    scan: &mut LayerScan,
+    feed: &mut Option<&mut Feed<'_, '_>>,
+    hasher: &mut FileHasher,
+) -> std::io::Result<Option<FileDigest>> {
+    let opened = File::open(at)?;
+    // Holes read as zeros: a file of a few blocks may claim a terabyte. Beyond a slack of 1 MiB (inline data,
+    // preallocation rounding), a file larger than its blocks is sparse and is not hashed.
+    let sparse = opened
+        .metadata()?
+        .blocks()
+        .saturating_mul(512)
+        .saturating_add(1 << 20)
+        < size;
+    let mut file = hasher.file(opened.take(size));
+    // A store is read again for the bytes of a large file; only small ones are kept.
+    if size <= CAPTURE_LIMIT && opts.capture.is_some_and(|c| c == rel) {
+        let mut data = Vec::new();
+        file.read_to_end(&mut data)?;
+        scan.captured.push((index, data));
+    }
+    if let Some(feed) = feed.as_deref_mut() {
+        if let Some(limit) = feed.inspector().wants(rel, size) {
+            let len = limit.min(size);
+            match scan.captured.last() {
+                Some((i, data)) if *i == index => feed.add(index, rel, &mut &data[..], len)?,
+                _ => feed.add(index, rel, &mut file, len)?,
+            }
+        }
+    }
+    if sparse {
+        return Ok(None);
+    }
+    file.finish().map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layer::{ContentHit, ContentInspector};
+
+    /// Wants the first 3 bytes of every file.
+    struct Head;
+
+    impl ContentInspector for Head {
+        fn wants(&self, _path: &[u8], _size: u64) -> Option<u64> {
+            Some(3)
+        }
+        fn inspect(&self, _path: &[u8], data: &[u8], hits: &mut Vec<ContentHit>) {
+            hits.push(ContentHit {
+                rule: 0,
+                line: 0,
+                text: String::from_utf8_lossy(data).into_owned(),
+            });
+        }
+    }
+
+    /// Files read in place get the digest of all their bytes, whether inspected, captured or neither.
+    #[test]
+    fn files_in_place_get_their_content_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let big: Vec<u8> = (0..400_000u32).map(|i| (i % 253) as u8).collect();
+        std::fs::write(dir.path().join("big"), &big).unwrap();
+        std::fs::write(dir.path().join("small"), b"hello").unwrap();
+        std::os::unix::fs::symlink("small", dir.path().join("zlink")).unwrap();
+        for inspector in [None, Some(&Head as &dyn ContentInspector)] {
+            let opts = ScanOptions {
+                capture: Some(b"small"),
+                inspector,
+                ..ScanOptions::default()
+            };
+            let scan = scan_dir(dir.path(), "sha256:x", opts).unwrap();
+            let digests: Vec<Option<FileDigest>> = scan.entries.iter().map(|e| e.digest).collect();
+            assert_eq!(
+                digests,
+                [
+                    Some(FileDigest::of(&big)),
+                    Some(FileDigest::of(b"hello")),
+                    None
+                ]
+            );
+            assert_eq!(scan.captured, vec![(1, b"hello".to_vec())]);
+            if inspector.is_some() {
+                let seen: Vec<&str> = scan.hits.iter().map(|(_, h)| h.text.as_str()).collect();
+                assert_eq!(seen, ["\0\u{1}\u{2}", "hel"]);
+            }
+        }
+    }
+
+    /// A sparse file in place (a hole of a terabyte) is not read as zeros to hash it: it gets no digest.
+    #[test]
+    fn a_sparse_file_in_place_is_not_expanded() {
+        let dir = tempfile::tempdir().unwrap();
+        let huge = File::create(dir.path().join("huge")).unwrap();
+        huge.set_len(1 << 40).unwrap();
+        std::fs::write(dir.path().join("small"), b"ok").unwrap();
+        let started = std::time::Instant::now();
+        let scan = scan_dir(dir.path(), "sha256:x", ScanOptions::default()).unwrap();
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        let digests: Vec<(u64, Option<FileDigest>)> =
+            scan.entries.iter().map(|e| (e.size, e.digest)).collect();
+        assert_eq!(digests, [(1 << 40, None), (2, Some(FileDigest::of(b"ok")))]);
+    }
 
     /// A store layer may hold sockets and FIFOs (a tar cannot hold a socket): each is listed as what it is.
     #[test]

@@ -25,6 +25,7 @@ impl L {
             gid: 0,
             mtime: 0,
             link_target: link.map(|l| l.as_bytes().to_vec().into_boxed_slice()),
+            digest: None,
         });
         self
     }
@@ -303,6 +304,7 @@ fn non_utf8_names_are_shown_escaped() {
         gid: 0,
         mtime: 0,
         link_target: None,
+        digest: None,
     });
     let tree = build(vec![l.file("-rf", 1).file("with space", 1)]);
     assert_eq!(

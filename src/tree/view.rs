@@ -42,6 +42,9 @@ pub struct ListedEntry {
     pub gid: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub link_target: Option<String>,
+    /// A regular file's content digest (a hardlink shows its target's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<crate::file_digest::FileDigest>,
     pub change: ChangeKind,
     /// Index of the layer that last wrote the entry.
     pub layer: u32,
@@ -175,6 +178,9 @@ impl<'t> TreeView<'t> {
             uid: entry.map_or(0, |e| e.uid),
             gid: entry.map_or(0, |e| e.gid),
             link_target,
+            digest: tree
+                .version_of(event)
+                .and_then(|(l, i)| tree.entry(l, i).digest),
             change,
             layer: event.layer,
             node,
@@ -272,6 +278,7 @@ mod tests {
                 gid: 0,
                 mtime: 0,
                 link_target: None,
+                digest: None,
             }],
             ..LayerScan::default()
         };
