@@ -669,17 +669,17 @@ fn read_entries<R: Read>(
                 file.read_to_end(&mut data).map_err(read_error)?;
                 scan.captured.push((index, data));
             }
-            if let Some(feed) = feed.as_deref_mut() {
-                if let Some(limit) = feed.inspector().wants(&normalized, size) {
-                    let len = limit.min(size);
-                    match scan.captured.last() {
-                        Some((i, data)) if *i == index => {
-                            feed.add(index, &normalized, &mut &data[..], len)
-                        }
-                        _ => feed.add(index, &normalized, &mut file, len),
+            if let Some(feed) = feed.as_deref_mut()
+                && let Some(limit) = feed.inspector().wants(&normalized, size)
+            {
+                let len = limit.min(size);
+                match scan.captured.last() {
+                    Some((i, data)) if *i == index => {
+                        feed.add(index, &normalized, &mut &data[..], len)
                     }
-                    .map_err(read_error)?;
+                    _ => feed.add(index, &normalized, &mut file, len),
                 }
+                .map_err(read_error)?;
             }
             // A sparse file gets no digest: hashing its holes would cost work out of all proportion to the
             // layer; the tar crate skips the rest of it as before.

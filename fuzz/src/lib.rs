@@ -76,6 +76,7 @@ fn load_archive(bytes: &[u8], verify: bool, inspect: bool) {
             None
         },
         limits: layerscope::limits::Limits::default(),
+        ..LoadOptions::default()
     };
     let Ok(loaded) = ArchiveSource::new(&name).load(&opts, &NoProgress) else {
         return;

@@ -192,13 +192,13 @@ fn read_file(
         file.read_to_end(&mut data)?;
         scan.captured.push((index, data));
     }
-    if let Some(feed) = feed.as_deref_mut() {
-        if let Some(limit) = feed.inspector().wants(rel, size) {
-            let len = limit.min(size);
-            match scan.captured.last() {
-                Some((i, data)) if *i == index => feed.add(index, rel, &mut &data[..], len)?,
-                _ => feed.add(index, rel, &mut file, len)?,
-            }
+    if let Some(feed) = feed.as_deref_mut()
+        && let Some(limit) = feed.inspector().wants(rel, size)
+    {
+        let len = limit.min(size);
+        match scan.captured.last() {
+            Some((i, data)) if *i == index => feed.add(index, rel, &mut &data[..], len)?,
+            _ => feed.add(index, rel, &mut file, len)?,
         }
     }
     if sparse {

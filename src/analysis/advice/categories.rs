@@ -497,6 +497,7 @@ mod tests {
             gid: 0,
             mtime: 0,
             link_target: None,
+            digest: None,
         };
         let scan = LayerScan {
             entries: vec![entry("srv/app/.git/modules/.git/x"), entry("a/b")],

@@ -34,6 +34,7 @@ impl L {
             gid: 0,
             mtime: 0,
             link_target: link,
+            digest: None,
         });
         self
     }
