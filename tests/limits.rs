@@ -31,12 +31,35 @@ fn long_names_past_the_limit_are_refused_by_every_tar_reader() {
             let out = run(&["ls", &image]);
             assert_bad_input(&out, "a GNU long name of 2097153 bytes");
             assert!(stderr_line(&out).contains("--max-header-bytes raises it"));
+            // In a layer, the name is then an entry path longer than PATH_MAX: its own limit.
             let out = run(&["ls", &image, "--max-header-bytes", "3MiB"]);
+            if name == "in_layer" {
+                assert_bad_input(&out, "an entry path of 2097152 bytes");
+                assert!(stderr_line(&out).contains("--max-path-bytes raises it"));
+            } else {
+                assert!(out.status.success(), "{image}: {}", stderr_line(&out));
+            }
+            let out = run(&[
+                "ls",
+                &image,
+                "--max-header-bytes",
+                "3MiB",
+                "--max-path-bytes",
+                "3MiB",
+            ]);
             assert!(out.status.success(), "{image}: {}", stderr_line(&out));
         }
     }
     let [tar, _] = both_forms(dir.path(), "in_layer", &in_layer);
-    let out = run(&["ls", &tar, "--max-header-bytes", "3MiB", "--json"]);
+    let out = run(&[
+        "ls",
+        &tar,
+        "--max-header-bytes",
+        "3MiB",
+        "--max-path-bytes",
+        "3MiB",
+        "--json",
+    ]);
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(rows[0]["path"].as_str().unwrap().len(), long.len() + 1);
 }
