@@ -489,6 +489,53 @@ fn tls_needs_the_private_ca_or_verification_off() {
 }
 
 #[test]
+fn a_ca_in_certs_d_is_trusted_for_its_host_only() {
+    if !harness::available() {
+        return;
+    }
+    let reg = Registry::start(Auth::Tls, None);
+    reg.push(
+        &format!("oci-archive:{}", fixture_str("oci-gzip.tar")),
+        "demo/certs:1",
+        &[],
+    );
+    let reference = format!("registry://{}/demo/certs:1", reg.host());
+    let certs = tempfile::tempdir().unwrap();
+    let (docker, podman) = (certs.path().join("docker"), certs.path().join("podman"));
+    let with_certs_d = |dirs: &[&Path]| {
+        bin()
+            .env("LAYERSCOPE_CERTS_D", std::env::join_paths(dirs).unwrap())
+            .args(["--json", "-", "--no-secrets", "--no-cache", &reference])
+            .output()
+            .unwrap()
+    };
+    // Under another host's name (same IP, other port) the CA does not count.
+    std::fs::create_dir_all(docker.join("127.0.0.1:1")).unwrap();
+    std::fs::copy(reg.ca(), docker.join("127.0.0.1:1/ca.crt")).unwrap();
+    let elsewhere = with_certs_d(&[&docker, &podman]);
+    assert_bad_input(&elsewhere, "cannot reach the registry over HTTPS");
+    // Docker's layout (ca.crt), then podman's (any *.crt), each trusted for that host.
+    std::fs::create_dir_all(docker.join(reg.host())).unwrap();
+    std::fs::copy(reg.ca(), docker.join(reg.host()).join("ca.crt")).unwrap();
+    let out = with_certs_d(&[&docker, &podman]);
+    assert!(out.status.success(), "{}", stderr_line(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["image"]["format"], "registry");
+    std::fs::create_dir_all(podman.join(reg.host())).unwrap();
+    std::fs::copy(reg.ca(), podman.join(reg.host()).join("private-ca.crt")).unwrap();
+    let out = with_certs_d(&[&podman]);
+    assert!(out.status.success(), "{}", stderr_line(&out));
+    // A .crt file that holds no certificate is reported, not ignored.
+    std::fs::write(
+        podman.join(reg.host()).join("broken.crt"),
+        "not a certificate",
+    )
+    .unwrap();
+    let broken = with_certs_d(&[&podman]);
+    assert_bad_input(&broken, "no PEM certificate in the CA file");
+}
+
+#[test]
 fn rate_limits_are_waited_out_and_cut_blobs_resume() {
     if !harness::available() {
         return;

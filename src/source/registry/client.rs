@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::io::{self, Read};
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -55,26 +56,83 @@ fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-fn agent(opts: &RegistryOptions, verify: bool) -> Result<Agent> {
+/// Environment variable naming the `certs.d` directories to search instead of [`CERTS_D`] (`:`-separated).
+pub(crate) const CERTS_D_ENV: &str = "LAYERSCOPE_CERTS_D";
+
+/// Where Docker and podman keep per-registry CA certificates: `DIR/HOST[:PORT]/*.crt`.
+const CERTS_D: [&str; 2] = ["/etc/docker/certs.d", "/etc/containers/certs.d"];
+
+/// The `certs.d` directories to search: `$LAYERSCOPE_CERTS_D`, else Docker's and podman's system ones and
+/// podman's per-user one (`$XDG_CONFIG_HOME/containers/certs.d`, default `~/.config/containers/certs.d`).
+fn certs_d_dirs() -> Vec<PathBuf> {
+    if let Some(list) = std::env::var_os(CERTS_D_ENV) {
+        return std::env::split_paths(&list)
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect();
+    }
+    let mut dirs: Vec<PathBuf> = CERTS_D.iter().map(PathBuf::from).collect();
+    let config = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
+    if let Some(config) = config {
+        dirs.push(config.join("containers/certs.d"));
+    }
+    dirs
+}
+
+/// The CA files trusted for one registry: every `*.crt` in `DIR/<name>/` for each `certs.d` directory and
+/// each of the registry's names (as written, and the API host when it differs), in name order.
+fn host_ca_files(dirs: &[PathBuf], names: &[&str]) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for dir in dirs {
+        for name in names {
+            // A name with a path separator or `..` would leave the directory.
+            if name.is_empty() || name.contains(['/', '\\']) || *name == "." || *name == ".." {
+                continue;
+            }
+            let Ok(entries) = std::fs::read_dir(dir.join(name)) else {
+                continue;
+            };
+            let mut found: Vec<PathBuf> = entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "crt") && p.is_file())
+                .collect();
+            found.sort();
+            files.extend(found);
+        }
+    }
+    files.dedup();
+    files
+}
+
+/// Appends the PEM certificates of a CA file; a file without one is an error.
+fn add_pem_file(roots: &mut Vec<Certificate<'static>>, path: &Path) -> Result<()> {
+    let pem = std::fs::read(path).map_err(|e| Error::io(path.display().to_string(), e))?;
+    let before = roots.len();
+    for item in ureq::tls::parse_pem(&pem) {
+        if let Ok(PemItem::Certificate(c)) = item {
+            roots.push(c.to_owned());
+        }
+    }
+    if roots.len() == before {
+        return Err(Error::invalid(
+            path.display().to_string(),
+            "no PEM certificate in the CA file",
+        ));
+    }
+    Ok(())
+}
+
+fn agent(opts: &RegistryOptions, verify: bool, host_cas: &[PathBuf]) -> Result<Agent> {
     let mut roots: Vec<Certificate<'static>> = rustls_native_certs::load_native_certs()
         .certs
         .iter()
         .map(|c| Certificate::from_der(c.as_ref()).to_owned())
         .collect();
-    if let Some(path) = &opts.ca_file {
-        let pem = std::fs::read(path).map_err(|e| Error::io(path.display().to_string(), e))?;
-        let before = roots.len();
-        for item in ureq::tls::parse_pem(&pem) {
-            if let Ok(PemItem::Certificate(c)) = item {
-                roots.push(c.to_owned());
-            }
-        }
-        if roots.len() == before {
-            return Err(Error::invalid(
-                path.display().to_string(),
-                "no PEM certificate in the CA file",
-            ));
-        }
+    for path in opts.ca_file.iter().chain(host_cas) {
+        add_pem_file(&mut roots, path)?;
     }
     let root_certs = if roots.is_empty() {
         RootCerts::WebPki
@@ -113,8 +171,8 @@ fn tls_hint(e: &ureq::Error, registry: &str) -> String {
         String::new()
     } else {
         format!(
-            "; for a registry with a private CA pass --registry-ca FILE, or --insecure-registry {registry} to \
-             skip verification"
+            "; for a registry with a private CA pass --registry-ca FILE (or put it in \
+             /etc/containers/certs.d/{registry}/ca.crt), or --insecure-registry {registry} to skip verification"
         )
     }
 }
@@ -158,8 +216,13 @@ impl Client {
             .any(|h| h == &reference.registry || h == host || h == host_of(host));
         let plain_allowed = insecure || !opts.tls_verify || is_loopback(host_of(host));
         let verify = opts.tls_verify && !insecure;
+        let mut names = vec![reference.registry.as_str()];
+        if host != reference.registry {
+            names.push(host);
+        }
+        let host_cas = host_ca_files(&certs_d_dirs(), &names);
         let mut client = Client {
-            agent: agent(opts, verify)?,
+            agent: agent(opts, verify, &host_cas)?,
             base: format!("https://{host}"),
             repository: reference.repository.clone(),
             origin,
@@ -512,6 +575,38 @@ mod tests {
         assert!(is_loopback("::1"));
         assert!(!is_loopback("128.0.0.1"));
         assert!(!is_loopback("registry.local"));
+    }
+
+    #[test]
+    fn per_host_ca_files_are_the_crt_files_of_that_host_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let (docker, podman) = (dir.path().join("docker"), dir.path().join("podman"));
+        for (d, files) in [
+            (
+                docker.join("reg.example:5000"),
+                &["ca.crt", "extra.crt", "client.cert", "client.key"][..],
+            ),
+            (podman.join("reg.example:5000"), &["b.crt"][..]),
+            (podman.join("other.example"), &["ca.crt"][..]),
+        ] {
+            std::fs::create_dir_all(&d).unwrap();
+            for f in files {
+                std::fs::write(d.join(f), "x").unwrap();
+            }
+        }
+        let found = host_ca_files(
+            &[docker.clone(), podman.clone()],
+            &["reg.example:5000", ".."],
+        );
+        assert_eq!(
+            found,
+            [
+                docker.join("reg.example:5000/ca.crt"),
+                docker.join("reg.example:5000/extra.crt"),
+                podman.join("reg.example:5000/b.crt"),
+            ]
+        );
+        assert!(host_ca_files(&[docker], &["reg.example"]).is_empty());
     }
 
     #[test]
