@@ -644,12 +644,18 @@ fn a_second_run_reads_every_blob_from_the_cache() {
     let first = cached(&["--json", "-", &reference]);
     assert!(first.status.success(), "{}", stderr_line(&first));
     let fetched = proxy.seen.blob_requests.load(Ordering::SeqCst);
+    let manifests = proxy.seen.manifest_gets.load(Ordering::SeqCst);
     let second = cached(&["--json", "-", &reference]);
     assert!(second.status.success(), "{}", stderr_line(&second));
     assert_eq!(
         proxy.seen.blob_requests.load(Ordering::SeqCst),
         fetched,
         "the second run downloaded blobs"
+    );
+    assert_eq!(
+        proxy.seen.manifest_gets.load(Ordering::SeqCst),
+        manifests,
+        "the second run downloaded the tag's manifest (a HEAD should have named a cached digest)"
     );
     assert_eq!(first.stdout, second.stdout);
     // cat reads the cached blob.
@@ -674,6 +680,20 @@ fn a_second_run_reads_every_blob_from_the_cache() {
     assert!(third.status.success(), "{}", stderr_line(&third));
     assert_eq!(proxy.seen.blob_requests.load(Ordering::SeqCst), fetched + 1);
     assert_eq!(first.stdout, third.stdout);
+    // The tag moved: the HEAD names another digest, so the new manifest is fetched.
+    reg.push(
+        &format!("oci-archive:{}", fixture_str("oci-gzip.tar")),
+        "demo/cached:1",
+        &[],
+    );
+    let before = proxy.seen.manifest_gets.load(Ordering::SeqCst);
+    let moved = cached(&["--json", "-", &reference]);
+    assert!(moved.status.success(), "{}", stderr_line(&moved));
+    assert!(proxy.seen.manifest_gets.load(Ordering::SeqCst) > before);
+    assert_ne!(
+        first.stdout, moved.stdout,
+        "the moved tag read the old image"
+    );
     let clean = cached(&["cache", "clean"]);
     assert!(clean.status.success(), "{}", stderr_line(&clean));
     assert!(!cache.path().join("layerscope/blobs").exists());

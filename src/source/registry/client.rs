@@ -231,7 +231,7 @@ impl Client {
             state: Mutex::new(AuthState::default()),
             backoff: opts.backoff.unwrap_or(FIRST_BACKOFF),
         };
-        let ping = match client.send_once("/v2/", None, None, None) {
+        let ping = match client.send_once(false, "/v2/", None, None, None) {
             Ok(resp) => resp,
             Err(e) => {
                 let failed = |plain: &str| {
@@ -248,7 +248,7 @@ impl Client {
                 }
                 client.base = format!("http://{host}");
                 // Only a registry's answer counts: a TLS server answers plain HTTP with 400.
-                match client.send_once("/v2/", None, None, None) {
+                match client.send_once(false, "/v2/", None, None, None) {
                     Ok(resp) if matches!(resp.status().as_u16(), 200 | 401) => resp,
                     _ => return Err(failed(" nor plain HTTP")),
                 }
@@ -271,12 +271,18 @@ impl Client {
 
     fn send_once(
         &self,
+        head: bool,
         path: &str,
         accept: Option<&str>,
         authorization: Option<&str>,
         range: Option<u64>,
     ) -> std::result::Result<Response<Body>, ureq::Error> {
-        let mut req = self.agent.get(format!("{}{path}", self.base));
+        let url = format!("{}{path}", self.base);
+        let mut req = if head {
+            self.agent.head(url)
+        } else {
+            self.agent.get(url)
+        };
         if let Some(a) = accept {
             req = req.header("Accept", a);
         }
@@ -297,6 +303,21 @@ impl Client {
         accept: Option<&str>,
         range: Option<u64>,
     ) -> Result<Response<Body>> {
+        self.request(false, what, accept, range)
+    }
+
+    /// HEAD `/v2/<repository>/<what>`, as [`Client::get`].
+    pub(crate) fn head(&self, what: &str, accept: Option<&str>) -> Result<Response<Body>> {
+        self.request(true, what, accept, None)
+    }
+
+    fn request(
+        &self,
+        head: bool,
+        what: &str,
+        accept: Option<&str>,
+        range: Option<u64>,
+    ) -> Result<Response<Body>> {
         let path = format!("/v2/{}/{what}", self.repository);
         let mut authenticated_after_401 = false;
         let mut delay = self.backoff;
@@ -304,7 +325,7 @@ impl Client {
         loop {
             tries += 1;
             let authorization = self.authorization();
-            let result = self.send_once(&path, accept, authorization.as_deref(), range);
+            let result = self.send_once(head, &path, accept, authorization.as_deref(), range);
             let mut resp = match result {
                 Ok(resp) => resp,
                 Err(e) if tries < TRIES && retryable(&e) => {
