@@ -7,6 +7,7 @@
 mod auth;
 mod cache;
 mod client;
+mod tls;
 
 use std::collections::HashMap;
 use std::io::Read;
