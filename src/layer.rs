@@ -162,6 +162,44 @@ pub trait Progress: Sync {
     fn begin(&self, _layers: usize, _bytes: Option<u64>) {}
     fn advance(&self, _bytes: u64) {}
     fn layer_done(&self) {}
+    /// The layer blob `layer` (a catalog key such as `blobs/sha256/<hex>`, image-derived: escape it before
+    /// showing it) of `bytes` stored bytes (when known) starts; every `advance` until [`Progress::layer_finished`]
+    /// for it is also reported as `layer_advance`. Only sources reading several blobs at once say this.
+    fn layer_started(&self, _layer: &str, _bytes: Option<u64>) {}
+    fn layer_advance(&self, _layer: &str, _bytes: u64) {}
+    fn layer_finished(&self, _layer: &str) {}
+}
+
+/// Names the layer of every `advance` and `layer_done` of one blob's scan (see [`Progress::layer_started`]).
+pub(crate) struct LayerProgress<'a> {
+    pub(crate) inner: &'a dyn Progress,
+    pub(crate) layer: &'a str,
+}
+
+impl<'a> LayerProgress<'a> {
+    pub(crate) fn start(inner: &'a dyn Progress, layer: &'a str, bytes: Option<u64>) -> Self {
+        inner.layer_started(layer, bytes);
+        LayerProgress { inner, layer }
+    }
+}
+
+impl Progress for LayerProgress<'_> {
+    fn begin(&self, layers: usize, bytes: Option<u64>) {
+        self.inner.begin(layers, bytes);
+    }
+    fn advance(&self, bytes: u64) {
+        self.inner.advance(bytes);
+        self.inner.layer_advance(self.layer, bytes);
+    }
+    fn layer_done(&self) {
+        self.inner.layer_done();
+    }
+}
+
+impl Drop for LayerProgress<'_> {
+    fn drop(&mut self) {
+        self.inner.layer_finished(self.layer);
+    }
 }
 
 /// Progress that goes nowhere.
@@ -834,6 +872,55 @@ pub fn copy_entry<R: Read + Send>(
 mod tests {
     use super::*;
     use std::io::Write;
+
+    #[test]
+    fn a_layer_progress_names_its_layer_in_every_report() {
+        #[derive(Default)]
+        struct Recorder(std::sync::Mutex<Vec<String>>);
+        impl Progress for Recorder {
+            fn advance(&self, bytes: u64) {
+                self.0.lock().unwrap().push(format!("advance {bytes}"));
+            }
+            fn layer_started(&self, layer: &str, bytes: Option<u64>) {
+                self.0
+                    .lock()
+                    .unwrap()
+                    .push(format!("start {layer} {bytes:?}"));
+            }
+            fn layer_advance(&self, layer: &str, bytes: u64) {
+                self.0.lock().unwrap().push(format!("{layer} +{bytes}"));
+            }
+            fn layer_finished(&self, layer: &str) {
+                self.0.lock().unwrap().push(format!("end {layer}"));
+            }
+        }
+        let recorder = Recorder::default();
+        let blob = tar_of(&[("a", b"hello")]);
+        {
+            let named = LayerProgress::start(&recorder, "blobs/sha256/ab", Some(blob.len() as u64));
+            let opts = ScanOptions {
+                progress: &named,
+                ..ScanOptions::default()
+            };
+            scan_blob(&blob[..], opts).unwrap();
+        }
+        let seen = recorder.0.into_inner().unwrap();
+        assert_eq!(
+            seen[0],
+            format!("start blobs/sha256/ab Some({})", blob.len())
+        );
+        assert_eq!(seen.last().unwrap(), "end blobs/sha256/ab");
+        let total: u64 = seen
+            .iter()
+            .filter_map(|l| l.strip_prefix("blobs/sha256/ab +"))
+            .map(|n| n.parse::<u64>().unwrap())
+            .sum();
+        assert_eq!(total, blob.len() as u64);
+        assert_eq!(
+            seen.iter().filter(|l| l.starts_with("advance")).count(),
+            seen.iter().filter(|l| l.contains(" +")).count()
+        );
+    }
 
     fn tar_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
         let mut b = tar::Builder::new(Vec::new());

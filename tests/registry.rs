@@ -489,6 +489,53 @@ fn tls_needs_the_private_ca_or_verification_off() {
 }
 
 #[test]
+fn a_ca_in_certs_d_is_trusted_for_its_host_only() {
+    if !harness::available() {
+        return;
+    }
+    let reg = Registry::start(Auth::Tls, None);
+    reg.push(
+        &format!("oci-archive:{}", fixture_str("oci-gzip.tar")),
+        "demo/certs:1",
+        &[],
+    );
+    let reference = format!("registry://{}/demo/certs:1", reg.host());
+    let certs = tempfile::tempdir().unwrap();
+    let (docker, podman) = (certs.path().join("docker"), certs.path().join("podman"));
+    let with_certs_d = |dirs: &[&Path]| {
+        bin()
+            .env("LAYERSCOPE_CERTS_D", std::env::join_paths(dirs).unwrap())
+            .args(["--json", "-", "--no-secrets", "--no-cache", &reference])
+            .output()
+            .unwrap()
+    };
+    // Under another host's name (same IP, other port) the CA does not count.
+    std::fs::create_dir_all(docker.join("127.0.0.1:1")).unwrap();
+    std::fs::copy(reg.ca(), docker.join("127.0.0.1:1/ca.crt")).unwrap();
+    let elsewhere = with_certs_d(&[&docker, &podman]);
+    assert_bad_input(&elsewhere, "cannot reach the registry over HTTPS");
+    // Docker's layout (ca.crt), then podman's (any *.crt), each trusted for that host.
+    std::fs::create_dir_all(docker.join(reg.host())).unwrap();
+    std::fs::copy(reg.ca(), docker.join(reg.host()).join("ca.crt")).unwrap();
+    let out = with_certs_d(&[&docker, &podman]);
+    assert!(out.status.success(), "{}", stderr_line(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["image"]["format"], "registry");
+    std::fs::create_dir_all(podman.join(reg.host())).unwrap();
+    std::fs::copy(reg.ca(), podman.join(reg.host()).join("private-ca.crt")).unwrap();
+    let out = with_certs_d(&[&podman]);
+    assert!(out.status.success(), "{}", stderr_line(&out));
+    // A .crt file that holds no certificate is reported, not ignored.
+    std::fs::write(
+        podman.join(reg.host()).join("broken.crt"),
+        "not a certificate",
+    )
+    .unwrap();
+    let broken = with_certs_d(&[&podman]);
+    assert_bad_input(&broken, "no PEM certificate in the CA file");
+}
+
+#[test]
 fn rate_limits_are_waited_out_and_cut_blobs_resume() {
     if !harness::available() {
         return;
@@ -597,12 +644,18 @@ fn a_second_run_reads_every_blob_from_the_cache() {
     let first = cached(&["--json", "-", &reference]);
     assert!(first.status.success(), "{}", stderr_line(&first));
     let fetched = proxy.seen.blob_requests.load(Ordering::SeqCst);
+    let manifests = proxy.seen.manifest_gets.load(Ordering::SeqCst);
     let second = cached(&["--json", "-", &reference]);
     assert!(second.status.success(), "{}", stderr_line(&second));
     assert_eq!(
         proxy.seen.blob_requests.load(Ordering::SeqCst),
         fetched,
         "the second run downloaded blobs"
+    );
+    assert_eq!(
+        proxy.seen.manifest_gets.load(Ordering::SeqCst),
+        manifests,
+        "the second run downloaded the tag's manifest (a HEAD should have named a cached digest)"
     );
     assert_eq!(first.stdout, second.stdout);
     // cat reads the cached blob.
@@ -627,6 +680,20 @@ fn a_second_run_reads_every_blob_from_the_cache() {
     assert!(third.status.success(), "{}", stderr_line(&third));
     assert_eq!(proxy.seen.blob_requests.load(Ordering::SeqCst), fetched + 1);
     assert_eq!(first.stdout, third.stdout);
+    // The tag moved: the HEAD names another digest, so the new manifest is fetched.
+    reg.push(
+        &format!("oci-archive:{}", fixture_str("oci-gzip.tar")),
+        "demo/cached:1",
+        &[],
+    );
+    let before = proxy.seen.manifest_gets.load(Ordering::SeqCst);
+    let moved = cached(&["--json", "-", &reference]);
+    assert!(moved.status.success(), "{}", stderr_line(&moved));
+    assert!(proxy.seen.manifest_gets.load(Ordering::SeqCst) > before);
+    assert_ne!(
+        first.stdout, moved.stdout,
+        "the moved tag read the old image"
+    );
     let clean = cached(&["cache", "clean"]);
     assert!(clean.status.success(), "{}", stderr_line(&clean));
     assert!(!cache.path().join("layerscope/blobs").exists());

@@ -359,7 +359,14 @@ pub(crate) fn load_catalog(
         progress.begin(keys.len(), total);
         let scans: HashMap<&str, Result<Arc<LayerScan>, ScanError>> = keys
             .par_iter()
-            .map(|k| (*k, catalog.scan(k, scan)))
+            .map(|k| {
+                let named = layer::LayerProgress::start(progress, k, catalog.size_of(k));
+                let scan = ScanOptions {
+                    progress: &named,
+                    ..scan
+                };
+                (*k, catalog.scan(k, scan))
+            })
             .collect();
         let histories = map_history(&resolved.config.history, resolved.layers.len());
         let mut layers = Vec::with_capacity(resolved.layers.len());

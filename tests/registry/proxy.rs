@@ -25,6 +25,8 @@ pub enum Fault {
 #[derive(Default)]
 pub struct Seen {
     pub blob_requests: AtomicUsize,
+    /// `GET` (not `HEAD`) requests for a manifest.
+    pub manifest_gets: AtomicUsize,
     pub range_requests: AtomicUsize,
     /// Requests that carried an `Authorization` header.
     pub authorized: AtomicUsize,
@@ -92,6 +94,9 @@ fn serve(client: TcpStream, upstream: u16, fault: &Fault, seen: &Seen) -> std::i
         head.push(line);
     }
     let is_blob = head[0].contains("/blobs/sha256:");
+    if head[0].starts_with("GET ") && head[0].contains("/manifests/") {
+        seen.manifest_gets.fetch_add(1, Ordering::SeqCst);
+    }
     let first_blob = is_blob && seen.blob_requests.fetch_add(1, Ordering::SeqCst) == 0;
     let mut client = client;
     let canned = match fault {

@@ -1,4 +1,4 @@
-//! The registry's HTTP API for one repository: HTTPS with the system's trust store (plus an extra CA), plain
+//! The registry's HTTP API for one repository: HTTPS with the trust roots of [`super::tls`], plain
 //! HTTP only where allowed, challenge-driven auth (anonymous or basic bearer tokens cached per scope and
 //! refreshed on 401, or basic auth), retries with backoff on 429/408/5xx and dropped connections, and blob
 //! bodies that resume with a `Range` request when the connection breaks.
@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use ureq::http::Response;
-use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 use ureq::{Agent, Body};
 
 use super::RegistryOptions;
 use super::auth::{self, Challenge, Credential};
+use super::tls::{agent, certs_d_dirs, host_ca_files, is_loopback, tls_hint};
 use crate::error::{Error, Result};
 use crate::oci::Digest;
 use crate::source::reference::{Reference, host_of};
@@ -45,78 +45,6 @@ struct AuthState {
     looked_up: Option<Option<Credential>>,
     /// `Authorization` values per scope (`repository:NAME:pull`); basic auth under the key "".
     tokens: HashMap<String, String>,
-}
-
-fn is_loopback(host: &str) -> bool {
-    host == "localhost"
-        || host == "::1"
-        || host
-            .parse::<std::net::Ipv4Addr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
-fn agent(opts: &RegistryOptions, verify: bool) -> Result<Agent> {
-    let mut roots: Vec<Certificate<'static>> = rustls_native_certs::load_native_certs()
-        .certs
-        .iter()
-        .map(|c| Certificate::from_der(c.as_ref()).to_owned())
-        .collect();
-    if let Some(path) = &opts.ca_file {
-        let pem = std::fs::read(path).map_err(|e| Error::io(path.display().to_string(), e))?;
-        let before = roots.len();
-        for item in ureq::tls::parse_pem(&pem) {
-            if let Ok(PemItem::Certificate(c)) = item {
-                roots.push(c.to_owned());
-            }
-        }
-        if roots.len() == before {
-            return Err(Error::invalid(
-                path.display().to_string(),
-                "no PEM certificate in the CA file",
-            ));
-        }
-    }
-    let root_certs = if roots.is_empty() {
-        RootCerts::WebPki
-    } else {
-        RootCerts::new_with_certs(&roots)
-    };
-    let tls = TlsConfig::builder()
-        .root_certs(root_certs)
-        .disable_verification(!verify)
-        .build();
-    Ok(Agent::config_builder()
-        .tls_config(tls)
-        .http_status_as_error(false)
-        .redirect_auth_headers(ureq::config::RedirectAuthHeaders::SameHost)
-        .max_redirects(8)
-        .timeout_connect(Some(Duration::from_secs(15)))
-        .timeout_recv_response(Some(Duration::from_secs(60)))
-        .timeout_per_read(Some(Duration::from_secs(60)))
-        .user_agent(concat!("layerscope/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .new_agent())
-}
-
-/// What to try when HTTPS failed: a registry that answered, but not with trusted TLS, may want a flag; one
-/// that does not answer at all (unknown host, refused, timeout) does not.
-fn tls_hint(e: &ureq::Error, registry: &str) -> String {
-    let unreachable = match e {
-        ureq::Error::Io(io) => {
-            io.kind() == std::io::ErrorKind::ConnectionRefused
-                || io.to_string().contains("lookup address")
-        }
-        ureq::Error::HostNotFound | ureq::Error::Timeout(_) => true,
-        _ => false,
-    };
-    if unreachable {
-        String::new()
-    } else {
-        format!(
-            "; for a registry with a private CA pass --registry-ca FILE, or --insecure-registry {registry} to \
-             skip verification"
-        )
-    }
 }
 
 /// Why a request failed, in words (never with headers or credentials).
@@ -158,8 +86,13 @@ impl Client {
             .any(|h| h == &reference.registry || h == host || h == host_of(host));
         let plain_allowed = insecure || !opts.tls_verify || is_loopback(host_of(host));
         let verify = opts.tls_verify && !insecure;
+        let mut names = vec![reference.registry.as_str()];
+        if host != reference.registry {
+            names.push(host);
+        }
+        let host_cas = host_ca_files(&certs_d_dirs(), &names);
         let mut client = Client {
-            agent: agent(opts, verify)?,
+            agent: agent(opts, verify, &host_cas)?,
             base: format!("https://{host}"),
             repository: reference.repository.clone(),
             origin,
@@ -168,7 +101,7 @@ impl Client {
             state: Mutex::new(AuthState::default()),
             backoff: opts.backoff.unwrap_or(FIRST_BACKOFF),
         };
-        let ping = match client.send_once("/v2/", None, None, None) {
+        let ping = match client.send_once(false, "/v2/", None, None, None) {
             Ok(resp) => resp,
             Err(e) => {
                 let failed = |plain: &str| {
@@ -185,7 +118,7 @@ impl Client {
                 }
                 client.base = format!("http://{host}");
                 // Only a registry's answer counts: a TLS server answers plain HTTP with 400.
-                match client.send_once("/v2/", None, None, None) {
+                match client.send_once(false, "/v2/", None, None, None) {
                     Ok(resp) if matches!(resp.status().as_u16(), 200 | 401) => resp,
                     _ => return Err(failed(" nor plain HTTP")),
                 }
@@ -208,12 +141,18 @@ impl Client {
 
     fn send_once(
         &self,
+        head: bool,
         path: &str,
         accept: Option<&str>,
         authorization: Option<&str>,
         range: Option<u64>,
     ) -> std::result::Result<Response<Body>, ureq::Error> {
-        let mut req = self.agent.get(format!("{}{path}", self.base));
+        let url = format!("{}{path}", self.base);
+        let mut req = if head {
+            self.agent.head(url)
+        } else {
+            self.agent.get(url)
+        };
         if let Some(a) = accept {
             req = req.header("Accept", a);
         }
@@ -234,6 +173,21 @@ impl Client {
         accept: Option<&str>,
         range: Option<u64>,
     ) -> Result<Response<Body>> {
+        self.request(false, what, accept, range)
+    }
+
+    /// HEAD `/v2/<repository>/<what>`, as [`Client::get`].
+    pub(crate) fn head(&self, what: &str, accept: Option<&str>) -> Result<Response<Body>> {
+        self.request(true, what, accept, None)
+    }
+
+    fn request(
+        &self,
+        head: bool,
+        what: &str,
+        accept: Option<&str>,
+        range: Option<u64>,
+    ) -> Result<Response<Body>> {
         let path = format!("/v2/{}/{what}", self.repository);
         let mut authenticated_after_401 = false;
         let mut delay = self.backoff;
@@ -241,7 +195,7 @@ impl Client {
         loop {
             tries += 1;
             let authorization = self.authorization();
-            let result = self.send_once(&path, accept, authorization.as_deref(), range);
+            let result = self.send_once(head, &path, accept, authorization.as_deref(), range);
             let mut resp = match result {
                 Ok(resp) => resp,
                 Err(e) if tries < TRIES && retryable(&e) => {
@@ -503,16 +457,6 @@ impl Read for BlobReader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_loopback_hosts_are_plain_by_default() {
-        assert!(is_loopback("localhost"));
-        assert!(is_loopback("127.0.0.1"));
-        assert!(is_loopback("127.8.9.10"));
-        assert!(is_loopback("::1"));
-        assert!(!is_loopback("128.0.0.1"));
-        assert!(!is_loopback("registry.local"));
-    }
 
     #[test]
     fn basic_auth_is_base64_user_colon_password() {

@@ -7,6 +7,7 @@
 mod auth;
 mod cache;
 mod client;
+mod tls;
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -193,41 +194,21 @@ impl RegistryCatalog {
         reference: &Reference,
         cache: Option<BlobCache>,
     ) -> Result<RegistryCatalog> {
-        let mut resp = client.get(
-            &format!("manifests/{}", reference.manifest_ref()),
-            Some(MANIFEST_ACCEPT),
-            None,
-        )?;
         let origin = client.origin().to_string();
-        let status = resp.status().as_u16();
-        if status == 404 {
-            return Err(Error::NotFound {
-                path: origin,
-                detail: "the registry has no such repository or tag".into(),
-            });
-        }
-        if status != 200 {
-            return Err(Error::invalid(
-                origin,
-                format!("the registry answered {status} for the manifest"),
-            ));
-        }
-        let content_type = resp
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .map(|s| s.split(';').next().unwrap_or(s).trim().to_string());
-        let header_digest = resp
-            .headers()
-            .get("docker-content-digest")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<Digest>().ok());
-        let bytes = read_limited(&origin, "manifest", resp.body_mut().as_reader())?;
+        let (bytes, media_type) = match cached_manifest(&client, reference, cache.as_ref()) {
+            Some((bytes, content_type)) => {
+                let media_type = classify(&origin, &bytes, content_type.as_deref())?;
+                (bytes, media_type)
+            }
+            None => {
+                let (bytes, media_type) = fetch_manifest(&client, reference)?;
+                if let Some(cache) = &cache {
+                    cache.store(&Digest::sha256_of(&bytes), &bytes);
+                }
+                (bytes, media_type)
+            }
+        };
         let actual = Digest::sha256_of(&bytes);
-        if let Some(expected) = reference.digest.as_ref().or(header_digest.as_ref()) {
-            verify(&origin, "manifest", expected, &bytes)?;
-        }
-        let media_type = classify(&origin, &bytes, content_type.as_deref())?;
         let index = serde_json::json!({
             "schemaVersion": 2,
             "manifests": [{
@@ -353,6 +334,86 @@ impl RegistryCatalog {
         }
         Ok(bytes)
     }
+}
+
+/// The manifest of a tag from the cache, when a HEAD request names a digest the cache holds (so a second run
+/// downloads nothing): its bytes and the content type the registry declared. `None` on any doubt, for a GET.
+fn cached_manifest(
+    client: &Client,
+    reference: &Reference,
+    cache: Option<&BlobCache>,
+) -> Option<(Vec<u8>, Option<String>)> {
+    let cache = cache?;
+    let (digest, content_type) = match &reference.digest {
+        Some(digest) => (digest.clone(), None),
+        None => {
+            let resp = client
+                .head(
+                    &format!("manifests/{}", reference.manifest_ref()),
+                    Some(MANIFEST_ACCEPT),
+                )
+                .ok()?;
+            if resp.status().as_u16() != 200 {
+                return None;
+            }
+            let digest = header_value(&resp, "docker-content-digest")?.parse().ok()?;
+            let content_type = header_value(&resp, "content-type")
+                .map(|s| s.split(';').next().unwrap_or(s).trim().to_string());
+            (digest, content_type)
+        }
+    };
+    // `open` checks the entry against the digest.
+    let mut bytes = Vec::new();
+    cache
+        .open(&digest)?
+        .take(META_LIMIT)
+        .read_to_end(&mut bytes)
+        .ok()?;
+    Some((bytes, content_type))
+}
+
+fn header_value<'a>(resp: &'a ureq::http::Response<ureq::Body>, name: &str) -> Option<&'a str> {
+    resp.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// GETs the reference's manifest: its bytes, checked against the reference's digest or the registry's
+/// `Docker-Content-Digest`, and its media type.
+fn fetch_manifest(client: &Client, reference: &Reference) -> Result<(Vec<u8>, String)> {
+    let mut resp = client.get(
+        &format!("manifests/{}", reference.manifest_ref()),
+        Some(MANIFEST_ACCEPT),
+        None,
+    )?;
+    let origin = client.origin().to_string();
+    let status = resp.status().as_u16();
+    if status == 404 {
+        return Err(Error::NotFound {
+            path: origin,
+            detail: "the registry has no such repository or tag".into(),
+        });
+    }
+    if status != 200 {
+        return Err(Error::invalid(
+            origin,
+            format!("the registry answered {status} for the manifest"),
+        ));
+    }
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.split(';').next().unwrap_or(s).trim().to_string());
+    let header_digest = resp
+        .headers()
+        .get("docker-content-digest")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<Digest>().ok());
+    let bytes = read_limited(&origin, "manifest", resp.body_mut().as_reader())?;
+    if let Some(expected) = reference.digest.as_ref().or(header_digest.as_ref()) {
+        verify(&origin, "manifest", expected, &bytes)?;
+    }
+    let media_type = classify(&origin, &bytes, content_type.as_deref())?;
+    Ok((bytes, media_type))
 }
 
 fn read_limited(origin: &str, what: &str, reader: impl Read) -> Result<Vec<u8>> {
