@@ -175,10 +175,10 @@ impl Progress for StderrProgress {
     }
 
     fn layer_advance(&self, layer: &str, bytes: u64) {
-        if self.enabled {
-            if let Some(l) = self.in_flight().iter_mut().find(|l| l.key == layer) {
-                l.read += bytes;
-            }
+        if self.enabled
+            && let Some(l) = self.in_flight().iter_mut().find(|l| l.key == layer)
+        {
+            l.read += bytes;
         }
     }
 
