@@ -230,18 +230,44 @@ fn config_line(files: &[std::path::PathBuf]) -> String {
     }
 }
 
+/// Checks that at most one machine-readable output (`--json`, `--sarif`, `--write-baseline`) goes to stdout;
+/// whether one does (the human-readable text moves to stderr then).
+fn machine_outputs(json: Option<&Path>, secrets: &super::args::SecretArgs) -> Result<bool> {
+    let mut targets = vec![("--json", json)];
+    targets.extend(Scan::targets(secrets));
+    output::one_on_stdout(&targets)?;
+    Ok(targets
+        .iter()
+        .any(|(_, t)| t.is_some_and(output::is_stdout)))
+}
+
+/// What follows the analysis of every command that scans: the findings and their redactor (or none with
+/// `--show-secrets` and no scan), then the advice, which links the findings, then the SARIF, which lists both.
+fn finish(
+    scan: Option<&Scan>,
+    show_secrets: bool,
+    loaded: &mut LoadedImage,
+    analysis: &mut Analysis,
+) -> Result<()> {
+    match scan {
+        Some(scan) => scan.apply(loaded, analysis)?,
+        None if show_secrets => analysis.redactor = layerscope::secrets::Redactor::reveal(),
+        None => {}
+    }
+    analysis::advice::attach(&loaded.image, analysis);
+    match scan {
+        Some(scan) => scan.write_sarif(&loaded.image, analysis),
+        None => Ok(()),
+    }
+}
+
 fn analyze(args: AnalyzeArgs) -> Result<i32> {
     let image = image_arg(
         args.image.clone(),
         args.json.as_deref(),
         "layerscope app.tar",
     )?;
-    let mut targets = vec![("--json", args.json.as_deref())];
-    targets.extend(Scan::targets(&args.secrets));
-    output::one_on_stdout(&targets)?;
-    let stdout_taken = targets
-        .iter()
-        .any(|(_, t)| t.is_some_and(output::is_stdout));
+    let stdout_taken = machine_outputs(args.json.as_deref(), &args.secrets)?;
     let ci = args.ci || ci_from_env();
     if !ci {
         warn_rules_without_ci(&args);
@@ -270,15 +296,12 @@ fn analyze(args: AnalyzeArgs) -> Result<i32> {
         scan.as_ref().map(Scan::inspector),
     )?;
     let mut analysis = analysis::analyze(&loaded.image, args.base_layers);
-    if let Some(scan) = &scan {
-        scan.apply(&mut loaded, &mut analysis)?;
-    } else if args.secrets.show_secrets {
-        analysis.redactor = layerscope::secrets::Redactor::reveal();
-    }
-    analysis::advice::attach(&loaded.image, &mut analysis);
-    if let Some(scan) = &scan {
-        scan.write_sarif(&loaded.image, &analysis)?;
-    }
+    finish(
+        scan.as_ref(),
+        args.secrets.show_secrets,
+        &mut loaded,
+        &mut analysis,
+    )?;
     let mut outcome = rules.map(|t| ci::evaluate(&analysis, &t));
     if let (Some(outcome), None) = (&mut outcome, &scan) {
         // No scan ran: no finding was counted, so the rule can neither pass nor fail.
@@ -322,19 +345,12 @@ fn secrets(args: SecretsArgs) -> Result<i32> {
         args.json.as_deref(),
         "layerscope secrets app.tar",
     )?;
-    let mut targets = vec![("--json", args.json.as_deref())];
-    targets.extend(Scan::targets(&args.secrets));
-    output::one_on_stdout(&targets)?;
-    let stdout_taken = targets
-        .iter()
-        .any(|(_, t)| t.is_some_and(output::is_stdout));
+    let stdout_taken = machine_outputs(args.json.as_deref(), &args.secrets)?;
     let config = Config::load(args.config.as_deref(), Path::new(""))?;
     let scan = Scan::prepare(&args.secrets, config.secrets)?;
     let mut loaded = load(&image, &args.source, None, Some(scan.inspector()))?;
     let mut analysis = analysis::analyze(&loaded.image, 1);
-    scan.apply(&mut loaded, &mut analysis)?;
-    analysis::advice::attach(&loaded.image, &mut analysis);
-    scan.write_sarif(&loaded.image, &analysis)?;
+    finish(Some(&scan), false, &mut loaded, &mut analysis)?;
     match &args.json {
         Some(target) => {
             let json = serde_json::to_string_pretty(&analysis.secrets)
