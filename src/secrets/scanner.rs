@@ -357,34 +357,24 @@ mod tests {
         );
     }
 
-    /// Every kept hit used to be compared with every other kept hit: one key repeated on each line of a 1 MiB
-    /// file cost 10 times what a quarter of it cost (debug build). Each hit now meets only its own line's.
+    /// Every kept hit used to be compared with every other kept hit: one key on each of the 127,000 lines of a
+    /// 4 MiB file costs 16 times a 1 MiB file's quadratic work, minutes in a debug build. Each hit now meets only
+    /// its own line's: a few seconds at most, even on busy shared cores. The bound is absolute and generous, not a ratio: ratios of timings
+    /// are noise when the test threads share two cores.
     #[test]
     fn one_key_on_every_line_scans_in_linear_time() {
         let s = scanner();
         let line = "sk_live_1cQSDwDCG8pkhqRqlRvdEzNJ\n";
-        let lines = (1 << 20) / line.len();
-        // The fastest of three runs, so that a busy core does not decide the ratio.
-        let timed = |n: usize| {
-            let text = line.repeat(n);
-            let mut best = (std::time::Duration::MAX, Vec::new());
-            for _ in 0..3 {
-                let start = std::time::Instant::now();
-                let hits = s.scan_text(text.as_bytes());
-                let took = start.elapsed();
-                if took < best.0 {
-                    best = (took, hits);
-                }
-            }
-            best
-        };
-        let (quarter, _) = timed(lines / 4);
-        let (whole, hits) = timed(lines);
+        let lines = (4 << 20) / line.len();
+        let text = line.repeat(lines);
+        let start = std::time::Instant::now();
+        let hits = s.scan_text(text.as_bytes());
+        let took = start.elapsed();
         assert_eq!(hits.len(), lines);
         assert!(hits.iter().enumerate().all(|(i, h)| h.line == i as u32 + 1));
         assert!(
-            whole < quarter * 7,
-            "a quarter took {quarter:?}, the whole {whole:?}"
+            took < std::time::Duration::from_secs(30),
+            "{lines} lines took {took:?}"
         );
     }
 
