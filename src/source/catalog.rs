@@ -57,6 +57,14 @@ fn missing(origin: &str, key: &str) -> Error {
     }
 }
 
+/// A failed open of a stored file: missing (said as such), or another I/O error naming the file.
+pub(crate) fn open_error(origin: &str, key: &str, e: std::io::Error) -> Error {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => missing(origin, key),
+        _ => Error::io(format!("{origin}: {key}"), e),
+    }
+}
+
 /// Reads a metadata file, refusing it past [`META_LIMIT`] bytes actually read (never trusting a claimed size).
 fn read_limited(origin: &str, key: &str, reader: impl Read) -> Result<Vec<u8>> {
     beneath::read_at_most(reader, META_LIMIT).map_err(|e| Error::io(format!("{origin}: {key}"), e))
@@ -83,10 +91,7 @@ impl DirCatalog {
         // Keys are normalised (no `..`); the open itself keeps symlinks from leading out.
         self.dir
             .file(self::key(key.as_bytes()).as_bytes())
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::NotFound => missing(&self.origin, key),
-                _ => Error::io(format!("{}: {key}", self.origin), e),
-            })
+            .map_err(|e| open_error(&self.origin, key, e))
     }
 }
 

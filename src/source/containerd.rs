@@ -368,14 +368,7 @@ impl ContentCatalog {
     }
 
     fn io_error(&self, key: &str, e: std::io::Error) -> Error {
-        match e.kind() {
-            std::io::ErrorKind::NotFound => Error::Missing {
-                archive: self.origin.clone(),
-                path: key.to_string(),
-                hint: String::new(),
-            },
-            _ => Error::io(format!("{}: {key}", self.origin), e),
-        }
+        super::catalog::open_error(&self.origin, key, e)
     }
 }
 
