@@ -127,17 +127,19 @@ fn explorer_in_tmux() {
     t.keys(&["Enter"]);
 
     // The layers pane: every instruction as written, empty steps under their layer, build args masked.
-    let screen = t.wait("the layers pane", |s| s.contains("Layers (7)"));
-    for expected in [
+    // A capture can land mid-frame: wait for every part, not just the first one drawn.
+    let expected = [
+        "Layers (7)",
         "RUN mkdir -p /srv/app/stati",
         "RUN printf 'machine api.exa",
         "RUN dd if=/dev/zero of=/tmp",
         "└ WORKDIR /srv/app",
         "└ CMD [\"cat\" \"app.conf\"]",
         "Files · image at layer 0",
-    ] {
-        assert!(screen.contains(expected), "{expected:?} missing:\n{screen}");
-    }
+    ];
+    let screen = t.wait("the whole layers pane", |s| {
+        expected.iter().all(|e| s.contains(e))
+    });
     assert!(
         !screen.contains("AXPX6LYb"),
         "a build argument in clear:\n{screen}"
@@ -147,6 +149,9 @@ fn explorer_in_tmux() {
     t.keys(&["Down", "Down", "Down", "C-l"]);
     let screen = t.wait("layer 3's changes", |s| {
         s.contains("Files · layer 3 changes")
+            && s.contains(".netrc")
+            && s.contains("assets.bin")
+            && s.contains("Layer 3 ")
     });
     assert!(
         screen.contains(".netrc") && screen.contains("assets.bin"),
@@ -157,6 +162,8 @@ fn explorer_in_tmux() {
     t.keys(&["Down"]);
     let screen = t.wait("layer 4's changes", |s| {
         s.contains("Files · layer 4 changes")
+            && s.contains("id_rsa")
+            && s.contains("build-cache.img")
     });
     assert!(
         screen.contains("+ -rw-r--r--") && screen.contains("build-cache.img"),
@@ -172,7 +179,9 @@ fn explorer_in_tmux() {
     t.keys(&["Tab", "Tab", "f"]);
     t.text("ssh");
     t.keys(&["Enter"]);
-    let screen = t.wait("the filter", |s| s.contains("filter /ssh/"));
+    let screen = t.wait("the filter", |s| {
+        s.contains("filter /ssh/") && s.contains("└── id_rsa")
+    });
     assert!(
         screen.contains("└── id_rsa") && !screen.contains("── build-cache.img"),
         "{screen}"
@@ -180,7 +189,9 @@ fn explorer_in_tmux() {
 
     // The help overlay lists the keys; Esc closes it.
     t.keys(&["?"]);
-    let screen = t.wait("the help", |s| s.contains("Keys (? or Esc closes"));
+    let screen = t.wait("the help", |s| {
+        s.contains("Keys (? or Esc closes") && s.contains("collapse all")
+    });
     assert!(
         screen.contains("ctrl+space") && screen.contains("collapse all"),
         "{screen}"
