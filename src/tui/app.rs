@@ -77,6 +77,7 @@ pub enum Overlay {
     Help { scroll: usize },
     Wasted(ListCursor),
     Secrets(ListCursor),
+    Advice(ListCursor),
     Viewer(Viewer),
 }
 
@@ -226,7 +227,7 @@ impl<'a> App<'a> {
         let first = match &self.overlay {
             Some(Overlay::Help { .. }) => Context::Help,
             Some(Overlay::Viewer(_)) => Context::Viewer,
-            Some(Overlay::Wasted(_) | Overlay::Secrets(_)) => Context::List,
+            Some(Overlay::Wasted(_) | Overlay::Secrets(_) | Overlay::Advice(_)) => Context::List,
             None => match self.focus {
                 Pane::Layers => Context::Layers,
                 Pane::Image => Context::List,
@@ -353,6 +354,10 @@ impl<'a> App<'a> {
                 self.overlay = Some(Overlay::Secrets(ListCursor::default()));
                 return Effect::None;
             }
+            Command::Advice => {
+                self.overlay = Some(Overlay::Advice(ListCursor::default()));
+                return Effect::None;
+            }
             Command::CycleMode => {
                 self.set_mode(match self.mode {
                     Mode::Image => Mode::Layer,
@@ -467,6 +472,7 @@ impl<'a> App<'a> {
         let secrets = self.secrets.len();
         match (&self.overlay, secrets_only) {
             (Some(Overlay::Wasted(_)), _) => self.analysis.waste.files.len(),
+            (Some(Overlay::Advice(_)), _) => self.analysis.advice.len(),
             (Some(Overlay::Secrets(_)), _) | (_, true) => secrets,
             _ => self.analysis.waste.files.len() + secrets,
         }

@@ -1,5 +1,5 @@
 //! The rest of `App::update`: prompts (search, filter, extract path, overwrite confirmation), search steps,
-//! jumps from the wasted-files and secrets lists, mouse, and the file viewer and extraction requests.
+//! jumps from the wasted-files, secrets and advice lists, mouse, and the file viewer and extraction requests.
 
 use std::path::PathBuf;
 
@@ -231,6 +231,32 @@ impl App<'_> {
             None => {
                 self.focus = Pane::Layers;
                 self.status = Some(format!("{shown}: not a file; layer {layer} selected"));
+            }
+        }
+    }
+
+    /// Enter on finding `i` of the advice overlay: its first path at its layer (see `advice_list::target`).
+    pub(super) fn jump_to_advice(&mut self, i: usize) {
+        let Some(a) = self.analysis.advice.get(i) else {
+            return;
+        };
+        let rule = a.id.id();
+        let Some(target) = super::advice_list::target(a, &self.analysis.tree) else {
+            self.status = Some(format!("{rule}: no path or layer to show"));
+            return;
+        };
+        self.overlay = None;
+        self.select_layer(target.layer);
+        let layer = target.layer;
+        match target.node {
+            Some(node) => {
+                self.reveal_anyway(node);
+                self.focus = Pane::Tree;
+                self.status = Some(format!("{rule}: {} at layer {layer}", target.shown));
+            }
+            None => {
+                self.focus = Pane::Layers;
+                self.status = Some(format!("{rule}: layer {layer} selected"));
             }
         }
     }

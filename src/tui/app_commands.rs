@@ -1,5 +1,5 @@
 //! `App::update` for keys, per place: the file tree pane, the image details list and the overlays (help,
-//! viewer, wasted-files and secrets lists).
+//! viewer, wasted-files, secrets and advice lists).
 
 use super::app::{App, Effect, Overlay, Prompt, PromptKind};
 use super::keymap::Command;
@@ -115,8 +115,10 @@ impl App<'_> {
     }
 
     pub(super) fn overlay_command(&mut self, c: Command) -> Effect {
-        let page = self.areas().overlay_rows();
+        let areas = self.areas();
+        let page = areas.overlay_rows();
         let len = self.list_len(false);
+        let advice_rows = super::view::advice::list_rows(areas.overlay, len);
         match self.overlay.as_mut() {
             Some(Overlay::Help { scroll }) => {
                 let total = super::view::help::line_count();
@@ -140,6 +142,15 @@ impl App<'_> {
                     Command::Last => max,
                     _ => v.scroll,
                 };
+            }
+            Some(Overlay::Advice(cursor)) => {
+                if cursor.apply(c, len, advice_rows) {
+                    return Effect::None;
+                }
+                if c == Command::Select {
+                    let i = cursor.selected;
+                    self.jump_to_advice(i);
+                }
             }
             Some(Overlay::Wasted(cursor)) | Some(Overlay::Secrets(cursor)) => {
                 if cursor.apply(c, len, page) {

@@ -513,3 +513,89 @@ fn the_viewer_masks_secrets_like_every_other_view() {
     // --show-secrets reveals.
     assert!(viewed(crate::secrets::Redactor::reveal()).contains(secret));
 }
+
+#[test]
+fn the_advice_overlay_lists_findings_in_the_summary_order() {
+    let image = fixture::image();
+    let analysis = fixture::advised_analysis(&image);
+    assert!(!analysis.advice.is_empty());
+    let mut app = app(&image, &analysis);
+    cmd(&mut app, C::Advice);
+    assert!(matches!(app.overlay, Some(Overlay::Advice(_))));
+    assert_eq!(app.list_len(false), analysis.advice.len());
+    let ids: Vec<&str> = analysis.advice.iter().map(|a| a.id.id()).collect();
+    let summary = crate::report::text::summary(
+        &image,
+        &analysis,
+        crate::report::text::Paint { color: false },
+    );
+    let mut at = 0;
+    for id in &ids {
+        let found = summary[at..].find(id);
+        assert!(
+            found.is_some(),
+            "{id} missing or out of order in the summary"
+        );
+        at += found.unwrap_or(0) + id.len();
+    }
+    cmd(&mut app, C::Close);
+    assert!(app.overlay.is_none());
+}
+
+#[test]
+fn enter_on_advice_jumps_to_its_first_path_at_the_layer_that_wrote_it() {
+    let image = fixture::image();
+    let analysis = fixture::advised_analysis(&image);
+    let i = analysis
+        .advice
+        .iter()
+        .position(|a| !a.paths.is_empty() && !a.layers.is_empty())
+        .expect("a finding with paths");
+    let finding = &analysis.advice[i];
+    let mut app = app(&image, &analysis);
+    // A filter that hides the path and a collapsed tree: the jump reveals the path anyway.
+    app.focus = Pane::Tree;
+    cmd(&mut app, C::Filter);
+    typed(&mut app, "etc");
+    app.update(Action::Submit);
+    cmd(&mut app, C::ToggleCollapseAll);
+    cmd(&mut app, C::Advice);
+    for _ in 0..i {
+        cmd(&mut app, C::Down);
+    }
+    assert_eq!(cmd(&mut app, C::Select), Effect::None);
+    assert!(app.overlay.is_none());
+    assert_eq!(app.focus, Pane::Tree);
+    assert_eq!(selected_path(&app), finding.paths[0].path);
+    let node = app.tree.selected_node().unwrap();
+    let first = finding
+        .layers
+        .iter()
+        .find(|l| app.analysis.tree.present_at(node, Some(l.index)))
+        .unwrap();
+    assert_eq!(app.layer, first.index as usize);
+    assert!(app.status.as_deref().unwrap().contains(finding.id.id()));
+}
+
+#[test]
+fn enter_on_advice_without_paths_or_layers_says_so_and_stays() {
+    let image = fixture::image();
+    let analysis = fixture::advised_analysis(&image);
+    let i = analysis
+        .advice
+        .iter()
+        .position(|a| a.paths.is_empty() && a.layers.is_empty())
+        .expect("runs-as-root has neither");
+    let mut app = app(&image, &analysis);
+    cmd(&mut app, C::Advice);
+    for _ in 0..i {
+        cmd(&mut app, C::Down);
+    }
+    cmd(&mut app, C::Select);
+    assert!(matches!(app.overlay, Some(Overlay::Advice(_))));
+    let rule = analysis.advice[i].id.id();
+    assert_eq!(
+        app.status.as_deref(),
+        Some(format!("{rule}: no path or layer to show").as_str())
+    );
+}

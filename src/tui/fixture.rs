@@ -283,3 +283,10 @@ pub fn noisy_analysis(image: &Image) -> Analysis {
     ]);
     a
 }
+
+/// [`analysis`] with its advice computed (and masked) as the CLI does.
+pub fn advised_analysis(image: &Image) -> Analysis {
+    let mut a = analysis(image);
+    analysis::advice::attach(image, &mut a);
+    a
+}

@@ -6,11 +6,13 @@
 //! - [`keymap`]: every key binding as data; it also feeds the help overlay, the footer and the README.
 //! - [`view`]: drawing, functions of `&App`, one file per pane; [`layout`] says where panes sit.
 //! - [`secret_list`]: the secrets in listing order, low-confidence ones hidden until asked for.
+//! - [`advice_list`]: the advice rows and where Enter on a finding leads.
 //! - [`effects`]: reading and extracting file bytes, asked for by `update` and reported back as actions.
 //! - `terminal`: raw mode, alternate screen, mouse, restoring the terminal on exit, panic and signals.
 //!
 //! The core modules (source, layer, tree, analysis, report, ci, secrets) never import this one.
 
+pub mod advice_list;
 pub mod app;
 mod app_actions;
 mod app_commands;

@@ -282,3 +282,20 @@ fn nothing_from_the_image_reaches_the_terminal_raw() {
         assert_escaped(&app, "the viewer");
     }
 }
+
+/// The advice overlay (the fixture's findings: secrets, runs as root, a same-run delete), the same-run delete
+/// selected and shown whole below the list: its layers, instructions (build arguments masked), paths and fix.
+#[test]
+fn advice_overlay_lists_findings_and_shows_the_selected_one_whole() {
+    let image = fixture::image();
+    let analysis = fixture::advised_analysis(&image);
+    let mut app = App::new(&image, &analysis, false, Rect::new(0, 0, 120, 40));
+    cmd(&mut app, C::Advice);
+    cmd(&mut app, C::Last);
+    let shown = render(&app).to_string();
+    assert!(
+        !shown.contains("AXPX6LYbMJGeCI8m6XEH"),
+        "a build argument showed"
+    );
+    insta::assert_snapshot!(shown);
+}

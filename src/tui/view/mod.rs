@@ -1,6 +1,7 @@
 //! Drawing: pure functions of `&App` into a ratatui frame, one file per pane or overlay. Each draws only the
 //! rows on screen, whatever the size of the image.
 
+pub mod advice;
 pub mod details;
 pub mod footer;
 pub mod help;
@@ -48,6 +49,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
             Overlay::Secrets(cursor) => {
                 lists::draw_secrets(frame, areas.overlay, app, *cursor, theme)
             }
+            Overlay::Advice(cursor) => advice::draw(frame, areas.overlay, app, *cursor, theme),
             Overlay::Viewer(v) => viewer::draw(frame, areas.overlay, v, theme),
         }
     }
