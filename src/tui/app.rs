@@ -71,6 +71,8 @@ pub struct Viewer {
     pub title: String,
     pub content: Content,
     pub scroll: usize,
+    /// The file's content digest, shown whole in the viewer's bottom border.
+    pub digest: Option<crate::file_digest::FileDigest>,
 }
 
 pub enum Overlay {

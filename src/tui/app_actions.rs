@@ -285,6 +285,13 @@ impl App<'_> {
             .map(|(l, e)| (l as usize, e))
     }
 
+    /// The content digest of the file version behind the selected row (`None` for a directory, a link to
+    /// nothing known, a special file, or a file the scan could not hash, such as a sparse one).
+    pub fn selected_digest(&self) -> Option<crate::file_digest::FileDigest> {
+        let (layer, entry) = self.selected_version()?;
+        self.analysis.tree.entry(layer as u32, entry).digest
+    }
+
     /// Why the selected row has no bytes to show, if so.
     fn no_bytes_reason(&self) -> String {
         let Some(row) = self.tree.selected_row() else {
@@ -324,6 +331,7 @@ impl App<'_> {
             title: format!("{shown} @ layer {layer}{deleted}"),
             content: Content::Loading,
             scroll: 0,
+            digest: self.analysis.tree.entry(layer as u32, entry).digest,
         }));
         Effect::ReadFile { layer, entry }
     }

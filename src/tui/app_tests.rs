@@ -599,3 +599,40 @@ fn enter_on_advice_without_paths_or_layers_says_so_and_stays() {
         Some(format!("{rule}: no path or layer to show").as_str())
     );
 }
+
+#[test]
+fn the_selected_file_has_the_content_digest_of_its_version_at_the_layer() {
+    use crate::file_digest::FileDigest;
+    let image = fixture::image();
+    let analysis = fixture::analysis(&image);
+    let mut app = app(&image, &analysis);
+    app.focus = Pane::Tree;
+    cmd(&mut app, C::Search);
+    typed(&mut app, "app.conf");
+    app.update(Action::Submit);
+    assert_eq!(app.selected_digest(), None, "layer 0 has no /srv");
+    cmd(&mut app, C::SwitchPane);
+    cmd(&mut app, C::Down);
+    app.focus = Pane::Tree;
+    app.search_step(true, true);
+    assert_eq!(selected_path(&app), "/srv/app/app.conf");
+    assert_eq!(app.selected_digest(), Some(FileDigest::of(b"port=8080\n")));
+    // The hardlink shares its target's bytes, hence its digest.
+    cmd(&mut app, C::Down);
+    assert_eq!(selected_path(&app), "/srv/app/app.conf.bak");
+    assert_eq!(app.selected_digest(), Some(FileDigest::of(b"port=8080\n")));
+    app.focus = Pane::Layers;
+    cmd(&mut app, C::Last);
+    app.focus = Pane::Tree;
+    cmd(&mut app, C::Up);
+    assert_eq!(selected_path(&app), "/srv/app/app.conf");
+    assert_eq!(
+        app.selected_digest(),
+        Some(FileDigest::of(b"port=9090\nworkers=4\n"))
+    );
+    cmd(&mut app, C::ViewFile);
+    match &app.overlay {
+        Some(Overlay::Viewer(v)) => assert_eq!(v.digest, app.selected_digest()),
+        _ => panic!("no viewer"),
+    }
+}

@@ -299,3 +299,25 @@ fn advice_overlay_lists_findings_and_shows_the_selected_one_whole() {
     );
     insta::assert_snapshot!(shown);
 }
+
+/// The selected file's content digest: whole in the tree's bottom border when it fits, shortened when not,
+/// and always whole in the viewer's.
+#[test]
+fn the_selected_files_digest_shows_in_the_tree_and_whole_in_the_viewer() {
+    let image = fixture::image();
+    let analysis = fixture::analysis(&image);
+    let digest = crate::file_digest::FileDigest::of(b"127.0.0.1 localhost\n").to_string();
+    for (width, whole) in [(160, true), (80, false)] {
+        let mut app = App::new(&image, &analysis, false, Rect::new(0, 0, width, 24));
+        app.focus = Pane::Tree;
+        cmd(&mut app, C::Search);
+        typed(&mut app, "hosts");
+        app.update(Action::Submit);
+        let screen = render(&app).to_string();
+        assert_eq!(screen.contains(&digest), whole, "{screen}");
+        assert!(screen.contains(&digest[..20]), "{screen}");
+        cmd(&mut app, C::ViewFile);
+        let screen = render(&app).to_string();
+        assert!(screen.contains(&digest), "{screen}");
+    }
+}

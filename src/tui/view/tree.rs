@@ -1,6 +1,6 @@
 //! The file tree pane: the merged tree at the selected layer (or one layer's or a range's changes) with change
-//! colours and markers, permission, uid:gid and size columns, directory totals and link targets. Only the rows
-//! on screen are formatted.
+//! colours and markers, permission, uid:gid and size columns, directory totals and link targets, and the
+//! selected file's content digest in the bottom border. Only the rows on screen are formatted.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -46,9 +46,28 @@ fn title(app: &App) -> String {
     format!(" Files · {} ", parts.join(" · "))
 }
 
+/// The selected file's content digest for the bottom border: whole when the pane is wide enough, else its
+/// first hex digits and an ellipsis (the viewer, `v`, shows it whole). Nothing for rows without content.
+fn selected_details(app: &App, width: usize) -> Option<String> {
+    let row = app.tree.selected_row()?;
+    let kind = app.tree.entry_of(row)?.kind;
+    if !matches!(kind, EntryKind::File | EntryKind::Hardlink) {
+        return None;
+    }
+    let text = match app.selected_digest() {
+        Some(digest) => format!(" {digest} "),
+        None => " no content digest ".to_string(),
+    };
+    (width >= 16).then(|| fit(&text, width))
+}
+
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let focused = app.focus == Pane::Tree && app.overlay.is_none();
-    frame.render_widget(pane(title(app), focused, theme), area);
+    let mut block = pane(title(app), focused, theme);
+    if let Some(details) = selected_details(app, area.width.saturating_sub(4) as usize) {
+        block = block.title_bottom(Line::styled(details, theme.dim()));
+    }
+    frame.render_widget(block, area);
     let body = inner(area);
     let width = body.width as usize;
     let attrs = app.tree.attributes && width >= 40;

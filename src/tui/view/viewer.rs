@@ -1,5 +1,5 @@
-//! The file viewer overlay (`v`): a file's bytes as they were at the selected layer, as text or a hexdump; only
-//! the lines on screen are formatted.
+//! The file viewer overlay (`v`): a file's bytes as they were at the selected layer, as text or a hexdump, its
+//! whole content digest in the bottom border; only the lines on screen are formatted.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -27,7 +27,19 @@ pub fn draw(frame: &mut Frame, area: Rect, viewer: &Viewer, theme: Theme) {
         " {} · {kind} {bytes} (v or Esc closes) ",
         safe(&viewer.title)
     );
-    frame.render_widget(pane(title, true, theme), area);
+    let mut block = pane(title, true, theme);
+    if let Some(digest) = viewer.digest {
+        // The full digest (71 columns) fits an 80-column terminal's viewer; `fit` cuts it on narrower ones.
+        let room = area.width.saturating_sub(2) as usize;
+        let whole = digest.to_string();
+        let text = if whole.len() + 2 <= room {
+            format!(" {whole} ")
+        } else {
+            fit(&whole, room)
+        };
+        block = block.title_bottom(Line::styled(text, theme.dim()));
+    }
+    frame.render_widget(block, area);
     let body = inner(area);
     let width = body.width as usize;
     let mut lines = Vec::with_capacity(body.height as usize);
