@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use ratatui::layout::Rect;
 
 use super::content::Content;
+use super::diff_marks::DiffMarks;
 use super::file_tree::{FileTree, TreeOptions};
 use super::keymap::{self, Command, Context};
 use super::layout::Areas;
@@ -178,6 +179,8 @@ pub struct App<'a> {
     pub overlay: Option<Overlay>,
     pub prompt: Option<Prompt>,
     pub status: Option<String>,
+    /// `layerscope diff A B` on a terminal: this image (B) marked against A.
+    pub diff: Option<DiffMarks>,
 }
 
 impl<'a> App<'a> {
@@ -208,6 +211,7 @@ impl<'a> App<'a> {
             overlay: None,
             prompt: None,
             status: None,
+            diff: None,
         };
         app.resize(size);
         app
@@ -358,6 +362,10 @@ impl<'a> App<'a> {
             }
             Command::Advice => {
                 self.overlay = Some(Overlay::Advice(ListCursor::default()));
+                return Effect::None;
+            }
+            Command::DiffOnly => {
+                self.toggle_diff_only();
                 return Effect::None;
             }
             Command::CycleMode => {

@@ -7,6 +7,7 @@ use regex::bytes::RegexBuilder;
 
 use super::app::{App, Effect, Mode, Overlay, Pane, Prompt, PromptKind, Viewer};
 use super::content::Content;
+use super::diff_marks::DiffMarks;
 use crate::layer::EntryKind;
 use crate::path;
 use crate::tree::{ChangeKind, NodeId, ROOT};
@@ -235,6 +236,33 @@ impl App<'_> {
         }
     }
 
+    /// Marks this image's paths and layers against another image's (`layerscope diff A B`, this is B) and
+    /// shows the whole image at its last layer, where the marks (a comparison of final trees) apply.
+    pub fn mark_against(&mut self, marks: DiffMarks) {
+        self.diff = Some(marks);
+        self.mode = Mode::Image;
+        self.select_layer(self.layer_count().saturating_sub(1));
+    }
+
+    /// `d`: lists only the paths that differ from the other image, or every path again.
+    pub(super) fn toggle_diff_only(&mut self) {
+        let Some(marks) = &self.diff else {
+            self.status =
+                Some("d: marks differences from another image; run `layerscope diff A B`".into());
+            return;
+        };
+        let only = match self.tree.options.only {
+            Some(_) => None,
+            None => Some(marks.differing()),
+        };
+        self.status = Some(match only {
+            Some(_) => "listing only the paths that differ (d: all paths)".into(),
+            None => "listing every path (d: only the differences)".into(),
+        });
+        self.tree.options.only = only;
+        self.tree.rebuild();
+    }
+
     /// Enter on finding `i` of the advice overlay: its first path at its layer (see `advice_list::target`).
     pub(super) fn jump_to_advice(&mut self, i: usize) {
         let Some(a) = self.analysis.advice.get(i) else {
@@ -269,6 +297,7 @@ impl App<'_> {
         self.filter_text.clear();
         self.tree.options.filter = None;
         self.tree.options.hidden = Default::default();
+        self.tree.options.only = None;
         self.set_mode(Mode::Image);
         self.tree.rebuild();
         self.tree.reveal(node);

@@ -636,3 +636,71 @@ fn the_selected_file_has_the_content_digest_of_its_version_at_the_layer() {
         _ => panic!("no viewer"),
     }
 }
+
+#[test]
+fn a_diff_opens_on_the_last_layer_and_d_lists_only_the_differences() {
+    let image = fixture::image();
+    let analysis = fixture::analysis(&image);
+    let mut app = app(&image, &analysis);
+    cmd(&mut app, C::DiffOnly);
+    assert!(
+        app.status
+            .as_deref()
+            .unwrap()
+            .contains("layerscope diff A B")
+    );
+    assert!(app.tree.options.only.is_none());
+
+    app.mark_against(fixture::diff_marks(&image, &analysis));
+    assert_eq!((app.layer, app.mode), (2, Mode::Image));
+    let all = app.tree.visible().len();
+    cmd(&mut app, C::DiffOnly);
+    let listed: Vec<String> = app
+        .tree
+        .visible()
+        .iter()
+        .map(|r| {
+            let node = app.tree.rows()[*r as usize].node;
+            app.analysis.tree.display_path(node)
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            "/bin",
+            "/bin/ash",
+            "/home",
+            "/home/ci",
+            "/home/ci/.netrc",
+            "/srv",
+            "/srv/app",
+            "/srv/app/app.conf.bak",
+            "/srv/app/big.bin",
+            "/tmp"
+        ]
+    );
+    cmd(&mut app, C::DiffOnly);
+    assert_eq!(app.tree.visible().len(), all);
+}
+
+#[test]
+fn a_jump_to_a_path_that_does_not_differ_lists_every_path_again() {
+    let image = fixture::image();
+    let analysis = fixture::advised_analysis(&image);
+    let mut app = app(&image, &analysis);
+    app.mark_against(fixture::diff_marks(&image, &analysis));
+    cmd(&mut app, C::DiffOnly);
+    cmd(&mut app, C::Wasted);
+    let i = analysis
+        .waste
+        .files
+        .iter()
+        .position(|f| f.path == "/tmp/cache.img")
+        .unwrap();
+    for _ in 0..i {
+        cmd(&mut app, C::Down);
+    }
+    cmd(&mut app, C::Select);
+    assert_eq!(selected_path(&app), "/tmp/cache.img");
+    assert!(app.tree.options.only.is_none());
+}

@@ -59,6 +59,8 @@ pub struct TreeOptions {
     pub hidden: Hidden,
     pub sort_by_size: bool,
     pub filter: Option<Regex>,
+    /// Only these paths (their directories kept as context), e.g. those that differ from another image.
+    pub only: Option<std::sync::Arc<HashSet<NodeId>>>,
 }
 
 pub struct FileTree<'a> {
@@ -193,7 +195,8 @@ impl<'a> FileTree<'a> {
             let o = &self.options;
             let matches = !o.hidden.hides(change)
                 && (!o.changes_only || change != ChangeKind::Unmodified)
-                && o.filter.as_ref().is_none_or(|re| re.is_match(&path));
+                && o.filter.as_ref().is_none_or(|re| re.is_match(&path))
+                && o.only.as_ref().is_none_or(|only| only.contains(&node));
             let at = match change {
                 ChangeKind::Deleted => self.from,
                 _ => Some(self.to()),

@@ -290,3 +290,52 @@ pub fn advised_analysis(image: &Image) -> Analysis {
     analysis::advice::attach(image, &mut a);
     a
 }
+
+/// An earlier build of [`image`], to diff it against: the same base layer (shared), then a layer of its own
+/// with `bin/ash` linked elsewhere, `big.bin` with other bytes, an `old.txt` the later build dropped and the
+/// `.netrc` it deleted; `app.conf` already as the later build leaves it.
+pub fn before_image() -> Image {
+    let base = layers().into_iter().next().unwrap_or_default();
+    let own = vec![
+        E::Link("bin/ash", "busybox"),
+        E::File("srv/app/app.conf", b"port=9090\nworkers=4\n".to_vec()),
+        E::File("srv/app/big.bin", vec![2u8; 3000]),
+        E::File("srv/app/old.txt", b"old\n".to_vec()),
+        E::File(
+            "home/ci/.netrc",
+            b"machine x login ci password hunter2hunter2\n".to_vec(),
+        ),
+    ];
+    let history = vec![
+        step(
+            "/bin/sh -c #(nop) ADD file:0123456789abcdef0123 in / ",
+            false,
+        ),
+        step("/bin/sh -c make install", false),
+    ];
+    let mut image = image_of(vec![base, own], history);
+    image.meta.reference = Some("fixture:0".into());
+    image
+}
+
+/// The marks of `after` (B, analysed as `analysis`) against [`before_image`] (A), as `diff A B` makes them.
+pub fn diff_marks(after: &Image, analysis: &Analysis) -> crate::tui::diff_marks::DiffMarks {
+    use crate::analysis::diff::{DiffOptions, Side, diff};
+    let before = before_image();
+    let before_analysis = analysis::analyze(&before, 1);
+    let result = diff(
+        Side {
+            image: &before,
+            analysis: &before_analysis,
+        },
+        Side {
+            image: after,
+            analysis,
+        },
+        &DiffOptions {
+            top_directories: 10,
+            secrets: false,
+        },
+    );
+    crate::tui::diff_marks::DiffMarks::new(&result, &analysis.tree)
+}

@@ -7,6 +7,7 @@
 //! - [`view`]: drawing, functions of `&App`, one file per pane; [`layout`] says where panes sit.
 //! - [`secret_list`]: the secrets in listing order, low-confidence ones hidden until asked for.
 //! - [`advice_list`]: the advice rows and where Enter on a finding leads.
+//! - [`diff_marks`]: for `layerscope diff A B`, B's paths and layers marked against A (kept beside the tree).
 //! - [`effects`]: reading and extracting file bytes, asked for by `update` and reported back as actions.
 //! - `terminal`: raw mode, alternate screen, mouse, restoring the terminal on exit, panic and signals.
 //!
@@ -17,6 +18,7 @@ pub mod app;
 mod app_actions;
 mod app_commands;
 pub mod content;
+pub mod diff_marks;
 pub mod effects;
 pub mod file_tree;
 pub mod keymap;

@@ -321,3 +321,64 @@ fn the_selected_files_digest_shows_in_the_tree_and_whole_in_the_viewer() {
         assert!(screen.contains(&digest), "{screen}");
     }
 }
+
+/// `diff A B` on a terminal: B's tree with the diff column (A added, C content, M metadata, R removed, • a
+/// difference inside, a count of removed paths B's tree lacks) and the layers marked shared (=) or new (+);
+/// then only the differences (d).
+#[test]
+fn diff_marks_the_tree_and_the_layers_then_lists_only_differences() {
+    let image = fixture::image();
+    let analysis = fixture::analysis(&image);
+    let mut app = App::new(&image, &analysis, false, Rect::new(0, 0, 120, 30));
+    app.mark_against(fixture::diff_marks(&image, &analysis));
+    let all = render(&app).to_string();
+    cmd(&mut app, C::DiffOnly);
+    app.status = None;
+    let only = render(&app).to_string();
+    insta::assert_snapshot!(format!("{all}\n{only}"));
+}
+
+#[test]
+fn advice_and_diff_marks_show_image_text_escaped() {
+    use crate::analysis::advice::{Advice, AdviceLayer, AdvicePath, Rule, Severity};
+    let hostile = fixture::HOSTILE.to_string();
+    let image = fixture::hostile_image();
+    let mut analysis = fixture::hostile_analysis(&image);
+    crate::analysis::advice::attach(&image, &mut analysis);
+    analysis.advice.insert(
+        0,
+        Advice {
+            id: Rule::OsJunk,
+            key: format!("os-junk:{hostile}"),
+            severity: Severity::High,
+            message: hostile.clone(),
+            reclaimable_bytes: 5,
+            layers: vec![AdviceLayer {
+                index: 0,
+                instruction: hostile.clone(),
+            }],
+            paths: vec![AdvicePath {
+                path: format!("/srv/{hostile}"),
+                bytes: 5,
+            }],
+            path_count: 2,
+            fix: hostile.clone(),
+            secrets: Vec::new(),
+        },
+    );
+    for (w, h) in [(200, 50), (80, 24)] {
+        let mut app = App::new(&image, &analysis, false, Rect::new(0, 0, w, h));
+        cmd(&mut app, C::Advice);
+        assert_escaped(&app, "the advice overlay");
+        cmd(&mut app, C::Select);
+        assert_eq!(app.layer, 0);
+        assert_escaped(&app, "the tree after an advice jump");
+        let mut marks = super::diff_marks::DiffMarks::default();
+        marks.against = hostile.clone();
+        app.mark_against(marks);
+        assert_escaped(
+            &app,
+            "the layers marked against an image named by the image",
+        );
+    }
+}

@@ -61,6 +61,11 @@ impl Theme {
         self.fg(Color::Cyan).add_modifier(Modifier::BOLD)
     }
 
+    /// A path whose bytes are the same but whose mode, owner or link target changed (`diff A B`).
+    pub fn metadata(&self) -> Style {
+        self.fg(Color::Cyan)
+    }
+
     pub fn bar(&self) -> Style {
         self.fg(Color::Blue)
     }

@@ -109,6 +109,7 @@ pub(super) fn files(
     let mut out = FileChanges::default();
     let entry = |raw: &[u8], f: &Final| FileEntry {
         path: shown_path(raw, masks),
+        raw_path: raw.to_vec(),
         kind: f.kind,
         size: f.size,
         digest: f.digest,
@@ -126,6 +127,7 @@ pub(super) fn files(
         if !same_content(a, b) {
             out.content_changed.push(ContentChange {
                 path: shown_path(raw, masks),
+                raw_path: raw.clone(),
                 a_type: a.kind,
                 b_type: b.kind,
                 a_size: a.size,
@@ -161,6 +163,7 @@ pub(super) fn files(
         if !changes.is_empty() {
             out.metadata_changed.push(MetadataChange {
                 path: shown_path(raw, masks),
+                raw_path: raw.clone(),
                 kind: b.kind,
                 size: b.size,
                 changes,

@@ -130,6 +130,9 @@ pub struct FileChanges {
 #[derive(Debug, Clone, Serialize)]
 pub struct FileEntry {
     pub path: String,
+    /// The path as the tree holds it (relative, raw bytes, unmasked): to look it up, never to show.
+    #[serde(skip)]
+    pub raw_path: Vec<u8>,
     #[serde(rename = "type")]
     pub kind: EntryKind,
     pub size: u64,
@@ -140,6 +143,9 @@ pub struct FileEntry {
 #[derive(Debug, Clone, Serialize)]
 pub struct ContentChange {
     pub path: String,
+    /// The path as the tree holds it (relative, raw bytes, unmasked): to look it up, never to show.
+    #[serde(skip)]
+    pub raw_path: Vec<u8>,
     pub a_type: EntryKind,
     pub b_type: EntryKind,
     pub a_size: u64,
@@ -154,6 +160,9 @@ pub struct ContentChange {
 #[derive(Debug, Clone, Serialize)]
 pub struct MetadataChange {
     pub path: String,
+    /// The path as the tree holds it (relative, raw bytes, unmasked): to look it up, never to show.
+    #[serde(skip)]
+    pub raw_path: Vec<u8>,
     #[serde(rename = "type")]
     pub kind: EntryKind,
     pub size: u64,

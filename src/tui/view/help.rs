@@ -19,9 +19,17 @@ const ORDER: [Context; 6] = [
 ];
 
 fn lines(theme: Theme) -> Vec<Line<'static>> {
-    let mut out = vec![Line::raw(
-        "Colours: added green (+), modified yellow (~), removed red (-, still listed), unmodified plain.",
-    )];
+    let mut out = vec![
+        Line::raw(
+            "Colours: added green (+), modified yellow (~), removed red (-, still listed), unmodified plain.",
+        ),
+        Line::raw(
+            "diff A B: B's paths against A: A added, C content changed, M metadata only, R removed, • inside.",
+        ),
+        Line::raw(
+            "          d lists only them. Layers: = shared with A (same diff_id), + new; - A's that B lacks.",
+        ),
+    ];
     for ctx in ORDER {
         out.push(Line::raw(""));
         out.push(Line::styled(ctx.title(), theme.title()));

@@ -1,12 +1,13 @@
 //! The layers pane: index, size, a bar relative to the largest layer, and the instruction as a person wrote it;
-//! the empty steps (ENV, WORKDIR, CMD, ...) that belong to a layer are listed, dimmed, below it.
+//! the empty steps (ENV, WORKDIR, CMD, ...) that belong to a layer are listed, dimmed, below it. With
+//! `diff A B`, each layer is marked as shared with A (`=`) or new (`+`).
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::{fit, inner, padded, pane};
+use super::{fit, inner, padded, pane, safe};
 use crate::report::text::size;
 use crate::secrets::redact_created_by;
 use crate::tui::app::{App, Mode, Pane};
@@ -30,7 +31,20 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         Mode::Layer => "layer changes".to_string(),
         Mode::Range { from } => format!("changes {}..{}", from.min(app.layer), from.max(app.layer)),
     };
-    let title = format!(" Layers ({}) · {mode} ", app.layer_count());
+    let vs = match &app.diff {
+        Some(marks) => {
+            // `=` shared with A, `+` new in B, `-` A's layers B lacks (explained in the help).
+            format!(
+                " · ={} +{} -{} vs {}",
+                marks.shared_layers(),
+                marks.new_layers(),
+                marks.removed_layers,
+                safe(&app.analysis.redactor.mask(&marks.against))
+            )
+        }
+        None => String::new(),
+    };
+    let title = format!(" Layers ({}) · {mode}{vs} ", app.layer_count());
     frame.render_widget(pane(title, focused, theme), area);
     let body = inner(area);
     let width = body.width as usize;
@@ -64,8 +78,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         } else {
             instruction
         };
+        // With `diff A B`: `=` a layer A holds too (same diff_id), `+` one only B has.
+        let shared = match &app.diff {
+            Some(marks) if marks.is_shared(i) => "=",
+            Some(_) => "+",
+            None => "",
+        };
         let head = format!(
-            "{}{i:>3} {:>9} ",
+            "{}{shared}{i:>3} {:>9} ",
             if in_range { "┃" } else { " " },
             size(bytes)
         );

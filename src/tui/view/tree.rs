@@ -11,7 +11,9 @@ use super::{fit, inner, padded, pane};
 use crate::layer::EntryKind;
 use crate::path;
 use crate::report::text::{mode_string, size};
+use crate::tree::{ChangeKind, NodeId};
 use crate::tui::app::{App, Mode, Pane};
+use crate::tui::diff_marks::{DiffMarks, Mark};
 use crate::tui::theme::{Theme, marker};
 
 fn title(app: &App) -> String {
@@ -42,6 +44,18 @@ fn title(app: &App) -> String {
     if app.tree.options.sort_by_size {
         parts.push("by size".into());
     }
+    if let Some(marks) = &app.diff {
+        let c = marks.counts;
+        let only = if app.tree.options.only.is_some() {
+            " only"
+        } else {
+            ""
+        };
+        parts.push(format!(
+            "Δ{only} A{} R{} C{} M{}",
+            c.added, c.removed, c.content, c.metadata
+        ));
+    }
     parts.push(format!("{} rows", app.tree.visible().len()));
     format!(" Files · {} ", parts.join(" · "))
 }
@@ -61,6 +75,25 @@ fn selected_details(app: &App, width: usize) -> Option<String> {
     (width >= 16).then(|| fit(&text, width))
 }
 
+/// The diff column (`layerscope diff A B`): the path's mark against A, `•` on a directory holding one, `-` on
+/// one whose removed paths only it shows.
+fn diff_mark(marks: &DiffMarks, node: NodeId, is_dir: bool, theme: Theme) -> Span<'static> {
+    let (text, kind) = match marks.mark(node) {
+        Some(Mark::Added) => ("A", ChangeKind::Added),
+        Some(Mark::Removed) => ("R", ChangeKind::Deleted),
+        Some(Mark::Content) => ("C", ChangeKind::Modified),
+        Some(Mark::Metadata) => ("M", ChangeKind::Modified),
+        None if is_dir && marks.holds_changes(node) => ("•", ChangeKind::Unmodified),
+        None if marks.removed_below(node) > 0 => ("-", ChangeKind::Deleted),
+        None => (" ", ChangeKind::Unmodified),
+    };
+    let style = match marks.mark(node) {
+        Some(Mark::Metadata) => theme.metadata(),
+        _ => theme.change(kind),
+    };
+    Span::styled(format!("{text} "), style)
+}
+
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let focused = app.focus == Pane::Tree && app.overlay.is_none();
     let mut block = pane(title(app), focused, theme);
@@ -72,7 +105,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let width = body.width as usize;
     let attrs = app.tree.attributes && width >= 40;
     let owners = attrs && width >= 60;
-    let mut header = String::from("  ");
+    let mut header = String::from(if app.diff.is_some() { "  Δ " } else { "  " });
     if attrs {
         header.push_str("Permission ");
         if owners {
@@ -99,6 +132,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         let kind = entry.map_or(EntryKind::Dir, |e| e.kind);
         let style = theme.change(row.change);
         let mut spans = vec![Span::styled(format!("{} ", marker(row.change)), style)];
+        if let Some(marks) = &app.diff {
+            spans.push(diff_mark(marks, row.node, row.is_dir, theme));
+        }
         if attrs {
             let mut cols = format!("{} ", mode_string(kind, entry.map_or(0o755, |e| e.mode)));
             if owners {
@@ -122,6 +158,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
                     name.push_str(&format!(" …{inside}"));
                 }
             }
+        }
+        let removed = app.diff.as_ref().map_or(0, |m| m.removed_below(row.node));
+        if removed > 0 {
+            name.push_str(&format!(" ({removed} removed)"));
         }
         if let Some(target) = entry.and_then(|e| e.link_target.as_deref()) {
             match kind {
