@@ -374,6 +374,9 @@ pub struct DiffArgs {
     /// How many directories to list, largest size change first
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub top: usize,
+    /// Print the text report even when stdout is a terminal (where diff otherwise opens the explorer on B)
+    #[arg(long)]
+    pub text: bool,
     /// At most N lines per list (layers, files, findings) in text and Markdown; JSON lists everything
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub limit: usize,

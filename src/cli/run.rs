@@ -329,7 +329,7 @@ fn analyze(args: AnalyzeArgs) -> Result<i32> {
         }
         None if args.json.is_none() => {
             if !stdout_taken && std::io::stdout().is_terminal() {
-                return layerscope::tui::run(&loaded, &analysis, p.color);
+                return layerscope::tui::run(&loaded, &analysis, p.color, None);
             }
             output::human(&text::summary(&loaded.image, &analysis, p), stdout_taken)?;
             Ok(0)
@@ -573,6 +573,17 @@ fn diff(args: DiffArgs) -> Result<i32> {
         secrets: scan.is_some(),
     };
     let result = diff::diff(side(0), side(1), &options);
+    let asked_for_output =
+        args.json.is_some() || args.markdown.is_some() || args.max_size_increase.is_some();
+    if !asked_for_output && !args.text && std::io::stdout().is_terminal() {
+        // The explorer on B, every path marked against A from the comparison just made.
+        let marks = layerscope::tui::diff_marks::DiffMarks::new(&result, &sides[1].1.tree);
+        let Some((loaded, analysis)) = sides.get_mut(1) else {
+            return Ok(0);
+        };
+        analysis::advice::attach(&loaded.image, analysis);
+        return layerscope::tui::run(loaded, analysis, paint().color, Some(marks));
+    }
     if let Some(target) = &args.json {
         output::write_to(target, &report::diff::json(&result))?;
     }

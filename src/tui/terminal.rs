@@ -34,6 +34,7 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
 use super::app::{Action, App, Effect};
+use super::diff_marks::DiffMarks;
 use super::effects;
 use crate::analysis::Analysis;
 use crate::source::LoadedImage;
@@ -212,7 +213,13 @@ impl Wait {
 
 /// Runs the explorer until the user quits; the exit code (0, or 128 + the signal that ended it; 129 when the
 /// terminal went away).
-pub fn run(loaded: &LoadedImage, analysis: &Analysis, color: bool) -> Result<i32> {
+/// With `diff`, this image is B of `layerscope diff A B`, its paths and layers marked against A.
+pub fn run(
+    loaded: &LoadedImage,
+    analysis: &Analysis,
+    color: bool,
+    diff: Option<DiffMarks>,
+) -> Result<i32> {
     let mut wait = Wait::new()?;
     let _session = Session::enter()?;
     let mut terminal = Terminal::new(CrosstermBackend::new(stdout())).map_err(io)?;
@@ -224,6 +231,9 @@ pub fn run(loaded: &LoadedImage, analysis: &Analysis, color: bool) -> Result<i32
         color,
         Rect::new(0, 0, size.width, size.height),
     );
+    if let Some(marks) = diff {
+        app.mark_against(marks);
+    }
     let mut dirty = true;
     let mut backlog = false;
     loop {
