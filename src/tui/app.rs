@@ -233,7 +233,8 @@ impl<'a> App<'a> {
         let first = match &self.overlay {
             Some(Overlay::Help { .. }) => Context::Help,
             Some(Overlay::Viewer(_)) => Context::Viewer,
-            Some(Overlay::Wasted(_) | Overlay::Secrets(_) | Overlay::Advice(_)) => Context::List,
+            Some(Overlay::Wasted(_) | Overlay::Secrets(_)) => Context::List,
+            Some(Overlay::Advice(_)) => Context::Advice,
             None => match self.focus {
                 Pane::Layers => Context::Layers,
                 Pane::Image => Context::List,

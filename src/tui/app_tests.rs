@@ -704,3 +704,18 @@ fn a_jump_to_a_path_that_does_not_differ_lists_every_path_again() {
     assert_eq!(selected_path(&app), "/tmp/cache.img");
     assert!(app.tree.options.only.is_none());
 }
+
+#[test]
+fn the_advice_overlay_has_its_own_keys() {
+    let image = fixture::image();
+    let analysis = fixture::advised_analysis(&image);
+    let mut app = app(&image, &analysis);
+    cmd(&mut app, C::Advice);
+    let a = KeyEvent::new(KeyCode::Char('a'), KeyModifiers::NONE);
+    assert_eq!(app.action_for_key(a), None, "a is the secrets lists' key");
+    let enter = KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE);
+    assert_eq!(app.action_for_key(enter), Some(Action::Command(C::Select)));
+    let footer = super::keymap::footer(&app.contexts());
+    assert!(footer.contains(&("Enter", "jump")));
+    assert!(!footer.iter().any(|(_, word)| *word == "all secrets"));
+}

@@ -52,6 +52,8 @@ pub enum Context {
     Tree,
     /// The image details pane and the wasted-files / secrets lists.
     List,
+    /// The advice overlay.
+    Advice,
     Viewer,
     Help,
 }
@@ -62,7 +64,8 @@ impl Context {
             Context::Global => "Everywhere",
             Context::Layers => "Layers pane",
             Context::Tree => "File tree",
-            Context::List => "Image details, wasted files, secrets and advice lists",
+            Context::List => "Image details, wasted files and secrets lists",
+            Context::Advice => "Advice list",
             Context::Viewer => "File viewer",
             Context::Help => "Help",
         }
@@ -123,7 +126,7 @@ const fn bind(
 }
 
 use Command as C;
-use Context::{Global, Help, Layers, List, Tree, Viewer};
+use Context::{Advice, Global, Help, Layers, List, Tree, Viewer};
 
 /// The table. Order matters only for display.
 #[rustfmt::skip]
@@ -164,8 +167,9 @@ pub const BINDINGS: &[Binding] = &[
     bind(Tree, &[ch('f'), ctrl('f')], "f, ctrl+f", "filter paths by regex (empty: no filter)", Some("filter"), C::Filter),
     bind(Tree, &[ch('v')], "v", "view the file as it was at this layer (text or hexdump)", Some("view"), C::ViewFile),
     bind(Tree, &[ch('x'), ctrl('e')], "x, ctrl+e", "extract the file (as at this layer) to a path", Some("extract"), C::Extract),
-    bind(List, &[key(KeyCode::Enter)], "Enter", "jump to that file (advice: its first path) at its layer", Some("jump"), C::Select),
+    bind(List, &[key(KeyCode::Enter)], "Enter", "jump to that file at its layer", Some("jump"), C::Select),
     bind(List, &[ch('a')], "a", "show or hide low-confidence secrets (third-party and test trees, weak matches)", Some("all secrets"), C::ToggleLowConfidence),
+    bind(Advice, &[key(KeyCode::Enter)], "Enter", "select the finding's first path at the first of its layers that holds it", Some("jump"), C::Select),
     bind(Viewer, &[ch('v')], "v", "close the viewer", None, C::Close),
     bind(Help, &[ch('?')], "?", "close the help", None, C::Close),
 ];

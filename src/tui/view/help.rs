@@ -9,11 +9,12 @@ use super::{inner, pane};
 use crate::tui::keymap::{BINDINGS, Context};
 use crate::tui::theme::Theme;
 
-const ORDER: [Context; 6] = [
+const ORDER: [Context; 7] = [
     Context::Global,
     Context::Layers,
     Context::Tree,
     Context::List,
+    Context::Advice,
     Context::Viewer,
     Context::Help,
 ];
