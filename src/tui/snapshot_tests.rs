@@ -382,3 +382,20 @@ fn advice_and_diff_marks_show_image_text_escaped() {
         );
     }
 }
+
+/// The advice overlay and the diff marks at 80x24: the selected finding below a short list, the diff column
+/// beside the tree's attributes.
+#[test]
+fn advice_and_diff_marks_fit_80x24() {
+    let image = fixture::image();
+    let analysis = fixture::advised_analysis(&image);
+    let mut app = App::new(&image, &analysis, false, Rect::new(0, 0, 80, 24));
+    cmd(&mut app, C::Advice);
+    cmd(&mut app, C::Last);
+    let advice = render(&app).to_string();
+    cmd(&mut app, C::Close);
+    app.mark_against(fixture::diff_marks(&image, &analysis));
+    app.focus = Pane::Tree;
+    let marked = render(&app).to_string();
+    insta::assert_snapshot!(format!("{advice}\n{marked}"));
+}
