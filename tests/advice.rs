@@ -413,12 +413,18 @@ mod engine {
             &files,
             "layerscope-advice-chown-fixed:1",
         );
-        // Until content digests tell a pure metadata rewrite apart, the rewrite is a same-RUN finding whose
-        // fix names COPY --chown; its bytes are already exact.
-        let bytes = check_saving(&wasteful, &fixed, "same-run-delete:1>2");
+        // The content digests tell the rewrite from an ordinary overwrite: same bytes, new owner.
+        let bytes = check_saving(&wasteful, &fixed, "chown-rewrite:1>2");
         assert_eq!(bytes, 500_000);
-        let finding = advice(&wasteful, "same-run-delete:1>2").unwrap();
-        assert!(finding["message"].as_str().unwrap().contains("overwritten"));
+        assert!(advice(&wasteful, "same-run-delete:1>2").is_none());
+        let finding = advice(&wasteful, "chown-rewrite:1>2").unwrap();
+        assert_eq!(finding["path_count"], 2);
+        assert!(
+            finding["message"]
+                .as_str()
+                .unwrap()
+                .contains("only a new owner")
+        );
         assert!(finding["fix"].as_str().unwrap().contains("COPY --chown"));
     }
 }

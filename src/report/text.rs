@@ -278,9 +278,13 @@ pub fn advice_list(advice: &[Advice], s: Shown<'_>, limit: usize, p: Paint) -> S
         }
         let shown = a.paths.len().min(3);
         for path in &a.paths[..shown] {
+            let same_as = match &path.same_as {
+                Some(kept) => format!(" (same as {})", escape(kept)),
+                None => String::new(),
+            };
             let _ = writeln!(
                 out,
-                "{indent}{:>10}  {}",
+                "{indent}{:>10}  {}{same_as}",
                 size(path.bytes),
                 escape(&path.path)
             );
@@ -648,6 +652,7 @@ mod tests {
             paths: vec![AdvicePath {
                 path: "/tmp/\u{202e}evil".into(),
                 bytes: 2_000_000,
+                same_as: None,
             }],
             path_count: 5,
             fix: "do it in the same RUN".into(),
