@@ -204,7 +204,9 @@ fn read_file(
     if sparse {
         return Ok(None);
     }
-    file.finish().map(Some)
+    let digest = file.finish()?;
+    scan.elf.extend(hasher.elf().map(|info| (index, info)));
+    Ok(Some(digest))
 }
 
 #[cfg(test)]

@@ -12,10 +12,13 @@
 //!
 //! Content rules (`content`) read the BLAKE3 digest every regular file carries: a version replaced by the same
 //! bytes with only a new owner or mode (`chown-rewrite`) is taken out of the versions `layout` groups, and
-//! identical content under several final-image paths (`duplicate-content`) claims the extra copies.
+//! identical content under several final-image paths (`duplicate-content`) claims the extra copies. `debug`
+//! reports the debug sections of the final image's ELF binaries (`elf-debug`), from the section tables the layer
+//! scan recorded; it skips the paths already claimed (a duplicate copy, a toolchain file) so no byte counts twice.
 
 mod categories;
 mod content;
+mod debug;
 mod hygiene;
 mod layout;
 #[cfg(test)]
@@ -87,6 +90,7 @@ pub enum Rule {
     BaseImageDelete,
     ChownRewrite,
     DuplicateContent,
+    ElfDebug,
     PackageCache,
     GitDirectory,
     OsJunk,
@@ -98,11 +102,12 @@ pub enum Rule {
 }
 
 impl Rule {
-    pub const ALL: [Rule; 12] = [
+    pub const ALL: [Rule; 13] = [
         Rule::SameRunDelete,
         Rule::BaseImageDelete,
         Rule::ChownRewrite,
         Rule::DuplicateContent,
+        Rule::ElfDebug,
         Rule::PackageCache,
         Rule::GitDirectory,
         Rule::OsJunk,
@@ -119,6 +124,7 @@ impl Rule {
             Rule::BaseImageDelete => "base-image-delete",
             Rule::ChownRewrite => "chown-rewrite",
             Rule::DuplicateContent => "duplicate-content",
+            Rule::ElfDebug => "elf-debug",
             Rule::PackageCache => "package-cache",
             Rule::GitDirectory => "git-directory",
             Rule::OsJunk => "os-junk",
@@ -143,6 +149,7 @@ impl Rule {
                 "Files stored again by a later layer with the same content, only a new owner or mode"
             }
             Rule::DuplicateContent => "Identical file content stored under several paths",
+            Rule::ElfDebug => "ELF binaries with debug sections that strip would remove",
             Rule::PackageCache => "Package-manager caches left in the image",
             Rule::GitDirectory => "Version-control data (.git) in the image",
             Rule::OsJunk => "Editor and operating-system junk files in the image",
@@ -234,6 +241,7 @@ pub fn advise(image: &Image, analysis: &Analysis) -> Vec<Advice> {
     out.extend(categories::advise(&mut cx));
     out.extend(content::rewrites(&mut cx));
     out.extend(content::duplicates(&mut cx));
+    out.extend(debug::advise(&mut cx));
     out.extend(layout::advise(&cx));
     out.extend(hygiene::advise(&cx));
     out.sort_by(|a, b| {

@@ -62,6 +62,17 @@ impl L {
         }
         self
     }
+    /// Marks the last entry an ELF binary whose debug sections hold `debug_bytes`.
+    fn elf(mut self, debug_bytes: u64, by_name: bool) -> L {
+        let index = self.scan.entries.len() as u32 - 1;
+        let info = crate::elf::ElfInfo {
+            debug_bytes,
+            debug_sections: 3,
+            by_name,
+        };
+        self.scan.elf.push((index, info));
+        self
+    }
     fn whiteout(mut self, path: &str) -> L {
         self.scan.whiteouts.push(path.as_bytes().into());
         self
@@ -574,6 +585,65 @@ fn a_duplicate_inside_a_cache_is_the_cache_finding_alone() {
     ]);
     assert_eq!(find(&advice, "package-cache:pip").reclaimable_bytes, 20_000);
     assert!(advice.iter().all(|a| a.id != Rule::DuplicateContent));
+}
+
+#[test]
+fn debug_sections_of_final_binaries_are_one_finding() {
+    let (advice, _) = advise_on(vec![
+        run(BASE)
+            .content("usr/bin/base-tool", 90_000, "bt", 0, 0o755)
+            .elf(10_000, true),
+        run("RUN make")
+            .content("usr/local/bin/app", 3_000_000, "app", 0, 0o755)
+            .elf(2_000_000, true)
+            .content("usr/local/bin/old", 50_000, "old", 0, 0o755)
+            .elf(40_000, true)
+            // A second copy of the app: duplicate-content takes it whole, its debug bytes are not counted again.
+            .content("usr/local/bin/app-copy", 3_000_000, "app", 0, 0o755)
+            .elf(2_000_000, true)
+            // A compiler's own debug data is the toolchain finding's.
+            .content(
+                "usr/lib/gcc/x86_64-linux-gnu/12/cc1",
+                800_000,
+                "cc1",
+                0,
+                0o755,
+            )
+            .elf(500_000, false),
+        run("RUN rm /usr/local/bin/old").whiteout("usr/local/bin/old"),
+    ]);
+    let a = find(&advice, "elf-debug");
+    assert_eq!(a.id, Rule::ElfDebug);
+    assert_eq!(a.reclaimable_bytes, 2_010_000);
+    assert_eq!(a.severity, Severity::Low);
+    assert_eq!(
+        paths(a),
+        [
+            ("/usr/local/bin/app", 2_000_000),
+            ("/usr/bin/base-tool", 10_000)
+        ]
+    );
+    assert_eq!(layer_indices(a), [0, 1]);
+    assert_eq!(
+        a.message,
+        "2 ELF files with debug sections (2.01 MB that strip --strip-debug removes)"
+    );
+    assert_eq!(
+        find(&advice, "duplicate-content").reclaimable_bytes,
+        3_000_000
+    );
+}
+
+#[test]
+fn debug_sections_told_by_type_say_so() {
+    let (advice, _) = advise_on(vec![
+        run(BASE),
+        run("COPY app /app")
+            .content("app/bin", 9000, "b", 0, 0o755)
+            .elf(4000, false),
+    ]);
+    let a = find(&advice, "elf-debug");
+    assert!(a.message.contains("section type"), "{}", a.message);
 }
 
 #[test]
