@@ -209,6 +209,104 @@ fn sarif_carries_advice_as_notes_and_warnings() {
     );
 }
 
+// --- the advice gate and the config file's ignores --------------------------------------------------------
+
+/// `--ci` with only the advice gate in play (the waste rules off), in `dir`.
+fn gate(dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    let path = archive(dir);
+    let mut args = vec![
+        "--ci",
+        "--min-efficiency",
+        "disabled",
+        "--max-user-wasted-ratio",
+        "disabled",
+    ];
+    args.extend_from_slice(extra);
+    args.push(&path);
+    run_in(dir, &args)
+}
+
+#[test]
+fn fail_on_advice_fails_at_or_above_its_severity() {
+    let dir = tempfile::tempdir().unwrap();
+    // runs-as-root is medium, git-directory low, the rest info.
+    let out = gate(dir.path(), &["--fail-on-advice", "medium"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(
+            "FAIL  fail-on-advice         1 finding(s) at medium or above: runs-as-root\n"
+        ),
+        "{text}"
+    );
+    let out = gate(dir.path(), &["--fail-on-advice", "low"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("2 finding(s) at low or above: runs-as-root, git-directory:git"),
+        "{text}"
+    );
+    let out = gate(dir.path(), &["--fail-on-advice", "high"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // Not asked: the rule is listed as skipped and fails nothing.
+    let out = gate(dir.path(), &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("SKIP  fail-on-advice"), "{text}");
+    let bad = gate(dir.path(), &["--fail-on-advice", "severe"]);
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn the_config_file_sets_the_gate_and_ignored_advice_is_shown_nowhere() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".layerscope.toml"),
+        "[advice]\nfail-on = \"low\"\nignore = [\"runs-as-root\", \"git-directory:git\"]\n",
+    )
+    .unwrap();
+    // What is left is info: the gate at low passes.
+    let out = gate(dir.path(), &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("PASS  fail-on-advice         0 finding(s) at low or above"),
+        "{text}"
+    );
+    // The flag wins over the file.
+    let out = gate(dir.path(), &["--fail-on-advice", "info"]);
+    assert_eq!(out.status.code(), Some(1));
+    // Ignored findings are in no output: JSON, summary.
+    let path = archive(dir.path());
+    let out = run_in(dir.path(), &["--json", "-", &path]);
+    assert!(out.status.success(), "{}", stderr_line(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let keys: Vec<&str> = report["advice"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["package-cache:apt", "same-run-delete:1>2"]);
+    let out = run_in(dir.path(), &["--no-secrets", &path]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Advice (2 findings"), "{text}");
+    assert!(!text.contains("runs-as-root"), "{text}");
+    // A misspelt id is an error naming it, not an ignore that never matches.
+    std::fs::write(
+        dir.path().join(".layerscope.toml"),
+        "[advice]\nignore = [\"run-as-root\"]\n",
+    )
+    .unwrap();
+    let out = run_in(dir.path(), &["--no-secrets", &path]);
+    assert_bad_input(&out, "run-as-root");
+}
+
 // --- a real binary: the bytes elf-debug reports are what `strip --strip-debug` saves ---------------------------
 
 /// A C program with some types and functions, for debug information of a realistic shape.

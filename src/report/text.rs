@@ -486,6 +486,9 @@ pub fn ci(image: &Image, analysis: &Analysis, outcome: &CiOutcome, p: Paint) -> 
             RuleStatus::Skip => p.fg(AnsiColor::BrightBlack, "SKIP"),
         };
         let detail = match (r.policy, r.threshold) {
+            (Some(policy), _) if r.name == crate::ci::FAIL_ON_ADVICE => {
+                advice_gate_detail(&analysis.advice, policy, r.actual)
+            }
             (Some(policy), _) if r.status == RuleStatus::Skip && policy != "none" => {
                 "not evaluated: no secret scan ran".to_string()
             }
@@ -511,6 +514,27 @@ pub fn ci(image: &Image, analysis: &Analysis, outcome: &CiOutcome, p: Paint) -> 
     };
     let _ = writeln!(out, "{}", p.bold(&verdict));
     out
+}
+
+/// `2 finding(s) at medium or above: runs-as-root, same-run-delete:1>2` (the first five keys).
+fn advice_gate_detail(advice: &[Advice], policy: &str, counted: f64) -> String {
+    let Ok(floor) = policy.parse::<AdviceSeverity>() else {
+        return format!("{counted} finding(s) at {policy} or above");
+    };
+    let keys: Vec<&str> = advice
+        .iter()
+        .filter(|a| a.severity >= floor)
+        .map(|a| a.key.as_str())
+        .collect();
+    let mut detail = format!("{} finding(s) at {policy} or above", keys.len());
+    if !keys.is_empty() {
+        let more = keys.len().saturating_sub(5);
+        let _ = write!(detail, ": {}", keys[..keys.len() - more].join(", "));
+        if more > 0 {
+            let _ = write!(detail, ", and {more} more");
+        }
+    }
+    detail
 }
 
 /// `drwxr-xr-x` style permissions.
