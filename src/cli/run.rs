@@ -553,10 +553,12 @@ fn diff(args: DiffArgs) -> Result<i32> {
     let stdout_taken = targets
         .iter()
         .any(|(_, t)| t.is_some_and(output::is_stdout));
+    // The config file's advice ignores apply to both images.
+    let config = Config::load(args.config.as_deref(), Path::new(""))?;
+    let ignore = config.advice_ignore;
     let scan = if args.no_secrets {
         None
     } else {
-        let config = Config::load(args.config.as_deref(), Path::new(""))?;
         let flags = SecretArgs {
             show_secrets: args.show_secrets,
             baseline: None,
@@ -582,13 +584,8 @@ fn diff(args: DiffArgs) -> Result<i32> {
         let inspector = scan.as_ref().map(Scan::inspector);
         let mut loaded = load_with(name, &args.source, None, inspector, known)?;
         let mut analysis = analysis::analyze(&loaded.image, 1);
-        match &scan {
-            Some(scan) => scan.apply(&mut loaded, &mut analysis)?,
-            None if args.show_secrets => {
-                analysis.redactor = layerscope::secrets::Redactor::reveal()
-            }
-            None => {}
-        }
+        reveal_or_scan(scan.as_ref(), args.show_secrets, &mut loaded, &mut analysis)?;
+        attach_advice(&ignore, &loaded, &mut analysis);
         sides.push((loaded, analysis));
     }
     let side = |i: usize| Side {
