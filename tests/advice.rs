@@ -325,6 +325,16 @@ int main(int argc, char **argv) {
 }
 "#;
 
+/// Skips a test whose tool is missing, or fails it under LAYERSCOPE_REQUIRE_ENGINES=1 (CI, where the Rust
+/// toolchain's linker brings gcc and binutils).
+fn skip<T>(why: &str) -> Option<T> {
+    if std::env::var("LAYERSCOPE_REQUIRE_ENGINES").as_deref() == Ok("1") {
+        panic!("{why}");
+    }
+    eprintln!("skipping: {why}");
+    None
+}
+
 /// Compiles PROGRAM with `gcc -g`, or `None` (skipping) when gcc or strip is not installed.
 fn debug_binary(dir: &std::path::Path) -> Option<(Vec<u8>, u64)> {
     use std::process::Command;
@@ -337,8 +347,7 @@ fn debug_binary(dir: &std::path::Path) -> Option<(Vec<u8>, u64)> {
         .arg(&src)
         .status();
     if !built.is_ok_and(|s| s.success()) {
-        eprintln!("skipping: gcc is not installed");
-        return None;
+        return skip("gcc is not installed");
     }
     let stripped = dir.join("app.stripped");
     let status = Command::new("strip")
@@ -348,8 +357,7 @@ fn debug_binary(dir: &std::path::Path) -> Option<(Vec<u8>, u64)> {
         .arg(&bin)
         .status();
     if !status.is_ok_and(|s| s.success()) {
-        eprintln!("skipping: strip is not installed");
-        return None;
+        return skip("strip (binutils) is not installed");
     }
     let bytes = std::fs::read(&bin).unwrap();
     let saved = bytes.len() as u64 - std::fs::metadata(&stripped).unwrap().len();
