@@ -391,17 +391,31 @@ fn debug_info(l: &Layout, table: &[u8], names: Option<&[u8]>) -> Option<ElfInfo>
     (info.debug_sections > 0).then_some(info)
 }
 
+/// An ELF64 file with two debug sections, and what the probe finds in it (for the scanners' tests).
+#[cfg(test)]
+pub(crate) fn sample() -> (Vec<u8>, ElfInfo) {
+    let info = ElfInfo {
+        debug_bytes: 1200 + 2 * 64 + 12 + 11,
+        debug_sections: 2,
+        by_name: true,
+    };
+    (
+        tests::build(true, false, tests::SECTIONS, false).bytes,
+        info,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// A little-endian ELF64 (or big-endian ELF32) file: header, section contents, then the name table and the
     /// section header table, as linkers lay them out (or the table before the names with `names_last`).
-    struct Built {
-        bytes: Vec<u8>,
+    pub(super) struct Built {
+        pub(super) bytes: Vec<u8>,
     }
 
-    fn build(
+    pub(super) fn build(
         elf64: bool,
         big: bool,
         sections: &[(&str, u32, u64, usize)],
@@ -495,7 +509,7 @@ mod tests {
         p.finish()
     }
 
-    const SECTIONS: &[(&str, u32, u64, usize)] = &[
+    pub(super) const SECTIONS: &[(&str, u32, u64, usize)] = &[
         (".text", SHT_PROGBITS, SHF_ALLOC | 4, 300),
         (".bss", SHT_NOBITS, SHF_ALLOC | 1, 0),
         (".comment", SHT_PROGBITS, 0x30, 20),

@@ -262,6 +262,23 @@ mod tests {
         }
     }
 
+    /// An ELF binary read in place has its debug sections recorded by entry index, whether inspected or not.
+    #[test]
+    fn files_in_place_get_their_elf_debug_sections() {
+        let dir = tempfile::tempdir().unwrap();
+        let (elf, info) = crate::elf::sample();
+        std::fs::write(dir.path().join("a.txt"), b"text").unwrap();
+        std::fs::write(dir.path().join("bin"), &elf).unwrap();
+        for inspector in [None, Some(&Head as &dyn ContentInspector)] {
+            let opts = ScanOptions {
+                inspector,
+                ..ScanOptions::default()
+            };
+            let scan = scan_dir(dir.path(), "sha256:x", opts).unwrap();
+            assert_eq!(scan.elf, [(1, info)]);
+        }
+    }
+
     /// A sparse file in place (a hole of a terabyte) is not read as zeros to hash it: it gets no digest.
     #[test]
     fn a_sparse_file_in_place_is_not_expanded() {
