@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::Analysis;
+use crate::analysis::advice::{self, Severity};
 use crate::secrets::{Confidence, SecretFinding, Status};
 
 /// Which secret findings fail the `fail-on-secrets` rule.
@@ -86,6 +87,8 @@ pub struct Thresholds {
     pub max_user_wasted_ratio: Setting<f64>,
     /// Which secret findings fail the build.
     pub fail_on_secrets: Setting<FailOn>,
+    /// Advice at or above this severity (and not ignored) fails the build; unset: the rule is skipped.
+    pub fail_on_advice: Setting<Severity>,
 }
 
 impl Thresholds {
@@ -107,6 +110,7 @@ impl Thresholds {
             min_efficiency: self.min_efficiency.or(lower.min_efficiency),
             max_user_wasted_ratio: self.max_user_wasted_ratio.or(lower.max_user_wasted_ratio),
             fail_on_secrets: self.fail_on_secrets.or(lower.fail_on_secrets),
+            fail_on_advice: self.fail_on_advice.or(lower.fail_on_advice),
         }
     }
 }
@@ -128,7 +132,8 @@ pub struct RuleOutcome {
     /// Whether the numbers are bytes (for display).
     #[serde(skip)]
     pub bytes: bool,
-    /// For the secrets rule: which findings count (`any`, `visible`, `none`).
+    /// For the secrets rule: which findings count (`any`, `visible`, `none`); for the advice rule, the lowest
+    /// severity that counts (`info`, `low`, `medium`, `high`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policy: Option<&'static str>,
     /// Why the rule failed without comparing (its number could not be computed).
@@ -244,9 +249,33 @@ pub fn evaluate(analysis: &Analysis, t: &Thresholds) -> CiOutcome {
         policy: Some(policy.name()),
         detail: None,
     });
+    rules.push(advice_rule(analysis, t.fail_on_advice));
     CiOutcome {
         passed: rules.iter().all(|r| r.status != RuleStatus::Fail),
         rules,
+    }
+}
+
+/// The name of the advice gate in the rule list.
+pub const FAIL_ON_ADVICE: &str = "fail-on-advice";
+
+/// `fail-on-advice`: fails when any finding of the analysis's advice (ignored ones are already left out) is at
+/// or above the severity; skipped when no severity is set.
+fn advice_rule(analysis: &Analysis, setting: Setting<Severity>) -> RuleOutcome {
+    let severity = setting.value();
+    let counted = severity.map_or(0, |s| advice::at_least(&analysis.advice, s)) as f64;
+    RuleOutcome {
+        name: FAIL_ON_ADVICE,
+        threshold: severity.map(|_| 0.0),
+        actual: counted,
+        status: match severity {
+            None => RuleStatus::Skip,
+            Some(_) if counted > 0.0 => RuleStatus::Fail,
+            Some(_) => RuleStatus::Pass,
+        },
+        bytes: false,
+        policy: severity.map(Severity::name),
+        detail: None,
     }
 }
 
@@ -298,5 +327,62 @@ mod tests {
         assert_eq!(secrets(&outcome), Some(RuleStatus::Pass));
         outcome.skip("fail-on-secrets");
         assert_eq!(secrets(&outcome), Some(RuleStatus::Skip));
+    }
+
+    #[test]
+    fn advice_fails_the_gate_at_or_above_its_severity_and_is_skipped_unless_asked() {
+        use crate::analysis::advice::{Advice, Rule};
+        let finding = |severity| Advice {
+            id: Rule::RunsAsRoot,
+            key: "runs-as-root".into(),
+            severity,
+            message: String::new(),
+            reclaimable_bytes: 0,
+            layers: Vec::new(),
+            paths: Vec::new(),
+            path_count: 0,
+            fix: String::new(),
+            secrets: Vec::new(),
+        };
+        let analysis = Analysis {
+            tree: crate::tree::ImageTree::build(&[]),
+            layers: Vec::new(),
+            size_bytes: 0,
+            overflowed: Vec::new(),
+            redactor: crate::secrets::Redactor::default(),
+            advice: vec![finding(Severity::Medium), finding(Severity::Info)],
+            base_layers: 1,
+            waste: crate::analysis::waste::report(Vec::new(), &[], 1),
+            secrets: Vec::new(),
+        };
+        let gate = |setting| {
+            let t = Thresholds {
+                fail_on_advice: setting,
+                ..Thresholds::default()
+            };
+            let outcome = evaluate(&analysis, &t);
+            let rule = outcome
+                .rules
+                .iter()
+                .find(|r| r.name == FAIL_ON_ADVICE)
+                .cloned()
+                .unwrap();
+            (rule.status, rule.actual, rule.policy, outcome.passed)
+        };
+        assert_eq!(
+            gate(Setting::Value(Severity::Medium)),
+            (RuleStatus::Fail, 1.0, Some("medium"), false)
+        );
+        assert_eq!(
+            gate(Setting::Value(Severity::Info)),
+            (RuleStatus::Fail, 2.0, Some("info"), false)
+        );
+        assert_eq!(
+            gate(Setting::Value(Severity::High)),
+            (RuleStatus::Pass, 0.0, Some("high"), true)
+        );
+        assert_eq!(gate(Setting::Unset), (RuleStatus::Skip, 0.0, None, true));
+        assert_eq!(gate(Setting::Disabled), (RuleStatus::Skip, 0.0, None, true));
+        assert_eq!(Thresholds::defaults().fail_on_advice, Setting::Unset);
     }
 }

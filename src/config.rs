@@ -1,5 +1,5 @@
 //! The user's configuration files, found and parsed once into typed settings: `.layerscope.toml` (`[ci]`
-//! thresholds and `[secrets]` settings) and dive's `.dive-ci` (its `rules:`, mapped onto ours).
+//! thresholds, `[secrets]` settings, `[advice]` gate and ignores) and dive's `.dive-ci` (its `rules:`, mapped onto ours).
 //!
 //! Without `--config`, both are read from the working directory, `.layerscope.toml` over `.dive-ci` key by
 //! key; `--config FILE` reads that file alone (dive's YAML when it is named `.dive-ci` or `*.yaml`/`*.yml`).
@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::analysis::advice::{Rule, Severity};
 use crate::ci::{FailOn, Setting, Thresholds};
 use crate::error::{Error, Result};
 use crate::secrets::rules::{ContentDef, FileDef, RuleDefs};
@@ -21,6 +22,9 @@ pub struct Config {
     /// The thresholds the files set (unset keys stay `Unset`; flags and defaults are layered by the caller).
     pub ci: Thresholds,
     pub secrets: SecretSettings,
+    /// Advice to leave out of every output and gate: rule ids (`os-junk`) or finding keys
+    /// (`same-run-delete:4>5`).
+    pub advice_ignore: Vec<String>,
     /// The files read, lowest precedence first.
     pub files: Vec<PathBuf>,
 }
@@ -79,6 +83,7 @@ impl Config {
                 )
                 .map_err(err)?,
                 fail_on_secrets,
+                fail_on_advice: Setting::Unset,
             };
             self.ci = file.over(self.ci);
         }
@@ -100,6 +105,23 @@ impl Config {
             };
             self.secrets = SecretSettings::new(max_file_bytes, t.disabled_rules, rules, allowlist)
                 .map_err(err)?;
+        }
+        if let Some(a) = parsed.advice {
+            let fail_on = match a.fail_on {
+                Some(text) => Setting::parse(&text, |t| t.parse::<Severity>())
+                    .map_err(|e| err(format!("fail-on: {e}")))?,
+                None => Setting::Unset,
+            };
+            self.ci.fail_on_advice = fail_on.or(self.ci.fail_on_advice);
+            for name in &a.ignore {
+                if !names_advice(name) {
+                    return Err(err(format!(
+                        "ignore: {name:?} is neither an advice rule id nor a finding key (ids: {})",
+                        Rule::ALL.map(Rule::id).join(", ")
+                    )));
+                }
+            }
+            self.advice_ignore = a.ignore;
         }
         self.files.push(path.to_path_buf());
         Ok(())
@@ -131,11 +153,23 @@ impl Config {
             )
             .map_err(err)?,
             fail_on_secrets: Setting::Unset,
+            fail_on_advice: Setting::Unset,
         };
         self.ci = file.over(self.ci);
         self.files.push(path.to_path_buf());
         Ok(())
     }
+}
+
+/// Whether an ignore entry can name advice: a rule id, or a finding key (`<id>:...`), so that a typo is an
+/// error rather than an ignore that never matches.
+fn names_advice(name: &str) -> bool {
+    Rule::ALL.iter().any(|r| {
+        name == r.id()
+            || name
+                .strip_prefix(r.id())
+                .is_some_and(|rest| rest.starts_with(':'))
+    })
 }
 
 /// Whether a file named by the user is dive's YAML rather than our TOML.
@@ -215,6 +249,16 @@ fn ratio_setting(
 struct LayerscopeToml {
     ci: Option<CiTable>,
     secrets: Option<SecretsTable>,
+    advice: Option<AdviceTable>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct AdviceTable {
+    /// A severity (`info`, `low`, `medium`, `high`) or `disabled`.
+    fail_on: Option<String>,
+    #[serde(default)]
+    ignore: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -361,6 +405,38 @@ fingerprints = ["0123"]
         write(dir.path(), LAYERSCOPE_TOML, "[ci]\nmin-efficiency = 1.5\n");
         let e = Config::load(None, dir.path()).err().unwrap().to_string();
         assert!(e.contains("min-efficiency"), "{e}");
+    }
+
+    #[test]
+    fn advice_table_sets_the_gate_and_the_ignores() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            LAYERSCOPE_TOML,
+            "[advice]\nfail-on = \"Medium\"\nignore = [\"os-junk\", \"same-run-delete:4>5\"]\n",
+        );
+        let c = Config::load(None, dir.path()).unwrap();
+        assert_eq!(c.ci.fail_on_advice, Setting::Value(Severity::Medium));
+        assert_eq!(c.advice_ignore, ["os-junk", "same-run-delete:4>5"]);
+
+        write(
+            dir.path(),
+            LAYERSCOPE_TOML,
+            "[advice]\nfail-on = \"disabled\"\n",
+        );
+        let c = Config::load(None, dir.path()).unwrap();
+        assert_eq!(c.ci.fail_on_advice, Setting::Disabled);
+
+        for (text, named) in [
+            ("[advice]\nfail-on = \"severe\"\n", "fail-on"),
+            ("[advice]\nignore = [\"os_junk\"]\n", "os_junk"),
+            ("[advice]\nignore = [\"runs-as-rootx\"]\n", "runs-as-rootx"),
+            ("[advice]\nfail_on = \"low\"\n", "fail_on"),
+        ] {
+            write(dir.path(), LAYERSCOPE_TOML, text);
+            let e = Config::load(None, dir.path()).err().unwrap().to_string();
+            assert!(e.contains(named), "{text}: {e}");
+        }
     }
 
     #[test]

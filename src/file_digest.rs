@@ -6,6 +6,8 @@
 use std::fmt;
 use std::io::{self, Read};
 
+use crate::elf::{ElfInfo, ElfProbe};
+
 /// The BLAKE3 digest of a file's bytes; shown as `blake3:<64 hex digits>`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FileDigest([u8; 32]);
@@ -39,10 +41,12 @@ impl serde::Serialize for FileDigest {
     }
 }
 
-/// Hashes one file after another with one hasher and one read buffer (nothing allocated per file).
+/// Hashes one file after another with one hasher and one read buffer (nothing allocated per file). The same
+/// bytes pass an ELF probe (`crate::elf`), which learns a binary's debug sections on the way.
 pub(crate) struct FileHasher {
     hasher: blake3::Hasher,
     buf: Vec<u8>,
+    elf: ElfProbe,
 }
 
 /// Read size for the bytes nobody else wants: large enough for BLAKE3's SIMD to hash many 1 KiB chunks at once.
@@ -53,16 +57,24 @@ impl FileHasher {
         FileHasher {
             hasher: blake3::Hasher::new(),
             buf: Vec::new(),
+            elf: ElfProbe::default(),
         }
+    }
+
+    /// The debug sections of the last file hashed to its end, if it is an ELF file with some.
+    pub(crate) fn elf(&self) -> Option<ElfInfo> {
+        self.elf.found()
     }
 
     /// Starts a file: the returned reader hashes every byte read through it; `finish` reads and hashes the rest.
     pub(crate) fn file<R: Read>(&mut self, inner: R) -> Hashed<'_, R> {
         self.hasher.reset();
+        self.elf.reset();
         Hashed {
             inner,
             hasher: &mut self.hasher,
             buf: &mut self.buf,
+            elf: &mut self.elf,
         }
     }
 }
@@ -72,12 +84,14 @@ pub(crate) struct Hashed<'h, R> {
     inner: R,
     hasher: &'h mut blake3::Hasher,
     buf: &'h mut Vec<u8>,
+    elf: &'h mut ElfProbe,
 }
 
 impl<R: Read> Read for Hashed<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.hasher.update(&buf[..n]);
+        self.elf.feed(&buf[..n]);
         Ok(n)
     }
 }
@@ -93,11 +107,13 @@ impl<R: Read> Hashed<'_, R> {
                 Ok(0) => break,
                 Ok(n) => {
                     self.hasher.update(&self.buf[..n]);
+                    self.elf.feed(&self.buf[..n]);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
+        self.elf.finish();
         Ok(FileDigest(*self.hasher.finalize().as_bytes()))
     }
 }

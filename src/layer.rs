@@ -127,6 +127,8 @@ pub struct LayerScan {
     pub captured: Vec<(u32, Vec<u8>)>,
     /// What a content inspector found in regular files: (entry index, hit).
     pub hits: Vec<(u32, ContentHit)>,
+    /// Regular files that are ELF binaries with debug sections: (entry index, what `strip` would save).
+    pub elf: Vec<(u32, crate::elf::ElfInfo)>,
 }
 
 /// Something a [`ContentInspector`] found in a file's bytes.
@@ -724,7 +726,9 @@ fn read_entries<R: Read>(
             if sparse {
                 None
             } else {
-                Some(file.finish().map_err(read_error)?)
+                let digest = file.finish().map_err(read_error)?;
+                scan.elf.extend(hasher.elf().map(|info| (index, info)));
+                Some(digest)
             }
         } else {
             None

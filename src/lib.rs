@@ -45,6 +45,7 @@ pub(crate) mod bounded_tar;
 pub mod ci;
 pub mod compression;
 pub mod config;
+pub mod elf;
 pub mod error;
 pub mod escape;
 pub mod file_digest;

@@ -209,6 +209,234 @@ fn sarif_carries_advice_as_notes_and_warnings() {
     );
 }
 
+// --- the advice gate and the config file's ignores --------------------------------------------------------
+
+/// `--ci` with only the advice gate in play (the waste rules off), in `dir`.
+fn gate(dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    let path = archive(dir);
+    let mut args = vec![
+        "--ci",
+        "--min-efficiency",
+        "disabled",
+        "--max-user-wasted-ratio",
+        "disabled",
+    ];
+    args.extend_from_slice(extra);
+    args.push(&path);
+    run_in(dir, &args)
+}
+
+#[test]
+fn fail_on_advice_fails_at_or_above_its_severity() {
+    let dir = tempfile::tempdir().unwrap();
+    // runs-as-root is medium, git-directory low, the rest info.
+    let out = gate(dir.path(), &["--fail-on-advice", "medium"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(
+            "FAIL  fail-on-advice         1 finding(s) at medium or above: runs-as-root\n"
+        ),
+        "{text}"
+    );
+    let out = gate(dir.path(), &["--fail-on-advice", "low"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("2 finding(s) at low or above: runs-as-root, git-directory:git"),
+        "{text}"
+    );
+    let out = gate(dir.path(), &["--fail-on-advice", "high"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // Not asked: the rule is listed as skipped and fails nothing.
+    let out = gate(dir.path(), &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("SKIP  fail-on-advice"), "{text}");
+    let bad = gate(dir.path(), &["--fail-on-advice", "severe"]);
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn the_config_file_sets_the_gate_and_ignored_advice_is_shown_nowhere() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".layerscope.toml"),
+        "[advice]\nfail-on = \"low\"\nignore = [\"runs-as-root\", \"git-directory:git\"]\n",
+    )
+    .unwrap();
+    // What is left is info: the gate at low passes.
+    let out = gate(dir.path(), &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("PASS  fail-on-advice         0 finding(s) at low or above"),
+        "{text}"
+    );
+    // The flag wins over the file.
+    let out = gate(dir.path(), &["--fail-on-advice", "info"]);
+    assert_eq!(out.status.code(), Some(1));
+    // Ignored findings are in no output: JSON, summary.
+    let path = archive(dir.path());
+    let out = run_in(dir.path(), &["--json", "-", &path]);
+    assert!(out.status.success(), "{}", stderr_line(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let keys: Vec<&str> = report["advice"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["package-cache:apt", "same-run-delete:1>2"]);
+    let out = run_in(dir.path(), &["--no-secrets", &path]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Advice (2 findings"), "{text}");
+    assert!(!text.contains("runs-as-root"), "{text}");
+    // A misspelt id is an error naming it, not an ignore that never matches.
+    std::fs::write(
+        dir.path().join(".layerscope.toml"),
+        "[advice]\nignore = [\"run-as-root\"]\n",
+    )
+    .unwrap();
+    let out = run_in(dir.path(), &["--no-secrets", &path]);
+    assert_bad_input(&out, "run-as-root");
+}
+
+// --- a real binary: the bytes elf-debug reports are what `strip --strip-debug` saves ---------------------------
+
+/// A C program with some types and functions, for debug information of a realistic shape.
+const PROGRAM: &str = r#"
+#include <stdio.h>
+#include <string.h>
+struct point { int x, y; const char *name; struct point *next; };
+enum colour { RED, GREEN, BLUE };
+static int square(int v) { return v * v; }
+static struct point make(int x, int y, const char *name) { struct point p = { x, y, name, 0 }; return p; }
+int main(int argc, char **argv) {
+    struct point p = make(argc, square(argc), argv[0]);
+    enum colour c = (enum colour)(argc % 3);
+    for (int i = 0; i < argc; i++) printf("%s %d %d %zu\n", argv[i], square(i) + p.y, (int)c, strlen(argv[i]));
+    return p.x;
+}
+"#;
+
+/// Skips a test whose tool is missing, or fails it under LAYERSCOPE_REQUIRE_ENGINES=1 (CI, where the Rust
+/// toolchain's linker brings gcc and binutils).
+fn skip<T>(why: &str) -> Option<T> {
+    if std::env::var("LAYERSCOPE_REQUIRE_ENGINES").as_deref() == Ok("1") {
+        panic!("{why}");
+    }
+    eprintln!("skipping: {why}");
+    None
+}
+
+/// Compiles PROGRAM with `gcc -g`, or `None` (skipping) when gcc or strip is not installed.
+fn debug_binary(dir: &std::path::Path) -> Option<(Vec<u8>, u64)> {
+    use std::process::Command;
+    let src = dir.join("app.c");
+    std::fs::write(&src, PROGRAM).unwrap();
+    let bin = dir.join("app");
+    let built = Command::new("gcc")
+        .args(["-g", "-O1", "-o"])
+        .arg(&bin)
+        .arg(&src)
+        .status();
+    if !built.is_ok_and(|s| s.success()) {
+        return skip("gcc is not installed");
+    }
+    let stripped = dir.join("app.stripped");
+    let status = Command::new("strip")
+        .arg("--strip-debug")
+        .arg("-o")
+        .arg(&stripped)
+        .arg(&bin)
+        .status();
+    if !status.is_ok_and(|s| s.success()) {
+        return skip("strip (binutils) is not installed");
+    }
+    let bytes = std::fs::read(&bin).unwrap();
+    let saved = bytes.len() as u64 - std::fs::metadata(&stripped).unwrap().len();
+    Some((bytes, saved))
+}
+
+#[test]
+fn elf_debug_reports_what_strip_debug_saves_on_a_real_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((binary, saved)) = debug_binary(dir.path()) else {
+        return;
+    };
+    let mut img = Img::new(
+        "elf:1",
+        vec![
+            layer(&[file("etc/os-release", &[b'o'; 100])]),
+            layer(&[file("usr/local/bin/app", &binary)]),
+        ],
+    );
+    img.history = [
+        "/bin/sh -c #(nop) ADD file:0123 in / ",
+        "/bin/sh -c make install",
+    ]
+    .iter()
+    .map(|s| (s.to_string(), false))
+    .collect();
+    let path = write_file(dir.path(), "elf.tar", &tar_files(&docker_legacy(&[img])));
+    let report = json_of(&["--json", "-", &path]);
+    let finding = by_key(&report["advice"], "elf-debug");
+    let reported = finding["reclaimable_bytes"].as_u64().unwrap();
+    assert_eq!(
+        finding["paths"][0]["path"], "/usr/local/bin/app",
+        "{finding}"
+    );
+    assert!(
+        !finding["message"]
+            .as_str()
+            .unwrap()
+            .contains("section type"),
+        "gcc writes the section names just before the section table: {finding}"
+    );
+    // The section table gives contents, headers and names of the debug sections; strip also drops the symbols
+    // naming those sections (24 bytes each) and some alignment: a few dozen bytes per section at most.
+    let sections = std::process::Command::new("readelf")
+        .args(["-S", "-W"])
+        .arg(dir.path().join("app"))
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .matches(" .debug_")
+                .count() as u64
+        })
+        .unwrap_or(8);
+    assert!(
+        reported <= saved && saved - reported <= 64 * sections.max(1),
+        "reported {reported}, strip --strip-debug saves {saved} ({sections} debug sections)"
+    );
+    // And the stripped binary has none.
+    let stripped = std::fs::read(dir.path().join("app.stripped")).unwrap();
+    let img = Img::new(
+        "elf:2",
+        vec![layer(&[file("usr/local/bin/app", &stripped)])],
+    );
+    let path = write_file(
+        dir.path(),
+        "stripped.tar",
+        &tar_files(&docker_legacy(&[img])),
+    );
+    let report = json_of(&["--json", "-", &path]);
+    assert!(
+        report["advice"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["id"] != "elf-debug"),
+        "{report:#}"
+    );
+}
+
 // --- real engine: the bytes a layout finding reports are the bytes a rebuild with its fix saves -------------
 
 mod engine {
@@ -413,12 +641,18 @@ mod engine {
             &files,
             "layerscope-advice-chown-fixed:1",
         );
-        // Until content digests tell a pure metadata rewrite apart, the rewrite is a same-RUN finding whose
-        // fix names COPY --chown; its bytes are already exact.
-        let bytes = check_saving(&wasteful, &fixed, "same-run-delete:1>2");
+        // The content digests tell the rewrite from an ordinary overwrite: same bytes, new owner.
+        let bytes = check_saving(&wasteful, &fixed, "chown-rewrite:1>2");
         assert_eq!(bytes, 500_000);
-        let finding = advice(&wasteful, "same-run-delete:1>2").unwrap();
-        assert!(finding["message"].as_str().unwrap().contains("overwritten"));
+        assert!(advice(&wasteful, "same-run-delete:1>2").is_none());
+        let finding = advice(&wasteful, "chown-rewrite:1>2").unwrap();
+        assert_eq!(finding["path_count"], 2);
+        assert!(
+            finding["message"]
+                .as_str()
+                .unwrap()
+                .contains("only a new owner")
+        );
         assert!(finding["fix"].as_str().unwrap().contains("COPY --chown"));
     }
 }

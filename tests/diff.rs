@@ -583,3 +583,113 @@ fn a_file_without_a_digest_counts_as_changed() {
     assert_eq!(paths(&d.files.content_changed, |c| &c.path), ["/sparse"]);
     assert_eq!(paths(&d.files.added, |e| &e.path), ["/more"]);
 }
+
+/// A: base, a RUN leaving apt lists, junk and an object file, a RUN deleting the object. B: a new layer below
+/// them (every index moves up), more apt lists, no junk, and a COPY bringing a `.git` directory.
+fn advice_pair(dir: &Path) -> (String, String) {
+    let history = |steps: &[&str]| -> Vec<(String, bool)> {
+        steps
+            .iter()
+            .map(|s| (format!("/bin/sh -c {s}"), false))
+            .collect()
+    };
+    let mut a = Img::new(
+        "app:1.4",
+        vec![
+            base(),
+            layer(&[
+                file("var/lib/apt/lists/main", &[b'l'; 6000]),
+                file("srv/.DS_Store", &[b'd'; 700]),
+                file("tmp/build.o", &[b'b'; 3000]),
+            ]),
+            layer(&[Ent::Whiteout("tmp/build.o")]),
+        ],
+    );
+    a.history = history(&["#(nop) ADD file:01 in / ", "make", "rm /tmp/build.o"]);
+    let mut b = Img::new(
+        "app:1.5",
+        vec![
+            base(),
+            layer(&[file("etc/motd", b"hello")]),
+            layer(&[
+                file("var/lib/apt/lists/main", &[b'l'; 9000]),
+                file("tmp/build.o", &[b'b'; 3000]),
+            ]),
+            layer(&[Ent::Whiteout("tmp/build.o")]),
+            layer(&[file("app/.git/objects/p.pack", &[b'p'; 5000])]),
+        ],
+    );
+    b.history = history(&[
+        "#(nop) ADD file:01 in / ",
+        "echo hello > /etc/motd",
+        "make",
+        "rm /tmp/build.o",
+        "#(nop) COPY dir:02 in /app ",
+    ]);
+    write_pair(dir, a, b)
+}
+
+#[test]
+fn advice_that_appeared_was_resolved_or_changed_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = advice_pair(dir.path());
+    let out = run_diff(&[&a, &b, "--json"]);
+    assert!(out.status.success(), "{}", stderr_line(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let keys = |list: &serde_json::Value| -> Vec<String> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["key"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let advice = &v["advice"];
+    // The same-RUN delete moved from layers 1>2 to 2>3 with the same instructions and bytes: no change.
+    assert_eq!(keys(&advice["appeared"]), ["git-directory:git"]);
+    assert_eq!(advice["appeared"][0]["reclaimable_bytes"], 5000);
+    assert_eq!(keys(&advice["resolved"]), ["os-junk:junk"]);
+    assert_eq!(advice["resolved"][0]["reclaimable_bytes"], 700);
+    assert_eq!(
+        advice["changed"],
+        serde_json::json!([{
+            "id": "package-cache", "a_key": "package-cache:apt", "b_key": "package-cache:apt",
+            "severity": "info", "message": "apt package lists and archives: 1 file (9 kB)",
+            "a_bytes": 6000, "b_bytes": 9000, "delta_bytes": 3000
+        }])
+    );
+
+    let out = run_diff(&[&a, &b, "--no-secrets"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "Advice  1 appeared, 1 resolved, 1 changed",
+        "  + low    git-directory           5 kB  .git directories: 1 path (5 kB)",
+        "  - info   os-junk                700 B  editor and OS junk files: 1 file (700 B)",
+        "  ~ info   package-cache          +3 kB  apt package lists and archives: 1 file (9 kB)  (6 kB -> 9 kB)",
+    ] {
+        assert!(text.contains(needle), "{needle:?} in\n{text}");
+    }
+    let out = run_diff(&[&a, &b, "--no-secrets", "--markdown", "-"]);
+    let md = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "#### Advice: 1 appeared, 1 resolved, 1 changed",
+        "| appeared | low | `git-directory` | 5 kB | .git directories: 1 path \\(5 kB\\) |",
+        "| resolved | info | `os-junk` | 700 B |",
+        "| changed | info | `package-cache` | 6 kB → 9 kB (+3 kB) |",
+    ] {
+        assert!(md.contains(needle), "{needle:?} in\n{md}");
+    }
+
+    // An ignored rule is in neither image's advice, so in no delta.
+    std::fs::write(
+        dir.path().join(".layerscope.toml"),
+        "[advice]\nignore = [\"git-directory\"]\n",
+    )
+    .unwrap();
+    let out = bin()
+        .current_dir(dir.path())
+        .args(["diff", &a, &b, "--json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["advice"]["appeared"], serde_json::json!([]));
+}

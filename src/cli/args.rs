@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use layerscope::analysis::advice::Severity;
 use layerscope::analysis::diff::SizeLimit;
 use layerscope::ci::{FailOn, Setting};
 use layerscope::limits::Limits;
@@ -186,6 +187,30 @@ impl From<FailOnArg> for FailOn {
     }
 }
 
+/// `--fail-on-advice`: the lowest advice severity that fails the build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AdviceSeverityArg {
+    Info,
+    Low,
+    Medium,
+    High,
+    /// No advice fails the build
+    #[value(alias = "disabled")]
+    None,
+}
+
+impl From<AdviceSeverityArg> for Setting<Severity> {
+    fn from(arg: AdviceSeverityArg) -> Setting<Severity> {
+        match arg {
+            AdviceSeverityArg::Info => Setting::Value(Severity::Info),
+            AdviceSeverityArg::Low => Setting::Value(Severity::Low),
+            AdviceSeverityArg::Medium => Setting::Value(Severity::Medium),
+            AdviceSeverityArg::High => Setting::Value(Severity::High),
+            AdviceSeverityArg::None => Setting::Disabled,
+        }
+    }
+}
+
 fn size_setting(text: &str) -> Result<Setting<u64>, String> {
     Setting::parse(text, units::parse_size)
 }
@@ -301,6 +326,9 @@ pub struct AnalyzeArgs {
     /// CI rule: which secret findings fail the build [default: any]
     #[arg(long, value_name = "POLICY", value_enum)]
     pub fail_on_secrets: Option<FailOnArg>,
+    /// CI rule: fail when any advice (not ignored in the config file) is at SEVERITY or above
+    #[arg(long, value_name = "SEVERITY", value_enum)]
+    pub fail_on_advice: Option<AdviceSeverityArg>,
     /// Read CI rules and secret settings from FILE (.layerscope.toml format, or dive's .dive-ci YAML) instead
     /// of the working directory's
     #[arg(long, alias = "ci-config", value_name = "FILE")]

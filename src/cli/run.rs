@@ -191,6 +191,7 @@ fn thresholds(args: &AnalyzeArgs, files: Thresholds) -> Thresholds {
         fail_on_secrets: args
             .fail_on_secrets
             .map_or(Setting::Unset, |p| Setting::Value(p.into())),
+        fail_on_advice: args.fail_on_advice.map_or(Setting::Unset, Setting::from),
     };
     flags.over(files).over(Thresholds::defaults())
 }
@@ -207,6 +208,7 @@ fn warn_rules_without_ci(args: &AnalyzeArgs) {
             args.max_user_wasted_ratio.is_some(),
         ),
         ("--fail-on-secrets", args.fail_on_secrets.is_some()),
+        ("--fail-on-advice", args.fail_on_advice.is_some()),
     ]
     .into_iter()
     .filter_map(|(flag, set)| set.then_some(flag))
@@ -242,8 +244,25 @@ fn machine_outputs(json: Option<&Path>, secrets: &super::args::SecretArgs) -> Re
 }
 
 /// What follows the analysis of every command that scans: the findings and their redactor (or none with
-/// `--show-secrets` and no scan), then the advice, which links the findings, then the SARIF, which lists both.
+/// `--show-secrets` and no scan), then the advice, which links the findings, less what the config file
+/// ignores, then the SARIF, which lists both.
 fn finish(
+    scan: Option<&Scan>,
+    show_secrets: bool,
+    ignore: &[String],
+    loaded: &mut LoadedImage,
+    analysis: &mut Analysis,
+) -> Result<()> {
+    reveal_or_scan(scan, show_secrets, loaded, analysis)?;
+    attach_advice(ignore, loaded, analysis);
+    match scan {
+        Some(scan) => scan.write_sarif(&loaded.image, analysis),
+        None => Ok(()),
+    }
+}
+
+/// The secret findings and their redactor, or none with `--show-secrets` and no scan.
+fn reveal_or_scan(
     scan: Option<&Scan>,
     show_secrets: bool,
     loaded: &mut LoadedImage,
@@ -254,11 +273,15 @@ fn finish(
         None if show_secrets => analysis.redactor = layerscope::secrets::Redactor::reveal(),
         None => {}
     }
+    Ok(())
+}
+
+/// The advice, without the findings the config file's `[advice] ignore` names (ignored advice is shown nowhere
+/// and counts for no gate).
+fn attach_advice(ignore: &[String], loaded: &LoadedImage, analysis: &mut Analysis) {
     analysis::advice::attach(&loaded.image, analysis);
-    match scan {
-        Some(scan) => scan.write_sarif(&loaded.image, analysis),
-        None => Ok(()),
-    }
+    analysis.advice =
+        analysis::advice::without_ignored(std::mem::take(&mut analysis.advice), ignore);
 }
 
 fn analyze(args: AnalyzeArgs) -> Result<i32> {
@@ -272,12 +295,9 @@ fn analyze(args: AnalyzeArgs) -> Result<i32> {
     if !ci {
         warn_rules_without_ci(&args);
     }
-    // Read the configuration first: a bad flag or config file should not cost a full image read.
-    let config = if ci || !args.no_secrets || args.config.is_some() {
-        Config::load(args.config.as_deref(), Path::new(""))?
-    } else {
-        Config::default()
-    };
+    // Read the configuration first (its advice ignores apply to every output): a bad flag or config file
+    // should not cost a full image read.
+    let config = Config::load(args.config.as_deref(), Path::new(""))?;
     let rules = ci.then(|| thresholds(&args, config.ci));
     let scan = if args.no_secrets {
         None
@@ -299,6 +319,7 @@ fn analyze(args: AnalyzeArgs) -> Result<i32> {
     finish(
         scan.as_ref(),
         args.secrets.show_secrets,
+        &config.advice_ignore,
         &mut loaded,
         &mut analysis,
     )?;
@@ -350,7 +371,13 @@ fn secrets(args: SecretsArgs) -> Result<i32> {
     let scan = Scan::prepare(&args.secrets, config.secrets)?;
     let mut loaded = load(&image, &args.source, None, Some(scan.inspector()))?;
     let mut analysis = analysis::analyze(&loaded.image, 1);
-    finish(Some(&scan), false, &mut loaded, &mut analysis)?;
+    finish(
+        Some(&scan),
+        false,
+        &config.advice_ignore,
+        &mut loaded,
+        &mut analysis,
+    )?;
     match &args.json {
         Some(target) => {
             let json = serde_json::to_string_pretty(&analysis.secrets)
@@ -526,10 +553,12 @@ fn diff(args: DiffArgs) -> Result<i32> {
     let stdout_taken = targets
         .iter()
         .any(|(_, t)| t.is_some_and(output::is_stdout));
+    // The config file's advice ignores apply to both images.
+    let config = Config::load(args.config.as_deref(), Path::new(""))?;
+    let ignore = config.advice_ignore;
     let scan = if args.no_secrets {
         None
     } else {
-        let config = Config::load(args.config.as_deref(), Path::new(""))?;
         let flags = SecretArgs {
             show_secrets: args.show_secrets,
             baseline: None,
@@ -555,13 +584,8 @@ fn diff(args: DiffArgs) -> Result<i32> {
         let inspector = scan.as_ref().map(Scan::inspector);
         let mut loaded = load_with(name, &args.source, None, inspector, known)?;
         let mut analysis = analysis::analyze(&loaded.image, 1);
-        match &scan {
-            Some(scan) => scan.apply(&mut loaded, &mut analysis)?,
-            None if args.show_secrets => {
-                analysis.redactor = layerscope::secrets::Redactor::reveal()
-            }
-            None => {}
-        }
+        reveal_or_scan(scan.as_ref(), args.show_secrets, &mut loaded, &mut analysis)?;
+        attach_advice(&ignore, &loaded, &mut analysis);
         sides.push((loaded, analysis));
     }
     let side = |i: usize| Side {

@@ -7,8 +7,10 @@ use std::fmt::Write as _;
 
 use anstyle::{AnsiColor, Style};
 
+use crate::analysis::advice::Advice;
 use crate::analysis::diff::{
-    ConfigChange, FieldChange, ImageDiff, ImageSummary, LayerChange, LayerStatus, SizeLimit,
+    AdviceChanges, ConfigChange, FieldChange, ImageDiff, ImageSummary, LayerChange, LayerStatus,
+    SizeLimit,
 };
 use crate::report::text::{Paint, size};
 
@@ -258,7 +260,56 @@ pub fn text(diff: &ImageDiff, p: Paint, limit: usize) -> String {
             });
         }
     }
+    advice_text(&mut out, &diff.advice, p, limit);
     out
+}
+
+/// The advice delta: `+` appeared, `-` resolved, `~` reclaimable bytes changed.
+fn advice_text(out: &mut String, a: &AdviceChanges, p: Paint, limit: usize) {
+    if a.appeared.is_empty() && a.resolved.is_empty() && a.changed.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\n{}  {} appeared, {} resolved, {} changed",
+        bold(p, "Advice"),
+        a.appeared.len(),
+        a.resolved.len(),
+        a.changed.len()
+    );
+    let line = |mark: &str, f: &Advice| {
+        let bytes = match f.reclaimable_bytes {
+            0 => String::new(),
+            b => size(b),
+        };
+        format!(
+            "  {mark} {:<6} {:<17} {bytes:>10}  {}",
+            f.severity.name(),
+            f.id.id(),
+            safe(&f.message)
+        )
+    };
+    capped(out, &a.appeared, limit, |f| {
+        fg(p, AnsiColor::Red, &line("+", f))
+    });
+    capped(out, &a.resolved, limit, |f| {
+        fg(p, AnsiColor::Green, &line("-", f))
+    });
+    capped(out, &a.changed, limit, |c| {
+        fg(
+            p,
+            AnsiColor::Yellow,
+            &format!(
+                "  ~ {:<6} {:<17} {:>10}  {}  ({} -> {})",
+                c.severity.name(),
+                c.id.id(),
+                signed(c.delta_bytes),
+                safe(&c.message),
+                size(c.a_bytes),
+                size(c.b_bytes)
+            ),
+        )
+    });
 }
 
 /// The CI line for `--max-size-increase`.
@@ -430,7 +481,55 @@ pub fn markdown(diff: &ImageDiff, limit: usize) -> String {
             table(&mut out, &rows, limit, 5, String::clone);
         }
     }
+    advice_markdown(&mut out, &diff.advice, limit);
     out
+}
+
+fn advice_markdown(out: &mut String, a: &AdviceChanges, limit: usize) {
+    if a.appeared.is_empty() && a.resolved.is_empty() && a.changed.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\n#### Advice: {} appeared, {} resolved, {} changed\n",
+        a.appeared.len(),
+        a.resolved.len(),
+        a.changed.len()
+    );
+    let row = |what: &str, f: &Advice, bytes: String| {
+        format!(
+            "| {what} | {} | `{}` | {bytes} | {} |",
+            f.severity.name(),
+            f.id.id(),
+            md(&f.message)
+        )
+    };
+    let rows: Vec<String> = a
+        .appeared
+        .iter()
+        .map(|f| row("appeared", f, size(f.reclaimable_bytes)))
+        .chain(
+            a.resolved
+                .iter()
+                .map(|f| row("resolved", f, size(f.reclaimable_bytes))),
+        )
+        .chain(a.changed.iter().map(|c| {
+            format!(
+                "| changed | {} | `{}` | {} → {} ({}) | {} |",
+                c.severity.name(),
+                c.id.id(),
+                size(c.a_bytes),
+                size(c.b_bytes),
+                signed(c.delta_bytes),
+                md(&c.message)
+            )
+        }))
+        .collect();
+    let _ = writeln!(
+        out,
+        "| | severity | rule | reclaimable | finding |\n|---|---|---|---:|---|"
+    );
+    table(out, &rows, limit, 5, String::clone);
 }
 
 fn name_raw(image: &ImageSummary) -> String {

@@ -278,9 +278,13 @@ pub fn advice_list(advice: &[Advice], s: Shown<'_>, limit: usize, p: Paint) -> S
         }
         let shown = a.paths.len().min(3);
         for path in &a.paths[..shown] {
+            let same_as = match &path.same_as {
+                Some(kept) => format!(" (same as {})", escape(kept)),
+                None => String::new(),
+            };
             let _ = writeln!(
                 out,
-                "{indent}{:>10}  {}",
+                "{indent}{:>10}  {}{same_as}",
                 size(path.bytes),
                 escape(&path.path)
             );
@@ -482,6 +486,9 @@ pub fn ci(image: &Image, analysis: &Analysis, outcome: &CiOutcome, p: Paint) -> 
             RuleStatus::Skip => p.fg(AnsiColor::BrightBlack, "SKIP"),
         };
         let detail = match (r.policy, r.threshold) {
+            (Some(policy), _) if r.name == crate::ci::FAIL_ON_ADVICE => {
+                advice_gate_detail(&analysis.advice, policy, r.actual)
+            }
             (Some(policy), _) if r.status == RuleStatus::Skip && policy != "none" => {
                 "not evaluated: no secret scan ran".to_string()
             }
@@ -507,6 +514,27 @@ pub fn ci(image: &Image, analysis: &Analysis, outcome: &CiOutcome, p: Paint) -> 
     };
     let _ = writeln!(out, "{}", p.bold(&verdict));
     out
+}
+
+/// `2 finding(s) at medium or above: runs-as-root, same-run-delete:1>2` (the first five keys).
+fn advice_gate_detail(advice: &[Advice], policy: &str, counted: f64) -> String {
+    let Ok(floor) = policy.parse::<AdviceSeverity>() else {
+        return format!("{counted} finding(s) at {policy} or above");
+    };
+    let keys: Vec<&str> = advice
+        .iter()
+        .filter(|a| a.severity >= floor)
+        .map(|a| a.key.as_str())
+        .collect();
+    let mut detail = format!("{} finding(s) at {policy} or above", keys.len());
+    if !keys.is_empty() {
+        let more = keys.len().saturating_sub(5);
+        let _ = write!(detail, ": {}", keys[..keys.len() - more].join(", "));
+        if more > 0 {
+            let _ = write!(detail, ", and {more} more");
+        }
+    }
+    detail
 }
 
 /// `drwxr-xr-x` style permissions.
@@ -648,6 +676,7 @@ mod tests {
             paths: vec![AdvicePath {
                 path: "/tmp/\u{202e}evil".into(),
                 bytes: 2_000_000,
+                same_as: None,
             }],
             path_count: 5,
             fix: "do it in the same RUN".into(),

@@ -204,7 +204,9 @@ fn read_file(
     if sparse {
         return Ok(None);
     }
-    file.finish().map(Some)
+    let digest = file.finish()?;
+    scan.elf.extend(hasher.elf().map(|info| (index, info)));
+    Ok(Some(digest))
 }
 
 #[cfg(test)]
@@ -257,6 +259,23 @@ mod tests {
                 let seen: Vec<&str> = scan.hits.iter().map(|(_, h)| h.text.as_str()).collect();
                 assert_eq!(seen, ["\0\u{1}\u{2}", "hel"]);
             }
+        }
+    }
+
+    /// An ELF binary read in place has its debug sections recorded by entry index, whether inspected or not.
+    #[test]
+    fn files_in_place_get_their_elf_debug_sections() {
+        let dir = tempfile::tempdir().unwrap();
+        let (elf, info) = crate::elf::sample();
+        std::fs::write(dir.path().join("a.txt"), b"text").unwrap();
+        std::fs::write(dir.path().join("bin"), &elf).unwrap();
+        for inspector in [None, Some(&Head as &dyn ContentInspector)] {
+            let opts = ScanOptions {
+                inspector,
+                ..ScanOptions::default()
+            };
+            let scan = scan_dir(dir.path(), "sha256:x", opts).unwrap();
+            assert_eq!(scan.elf, [(1, info)]);
         }
     }
 

@@ -20,7 +20,10 @@ pub(super) fn advise(cx: &Context<'_>) -> Vec<Advice> {
         if cx.is_claimed(file.node) {
             continue;
         }
-        for version in &file.versions {
+        for (i, version) in file.versions.iter().enumerate() {
+            if cx.is_taken(file.node, i) {
+                continue;
+            }
             let group = groups
                 .entry((version.layer, version.removed_in))
                 .or_default();
@@ -41,7 +44,7 @@ pub(super) fn advise(cx: &Context<'_>) -> Vec<Advice> {
 }
 
 /// The first word of a layer's instruction (`RUN`, `COPY`, ...), upper case.
-fn keyword(cx: &Context<'_>, layer: u32) -> String {
+pub(super) fn keyword(cx: &Context<'_>, layer: u32) -> String {
     cx.image
         .layers
         .get(layer as usize)

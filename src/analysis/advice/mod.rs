@@ -10,18 +10,21 @@
 //! nobody claimed by the pair (layer that wrote them, layer that removed them). So the reclaimable bytes of all
 //! findings add up, and every wasted byte is in exactly one finding.
 //!
-//! Rules that need to know whether two file versions hold the same bytes (a `chown -R` that stores unchanged
-//! content again, identical content under several paths) or need a file's ELF section table (debug sections)
-//! are not here yet: the layer scan records sizes, not content digests. They slot in as further [`Rule`]s run
-//! before `layout`, claiming the wasted versions they explain.
+//! Content rules (`content`) read the BLAKE3 digest every regular file carries: a version replaced by the same
+//! bytes with only a new owner or mode (`chown-rewrite`) is taken out of the versions `layout` groups, and
+//! identical content under several final-image paths (`duplicate-content`) claims the extra copies. `debug`
+//! reports the debug sections of the final image's ELF binaries (`elf-debug`), from the section tables the layer
+//! scan recorded; it skips the paths already claimed (a duplicate copy, a toolchain file) so no byte counts twice.
 
 mod categories;
+mod content;
+mod debug;
 mod hygiene;
 mod layout;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::str::FromStr;
 
 use serde::Serialize;
@@ -85,6 +88,9 @@ impl FromStr for Severity {
 pub enum Rule {
     SameRunDelete,
     BaseImageDelete,
+    ChownRewrite,
+    DuplicateContent,
+    ElfDebug,
     PackageCache,
     GitDirectory,
     OsJunk,
@@ -96,9 +102,12 @@ pub enum Rule {
 }
 
 impl Rule {
-    pub const ALL: [Rule; 10] = [
+    pub const ALL: [Rule; 13] = [
         Rule::SameRunDelete,
         Rule::BaseImageDelete,
+        Rule::ChownRewrite,
+        Rule::DuplicateContent,
+        Rule::ElfDebug,
         Rule::PackageCache,
         Rule::GitDirectory,
         Rule::OsJunk,
@@ -113,6 +122,9 @@ impl Rule {
         match self {
             Rule::SameRunDelete => "same-run-delete",
             Rule::BaseImageDelete => "base-image-delete",
+            Rule::ChownRewrite => "chown-rewrite",
+            Rule::DuplicateContent => "duplicate-content",
+            Rule::ElfDebug => "elf-debug",
             Rule::PackageCache => "package-cache",
             Rule::GitDirectory => "git-directory",
             Rule::OsJunk => "os-junk",
@@ -133,6 +145,11 @@ impl Rule {
             Rule::BaseImageDelete => {
                 "Files of the base image deleted or overwritten by a later layer still ship in the base"
             }
+            Rule::ChownRewrite => {
+                "Files stored again by a later layer with the same content, only a new owner or mode"
+            }
+            Rule::DuplicateContent => "Identical file content stored under several paths",
+            Rule::ElfDebug => "ELF binaries with debug sections that strip would remove",
             Rule::PackageCache => "Package-manager caches left in the image",
             Rule::GitDirectory => "Version-control data (.git) in the image",
             Rule::OsJunk => "Editor and operating-system junk files in the image",
@@ -157,6 +174,9 @@ pub struct AdviceLayer {
 pub struct AdvicePath {
     pub path: String,
     pub bytes: u64,
+    /// For `duplicate-content`: the path holding the copy that is kept (the same bytes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub same_as: Option<String>,
 }
 
 /// One thing to change in the Dockerfile.
@@ -206,6 +226,9 @@ pub fn attach(image: &Image, analysis: &mut Analysis) {
         }
         for p in &mut a.paths {
             p.path = mask.apply(&p.path);
+            if let Some(kept) = &mut p.same_as {
+                *kept = mask.apply(kept);
+            }
         }
     }
     analysis.advice = advice;
@@ -216,6 +239,9 @@ pub fn advise(image: &Image, analysis: &Analysis) -> Vec<Advice> {
     let mut cx = Context::new(image, analysis);
     let mut out = Vec::new();
     out.extend(categories::advise(&mut cx));
+    out.extend(content::rewrites(&mut cx));
+    out.extend(content::duplicates(&mut cx));
+    out.extend(debug::advise(&mut cx));
     out.extend(layout::advise(&cx));
     out.extend(hygiene::advise(&cx));
     out.sort_by(|a, b| {
@@ -251,6 +277,8 @@ struct Context<'a> {
     wasted: Vec<Option<&'a WastedFile>>,
     /// Per node, whether a rule already reported its bytes.
     claimed: Vec<bool>,
+    /// Single wasted versions a rule already reported: (node, index in its [`WastedFile::versions`]).
+    taken: HashSet<(NodeId, usize)>,
 }
 
 impl<'a> Context<'a> {
@@ -270,6 +298,7 @@ impl<'a> Context<'a> {
                 wasted
             },
             claimed: vec![false; analysis.tree.node_count()],
+            taken: HashSet::new(),
         }
     }
 
@@ -285,6 +314,10 @@ impl<'a> Context<'a> {
 
     fn is_claimed(&self, node: NodeId) -> bool {
         self.claimed.get(node as usize).copied().unwrap_or(false)
+    }
+
+    fn is_taken(&self, node: NodeId, version: usize) -> bool {
+        self.taken.contains(&(node, version))
     }
 
     fn is_base(&self, layer: u32) -> bool {
@@ -358,6 +391,7 @@ impl PathTally {
                     Place::Text(text) => text.clone(),
                 },
                 bytes,
+                same_as: None,
             })
             .collect();
         paths.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.path.cmp(&b.path)));

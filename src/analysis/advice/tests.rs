@@ -51,6 +51,28 @@ impl L {
         }
         self
     }
+    /// A regular file of `size` bytes whose content is named by `content` (same name, same digest), owned by
+    /// `uid` with `mode`.
+    fn content(mut self, path: &str, size: u64, content: &str, uid: u64, mode: u32) -> L {
+        self = self.entry(path, EntryKind::File, size, mode);
+        if let Some(e) = self.scan.entries.last_mut() {
+            e.digest = Some(crate::file_digest::FileDigest::of(content.as_bytes()));
+            e.uid = uid;
+            e.gid = uid;
+        }
+        self
+    }
+    /// Marks the last entry an ELF binary whose debug sections hold `debug_bytes`.
+    fn elf(mut self, debug_bytes: u64, by_name: bool) -> L {
+        let index = self.scan.entries.len() as u32 - 1;
+        let info = crate::elf::ElfInfo {
+            debug_bytes,
+            debug_sections: 3,
+            by_name,
+        };
+        self.scan.elf.push((index, info));
+        self
+    }
     fn whiteout(mut self, path: &str) -> L {
         self.scan.whiteouts.push(path.as_bytes().into());
         self
@@ -461,6 +483,167 @@ fn ignores_name_a_rule_or_one_finding() {
     let left = without_ignored(advice.clone(), &["same-run-delete:1>3".into()]);
     assert_eq!(keys(&left), ["same-run-delete:1>2"]);
     assert!(without_ignored(advice, &["same-run-delete".into()]).is_empty());
+}
+
+#[test]
+fn a_chown_that_stores_the_same_bytes_again_is_a_chown_rewrite() {
+    let (advice, analysis) = advise_on(vec![
+        run(BASE).content("etc/base.conf", 700, "base", 0, 0o644),
+        run("COPY app /app")
+            .content("app/a.bin", 3000, "a", 0, 0o644)
+            .content("app/b.bin", 2000, "b", 0, 0o644)
+            .content("app/c.txt", 100, "c", 0, 0o644),
+        run("RUN chown -R 1000 /app && echo new > /app/c.txt && chown 7 /etc/base.conf")
+            .content("app/a.bin", 3000, "a", 1000, 0o644)
+            .content("app/b.bin", 2000, "b", 1000, 0o755)
+            // New content: an ordinary overwrite, left to the layout rule.
+            .content("app/c.txt", 100, "c2", 1000, 0o644)
+            .content("etc/base.conf", 700, "base", 7, 0o644),
+        // The same bytes and metadata again: not a metadata rewrite.
+        run("RUN cp -p").content("app/a.bin", 3000, "a", 1000, 0o644),
+    ]);
+    let chown = find(&advice, "chown-rewrite:1>2");
+    assert_eq!(chown.id, Rule::ChownRewrite);
+    assert_eq!(chown.reclaimable_bytes, 5000);
+    assert_eq!(paths(chown), [("/app/a.bin", 3000), ("/app/b.bin", 2000)]);
+    assert_eq!(layer_indices(chown), [1, 2]);
+    assert!(
+        chown.message.contains("owner and mode"),
+        "{}",
+        chown.message
+    );
+    assert!(chown.fix.contains("COPY --chown/--chmod"), "{}", chown.fix);
+    let base = find(&advice, "chown-rewrite:0>2");
+    assert_eq!(
+        (base.reclaimable_bytes, base.severity),
+        (700, Severity::Info)
+    );
+    assert_eq!(find(&advice, "same-run-delete:1>2").reclaimable_bytes, 100);
+    assert_eq!(find(&advice, "same-run-delete:2>3").reclaimable_bytes, 3000);
+    // Every wasted byte is in exactly one finding.
+    let total: u64 = advice.iter().map(|a| a.reclaimable_bytes).sum();
+    assert_eq!(total, analysis.waste.wasted_bytes);
+}
+
+#[test]
+fn a_chown_in_a_run_is_told_to_go_in_the_writing_run() {
+    let (advice, _) = advise_on(vec![
+        run(BASE),
+        run("RUN make install").content("opt/tool", 9000, "t", 0, 0o644),
+        run("RUN chmod +x /opt/tool").content("opt/tool", 9000, "t", 0, 0o755),
+    ]);
+    let a = find(&advice, "chown-rewrite:1>2");
+    assert!(a.message.ends_with("only a new mode"), "{}", a.message);
+    assert!(a.fix.contains("same RUN"), "{}", a.fix);
+}
+
+#[test]
+fn identical_content_under_several_paths_keeps_the_lowest_copy() {
+    let (advice, _) = advise_on(vec![
+        run(BASE).content("usr/lib/libx.so", 50_000, "x", 0, 0o644),
+        run("COPY vendor /opt")
+            .content("opt/libx.so", 50_000, "x", 0, 0o644)
+            .content("opt/b/libx.so", 50_000, "x", 0, 0o644)
+            .content("opt/data", 8000, "d", 0, 0o644)
+            .hardlink("opt/data.link", "opt/data")
+            // Under the floor: small copies are not reported.
+            .content("opt/small1", 100, "s", 0, 0o644)
+            .content("opt/small2", 100, "s", 0, 0o644),
+        run("RUN cp /opt/data /srv/data").content("srv/data", 8000, "d", 0, 0o644),
+    ]);
+    let a = find(&advice, "duplicate-content");
+    assert_eq!(a.id, Rule::DuplicateContent);
+    assert_eq!(a.reclaimable_bytes, 108_000);
+    assert_eq!(a.path_count, 3);
+    let shown: Vec<(&str, u64, Option<&str>)> = a
+        .paths
+        .iter()
+        .map(|p| (p.path.as_str(), p.bytes, p.same_as.as_deref()))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            ("/opt/b/libx.so", 50_000, Some("/usr/lib/libx.so")),
+            ("/opt/libx.so", 50_000, Some("/usr/lib/libx.so")),
+            ("/srv/data", 8000, Some("/opt/data")),
+        ]
+    );
+    assert_eq!(layer_indices(a), [0, 1, 2]);
+    assert_eq!(
+        a.message,
+        "3 files (108 kB) repeat the content of 2 other files stored elsewhere in the image"
+    );
+}
+
+#[test]
+fn a_duplicate_inside_a_cache_is_the_cache_finding_alone() {
+    let (advice, _) = advise_on(vec![
+        run(BASE),
+        run("RUN pip install x")
+            .content("root/.cache/pip/http/1", 20_000, "w", 0, 0o644)
+            .content("usr/lib/python3/x.whl", 20_000, "w", 0, 0o644),
+    ]);
+    assert_eq!(find(&advice, "package-cache:pip").reclaimable_bytes, 20_000);
+    assert!(advice.iter().all(|a| a.id != Rule::DuplicateContent));
+}
+
+#[test]
+fn debug_sections_of_final_binaries_are_one_finding() {
+    let (advice, _) = advise_on(vec![
+        run(BASE)
+            .content("usr/bin/base-tool", 90_000, "bt", 0, 0o755)
+            .elf(10_000, true),
+        run("RUN make")
+            .content("usr/local/bin/app", 3_000_000, "app", 0, 0o755)
+            .elf(2_000_000, true)
+            .content("usr/local/bin/old", 50_000, "old", 0, 0o755)
+            .elf(40_000, true)
+            // A second copy of the app: duplicate-content takes it whole, its debug bytes are not counted again.
+            .content("usr/local/bin/app-copy", 3_000_000, "app", 0, 0o755)
+            .elf(2_000_000, true)
+            // A compiler's own debug data is the toolchain finding's.
+            .content(
+                "usr/lib/gcc/x86_64-linux-gnu/12/cc1",
+                800_000,
+                "cc1",
+                0,
+                0o755,
+            )
+            .elf(500_000, false),
+        run("RUN rm /usr/local/bin/old").whiteout("usr/local/bin/old"),
+    ]);
+    let a = find(&advice, "elf-debug");
+    assert_eq!(a.id, Rule::ElfDebug);
+    assert_eq!(a.reclaimable_bytes, 2_010_000);
+    assert_eq!(a.severity, Severity::Low);
+    assert_eq!(
+        paths(a),
+        [
+            ("/usr/local/bin/app", 2_000_000),
+            ("/usr/bin/base-tool", 10_000)
+        ]
+    );
+    assert_eq!(layer_indices(a), [0, 1]);
+    assert_eq!(
+        a.message,
+        "2 ELF files with debug sections (2.01 MB that strip --strip-debug removes)"
+    );
+    assert_eq!(
+        find(&advice, "duplicate-content").reclaimable_bytes,
+        3_000_000
+    );
+}
+
+#[test]
+fn debug_sections_told_by_type_say_so() {
+    let (advice, _) = advise_on(vec![
+        run(BASE),
+        run("COPY app /app")
+            .content("app/bin", 9000, "b", 0, 0o755)
+            .elf(4000, false),
+    ]);
+    let a = find(&advice, "elf-debug");
+    assert!(a.message.contains("section type"), "{}", a.message);
 }
 
 #[test]

@@ -2,13 +2,16 @@
 //! their analyses. Layers are matched by diff_id (a layer both images hold is shared, whatever its position);
 //! final trees are compared path by path, file contents by their BLAKE3 digests (never by size or mtime);
 //! directory size deltas are summed like `du`; the runtime config is compared field by field; secret findings
-//! by rule, place and fingerprint.
+//! by rule, place and fingerprint; advice by rule and a layer-independent key (`advice.rs`).
 //!
 //! Every image-derived string in an [`ImageDiff`] is already masked by both images' redactors (a secret known
 //! in either image is masked wherever it appears); text renderings still escape it.
 
+mod advice;
 mod config;
 mod files;
+
+pub use advice::{AdviceChange, AdviceChanges};
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -51,6 +54,8 @@ pub struct ImageDiff {
     pub config: Vec<ConfigChange>,
     /// `None` when the images were not scanned for secrets.
     pub secrets: Option<SecretChanges>,
+    /// The advice delta (each side's `Analysis::advice`, as attached and filtered by the caller).
+    pub advice: AdviceChanges,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -269,6 +274,7 @@ pub fn diff(a: Side<'_>, b: Side<'_>, opts: &DiffOptions) -> ImageDiff {
         secrets: opts
             .secrets
             .then(|| secrets(&a.analysis.secrets, &b.analysis.secrets, &masks)),
+        advice: advice::advice(&a.analysis.advice, &b.analysis.advice, &masks),
     }
 }
 
