@@ -282,6 +282,10 @@ pub struct AnalyzeArgs {
     /// job summary) to FILE (- for stdout)
     #[arg(long, value_name = "FILE")]
     pub markdown: Option<PathBuf>,
+    /// Write a self-contained HTML page (treemap of the final filesystem by layer, layers, waste, advice,
+    /// secrets, file tree) to FILE (- for stdout)
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Evaluate the CI rules, print the result, exit 1 if a rule fails (also on when CI=true is in the
     /// environment, as in dive)
     #[arg(long)]

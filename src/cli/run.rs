@@ -231,7 +231,7 @@ fn config_line(files: &[std::path::PathBuf]) -> String {
 }
 
 /// Checks that at most one machine-readable output (`--json`, `--sarif`, `--write-baseline`, and `reports`:
-/// `--markdown`) goes to stdout; whether one does (the human-readable text moves to stderr then).
+/// `--markdown`, `--html`) goes to stdout; whether one does (the human-readable text moves to stderr then).
 fn machine_outputs(
     json: Option<&Path>,
     reports: &[(&'static str, Option<&Path>)],
@@ -272,7 +272,10 @@ fn analyze(args: AnalyzeArgs) -> Result<i32> {
         args.json.as_deref(),
         "layerscope app.tar",
     )?;
-    let reports = [("--markdown", args.markdown.as_deref())];
+    let reports = [
+        ("--markdown", args.markdown.as_deref()),
+        ("--html", args.html.as_deref()),
+    ];
     let stdout_taken = machine_outputs(args.json.as_deref(), &reports, &args.secrets)?;
     let ci = args.ci || ci_from_env();
     if !ci {
@@ -323,6 +326,10 @@ fn analyze(args: AnalyzeArgs) -> Result<i32> {
     if let Some(target) = &args.markdown {
         let markdown = report::markdown::report(&loaded.image, &analysis, outcome.as_ref());
         output::write_to(target, &markdown)?;
+    }
+    if let Some(target) = &args.html {
+        let page = report::html::page(&loaded.image, &analysis, scan.is_some());
+        output::write_to(target, &page)?;
     }
     let machine_output = reports.iter().any(|(_, t)| t.is_some()) || args.json.is_some();
     let p = paint();
