@@ -303,6 +303,14 @@ pub struct AnalyzeArgs {
     /// Write the JSON report (schema layerscope.report/v1) to stdout (alone, or -) or to FILE
     #[arg(long, short_alias = 'j', value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
     pub json: Option<PathBuf>,
+    /// Write a Markdown summary (verdict, numbers, advice, secrets, layers: for a pull-request comment or a CI
+    /// job summary) to FILE (- for stdout)
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+    /// Write a self-contained HTML page (treemap of the final filesystem by layer, layers, waste, advice,
+    /// secrets, file tree) to FILE (- for stdout)
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Evaluate the CI rules, print the result, exit 1 if a rule fails (also on when CI=true is in the
     /// environment, as in dive)
     #[arg(long)]

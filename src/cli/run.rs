@@ -232,10 +232,15 @@ fn config_line(files: &[std::path::PathBuf]) -> String {
     }
 }
 
-/// Checks that at most one machine-readable output (`--json`, `--sarif`, `--write-baseline`) goes to stdout;
-/// whether one does (the human-readable text moves to stderr then).
-fn machine_outputs(json: Option<&Path>, secrets: &super::args::SecretArgs) -> Result<bool> {
+/// Checks that at most one machine-readable output (`--json`, `--sarif`, `--write-baseline`, and `reports`:
+/// `--markdown`, `--html`) goes to stdout; whether one does (the human-readable text moves to stderr then).
+fn machine_outputs(
+    json: Option<&Path>,
+    reports: &[(&'static str, Option<&Path>)],
+    secrets: &super::args::SecretArgs,
+) -> Result<bool> {
     let mut targets = vec![("--json", json)];
+    targets.extend_from_slice(reports);
     targets.extend(Scan::targets(secrets));
     output::one_on_stdout(&targets)?;
     Ok(targets
@@ -290,7 +295,11 @@ fn analyze(args: AnalyzeArgs) -> Result<i32> {
         args.json.as_deref(),
         "layerscope app.tar",
     )?;
-    let stdout_taken = machine_outputs(args.json.as_deref(), &args.secrets)?;
+    let reports = [
+        ("--markdown", args.markdown.as_deref()),
+        ("--html", args.html.as_deref()),
+    ];
+    let stdout_taken = machine_outputs(args.json.as_deref(), &reports, &args.secrets)?;
     let ci = args.ci || ci_from_env();
     if !ci {
         warn_rules_without_ci(&args);
@@ -335,6 +344,15 @@ fn analyze(args: AnalyzeArgs) -> Result<i32> {
         }
         output::write_to(target, &json::to_string(&report))?;
     }
+    if let Some(target) = &args.markdown {
+        let markdown = report::markdown::report(&loaded.image, &analysis, outcome.as_ref());
+        output::write_to(target, &markdown)?;
+    }
+    if let Some(target) = &args.html {
+        let page = report::html::page(&loaded.image, &analysis, scan.is_some());
+        output::write_to(target, &page)?;
+    }
+    let machine_output = reports.iter().any(|(_, t)| t.is_some()) || args.json.is_some();
     let p = paint();
     match &outcome {
         Some(outcome) => {
@@ -348,7 +366,7 @@ fn analyze(args: AnalyzeArgs) -> Result<i32> {
                 code,
             )
         }
-        None if args.json.is_none() => {
+        None if !machine_output => {
             if !stdout_taken && std::io::stdout().is_terminal() {
                 return layerscope::tui::run(&loaded, &analysis, p.color, None);
             }
@@ -366,7 +384,7 @@ fn secrets(args: SecretsArgs) -> Result<i32> {
         args.json.as_deref(),
         "layerscope secrets app.tar",
     )?;
-    let stdout_taken = machine_outputs(args.json.as_deref(), &args.secrets)?;
+    let stdout_taken = machine_outputs(args.json.as_deref(), &[], &args.secrets)?;
     let config = Config::load(args.config.as_deref(), Path::new(""))?;
     let scan = Scan::prepare(&args.secrets, config.secrets)?;
     let mut loaded = load(&image, &args.source, None, Some(scan.inspector()))?;

@@ -12,6 +12,7 @@ use crate::analysis::diff::{
     AdviceChanges, ConfigChange, FieldChange, ImageDiff, ImageSummary, LayerChange, LayerStatus,
     SizeLimit,
 };
+use crate::report::markdown::{md, table};
 use crate::report::text::{Paint, size};
 
 /// The diff as pretty JSON.
@@ -331,25 +332,6 @@ pub fn size_gate(diff: &ImageDiff, limit: &SizeLimit, exceeded: bool) -> String 
     )
 }
 
-/// Image text for Markdown: one line, control characters escaped, and nothing Markdown or HTML would read as
-/// syntax (so a path cannot add links, images, tables or HTML to a comment).
-pub fn md(text: &str) -> String {
-    let mut out = String::new();
-    for c in safe(text).chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '|' | '~' | '#' | '!' | '{' | '}' => {
-                out.push('\\');
-                out.push(c);
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// The diff as Markdown (for a pull-request comment): at most `limit` rows per table.
 pub fn markdown(diff: &ImageDiff, limit: usize) -> String {
     let mut out = String::new();
@@ -543,40 +525,9 @@ fn delta_of(bytes: u64) -> i64 {
     i64::try_from(bytes).unwrap_or(i64::MAX)
 }
 
-/// Table rows, at most `limit`, then a row saying how many were left out.
-fn table<T>(
-    out: &mut String,
-    rows: &[T],
-    limit: usize,
-    columns: usize,
-    row: impl Fn(&T) -> String,
-) {
-    for r in rows.iter().take(limit) {
-        out.push_str(&row(r));
-        out.push('\n');
-    }
-    if rows.len() > limit {
-        let _ = writeln!(
-            out,
-            "| … {} more |{}",
-            rows.len() - limit,
-            " |".repeat(columns.saturating_sub(1))
-        );
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A name cannot open a link, an image, HTML or a new table cell in a Markdown comment.
-    #[test]
-    fn markdown_syntax_in_image_text_is_escaped() {
-        assert_eq!(
-            md("/a|b/[x](http://e)<img src=x>`c`\n# h"),
-            "/a\\|b/\\[x\\]\\(http://e\\)&lt;img src=x&gt;\\`c\\`\\\\x0a\\# h"
-        );
-    }
 
     #[test]
     fn signed_sizes_show_their_direction() {
