@@ -360,6 +360,7 @@ fn advice_and_diff_marks_show_image_text_escaped() {
             paths: vec![AdvicePath {
                 path: format!("/srv/{hostile}"),
                 bytes: 5,
+                same_as: None,
             }],
             path_count: 2,
             fix: hostile.clone(),
