@@ -287,22 +287,21 @@ impl<'a> App<'a> {
                 Effect::None
             }
             Action::FileRead(result) => {
+                let content = match result {
+                    Ok(bytes) => self.shown_bytes(&bytes),
+                    Err(e) => Content::Error(e),
+                };
                 if let Some(Overlay::Viewer(v)) = &mut self.overlay {
-                    v.content = match result {
-                        // The viewer masks like every other view (`--show-secrets` reveals).
-                        Ok(bytes) => Content::from_bytes(
-                            self.analysis.redactor.mask_bytes(&bytes).into_owned(),
-                        ),
-                        Err(e) => Content::Error(e),
-                    };
+                    v.content = content;
                 }
                 Effect::None
             }
             Action::FileHead(bytes) => {
+                let content = self.shown_bytes(&bytes);
                 if let Some(Overlay::Viewer(v)) = &mut self.overlay {
                     let shown = crate::report::text::size(bytes.len() as u64);
                     v.title.push_str(&format!(" · only the first {shown}"));
-                    v.content = Content::from_bytes(bytes);
+                    v.content = content;
                 }
                 Effect::None
             }
@@ -317,6 +316,11 @@ impl<'a> App<'a> {
                 Effect::None
             }
         }
+    }
+
+    /// A file's bytes as the viewer shows them: masked like every other view (`--show-secrets` reveals).
+    fn shown_bytes(&self, bytes: &[u8]) -> Content {
+        Content::from_bytes(self.analysis.redactor.mask_bytes(bytes).into_owned())
     }
 
     fn resize(&mut self, size: Rect) {

@@ -513,3 +513,25 @@ fn the_viewer_masks_secrets_like_every_other_view() {
     // --show-secrets reveals.
     assert!(viewed(crate::secrets::Redactor::reveal()).contains(secret));
 }
+
+#[test]
+fn the_viewer_masks_secrets_in_the_head_of_a_long_file_too() {
+    let secret = "sk_live_1cQSDwDCG8pkhqRqlRvdEzNJ";
+    let image = fixture::image();
+    let mut analysis = fixture::analysis(&image);
+    analysis.redactor = crate::secrets::Redactor::new([secret.to_string()]);
+    let mut app = app(&image, &analysis);
+    cmd(&mut app, C::Last);
+    app.focus = Pane::Tree;
+    cmd(&mut app, C::Search);
+    typed(&mut app, "cache.img");
+    app.update(Action::Submit);
+    cmd(&mut app, C::ViewFile);
+    app.update(Action::FileHead(format!("KEY={secret}\n").into_bytes()));
+    let Some(Overlay::Viewer(v)) = &app.overlay else {
+        panic!("no viewer");
+    };
+    let shown = v.content.line(0);
+    assert!(!shown.contains("1cQSDw"), "{shown}");
+    assert!(v.title.contains("only the first"), "{}", v.title);
+}
