@@ -80,6 +80,26 @@ fn load_with(
     inspector: Option<Arc<dyn ContentInspector + Send>>,
     known_layers: Option<Arc<KnownLayers>>,
 ) -> Result<LoadedImage> {
+    let progress = StderrProgress::new();
+    let result = load_reporting(image, args, capture, inspector, known_layers, &progress);
+    progress.finish();
+    let (loaded, note) = result?;
+    if let Some(note) = note {
+        eprintln!("{note}");
+    }
+    Ok(loaded)
+}
+
+/// Opens and loads the image, reporting to `progress`; the loaded image and a note naming the source that
+/// served it, when that was not the user's path.
+fn load_reporting(
+    image: &str,
+    args: &SourceArgs,
+    capture: Option<Vec<u8>>,
+    inspector: Option<Arc<dyn ContentInspector + Send>>,
+    known_layers: Option<Arc<KnownLayers>>,
+    progress: &dyn layerscope::layer::Progress,
+) -> Result<(LoadedImage, Option<String>)> {
     let platform = match &args.platform {
         Some(p) => Some(Platform::parse(p).ok_or_else(|| {
             Error::Usage(format!(
@@ -109,15 +129,13 @@ fn load_with(
         limits: args.limits(),
         known_layers,
     };
-    let progress = StderrProgress::new();
-    let result = opened.source.load(&opts, &progress);
-    progress.finish();
-    if let (Ok(_), Some(description)) = (&result, &opened.description) {
-        // A containerd namespace comes from the store's metadata.
-        let description = layerscope::escape::escape(description);
-        eprintln!("note: read {image} from {description}");
-    }
-    result
+    let loaded = opened.source.load(&opts, progress)?;
+    // A containerd namespace comes from the store's metadata.
+    let note = opened.description.map(|description| {
+        let description = layerscope::escape::escape(&description);
+        format!("note: read {image} from {description}")
+    });
+    Ok((loaded, note))
 }
 
 /// Whether the environment says this is a CI run (`CI=true`, as CI services set it): dive turns its gate on then.
@@ -289,6 +307,28 @@ fn analyze(args: AnalyzeArgs) -> Result<i32> {
     if ci && !source_args.registry.cache {
         source_args.registry.no_cache = true;
     }
+    let p = paint();
+    if rules.is_none() && args.json.is_none() && !stdout_taken && std::io::stdout().is_terminal() {
+        // The explorer is on screen at once and shows the load's progress; it loads on a thread of its own.
+        let (base_layers, show_secrets) = (args.base_layers, args.secrets.show_secrets);
+        let name = image.clone();
+        return layerscope::tui::run(
+            &name,
+            move |progress| {
+                let inspector = scan.as_ref().map(Scan::inspector);
+                let (mut loaded, note) =
+                    load_reporting(&image, &source_args, None, inspector, None, progress)?;
+                let mut analysis = analysis::analyze(&loaded.image, base_layers);
+                finish(scan.as_ref(), show_secrets, &mut loaded, &mut analysis)?;
+                Ok(layerscope::tui::Loaded {
+                    image: loaded,
+                    analysis,
+                    note,
+                })
+            },
+            p.color,
+        );
+    }
     let mut loaded = load(
         &image,
         &source_args,
@@ -314,7 +354,6 @@ fn analyze(args: AnalyzeArgs) -> Result<i32> {
         }
         output::write_to(target, &json::to_string(&report))?;
     }
-    let p = paint();
     match &outcome {
         Some(outcome) => {
             let rendered = text::ci(&loaded.image, &analysis, outcome, p);
@@ -328,9 +367,6 @@ fn analyze(args: AnalyzeArgs) -> Result<i32> {
             )
         }
         None if args.json.is_none() => {
-            if !stdout_taken && std::io::stdout().is_terminal() {
-                return layerscope::tui::run(&loaded, &analysis, p.color);
-            }
             output::human(&text::summary(&loaded.image, &analysis, p), stdout_taken)?;
             Ok(0)
         }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use ratatui::layout::Rect;
 
 use super::content::Content;
+use super::effects::{Job, JobId, Outcome};
 use super::file_tree::{FileTree, TreeOptions};
 use super::keymap::{self, Command, Context};
 use super::layout::Areas;
@@ -71,6 +72,8 @@ pub struct Viewer {
     pub title: String,
     pub content: Content,
     pub scroll: usize,
+    /// The read whose bytes the viewer waits for ("reading…" meanwhile).
+    pub reading: Option<JobId>,
 }
 
 pub enum Overlay {
@@ -128,13 +131,11 @@ pub enum Action {
         column: u16,
         row: u16,
     },
-    /// The bytes asked for by [`Effect::ReadFile`].
-    FileRead(Result<Vec<u8>, String>),
-    /// The first bytes of a file too long to show whole (see `effects::VIEWER_LIMIT`).
-    FileHead(Vec<u8>),
-    /// What [`Effect::Extract`] did: a message, or that the target exists.
-    Extracted(Result<String, String>),
-    ExtractExists(PathBuf),
+    /// What the job started by [`Effect::Run`] came to.
+    Done {
+        id: JobId,
+        outcome: Outcome,
+    },
 }
 
 /// What the runner must do after an update.
@@ -142,16 +143,21 @@ pub enum Action {
 pub enum Effect {
     None,
     Quit,
-    ReadFile {
-        layer: usize,
-        entry: u32,
+    /// Start a job off the UI thread (it replaces the unfinished one of its lane); its outcome comes back as
+    /// [`Action::Done`].
+    Run {
+        id: JobId,
+        job: Job,
     },
-    Extract {
-        layer: usize,
-        entry: u32,
-        to: PathBuf,
-        overwrite: bool,
-    },
+    /// Stop a job nobody waits for any more.
+    Cancel(JobId),
+}
+
+/// An extraction under way: its job, kept to ask about overwriting what it was going to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Extraction {
+    pub id: JobId,
+    pub job: Job,
 }
 
 pub struct App<'a> {
@@ -175,6 +181,10 @@ pub struct App<'a> {
     pub overlay: Option<Overlay>,
     pub prompt: Option<Prompt>,
     pub status: Option<String>,
+    /// The extraction under way, if any ("reading…" in the status line meanwhile).
+    pub extracting: Option<Extraction>,
+    /// The id of the last job started.
+    pub last_job: JobId,
 }
 
 impl<'a> App<'a> {
@@ -205,6 +215,8 @@ impl<'a> App<'a> {
             overlay: None,
             prompt: None,
             status: None,
+            extracting: None,
+            last_job: 0,
         };
         app.resize(size);
         app
@@ -255,7 +267,17 @@ impl<'a> App<'a> {
     }
 
     pub fn update(&mut self, action: Action) -> Effect {
-        let effect = self.apply(action);
+        let reading = self
+            .viewer_reading()
+            .filter(|id| !matches!(&action, Action::Done { id: done, .. } if done == id));
+        let mut effect = self.apply(action);
+        // The viewer closed or replaced before its bytes came: stop reading them.
+        if let Some(id) = reading
+            && self.viewer_reading() != Some(id)
+            && effect == Effect::None
+        {
+            effect = Effect::Cancel(id);
+        }
         // The layout follows the focus and the selected layer's instruction: keep page sizes in step.
         let page = self.areas().tree_rows().max(1);
         if page != self.tree.page {
@@ -286,41 +308,11 @@ impl<'a> App<'a> {
                 self.click_at(column, row);
                 Effect::None
             }
-            Action::FileRead(result) => {
-                let content = match result {
-                    Ok(bytes) => self.shown_bytes(&bytes),
-                    Err(e) => Content::Error(e),
-                };
-                if let Some(Overlay::Viewer(v)) = &mut self.overlay {
-                    v.content = content;
-                }
-                Effect::None
-            }
-            Action::FileHead(bytes) => {
-                let content = self.shown_bytes(&bytes);
-                if let Some(Overlay::Viewer(v)) = &mut self.overlay {
-                    let shown = crate::report::text::size(bytes.len() as u64);
-                    v.title.push_str(&format!(" · only the first {shown}"));
-                    v.content = content;
-                }
-                Effect::None
-            }
-            Action::Extracted(result) => {
-                self.status = Some(result.unwrap_or_else(|e| e));
-                Effect::None
-            }
-            Action::ExtractExists(to) => {
-                if let Some((layer, entry)) = self.selected_version() {
-                    self.open_prompt(PromptKind::Overwrite { layer, entry, to }, String::new());
-                }
+            Action::Done { id, outcome } => {
+                self.done(id, outcome);
                 Effect::None
             }
         }
-    }
-
-    /// A file's bytes as the viewer shows them: masked like every other view (`--show-secrets` reveals).
-    fn shown_bytes(&self, bytes: &[u8]) -> Content {
-        Content::from_bytes(self.analysis.redactor.mask_bytes(bytes).into_owned())
     }
 
     fn resize(&mut self, size: Rect) {

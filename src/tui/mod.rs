@@ -14,15 +14,18 @@
 pub mod app;
 mod app_actions;
 mod app_commands;
+mod app_jobs;
 pub mod content;
 pub mod effects;
 pub mod file_tree;
 pub mod keymap;
 pub mod layout;
+pub mod loading;
 pub mod secret_list;
 mod terminal;
 pub mod theme;
 pub mod view;
+mod worker;
 
 #[cfg(test)]
 mod app_tests;
@@ -34,4 +37,5 @@ pub(crate) mod fixture;
 mod snapshot_tests;
 
 pub use app::{Action, App, Effect};
+pub use loading::Loaded;
 pub use terminal::run;

@@ -7,6 +7,7 @@ pub mod help;
 pub mod image;
 pub mod layers;
 pub mod lists;
+pub mod loading;
 pub mod tree;
 pub mod viewer;
 
