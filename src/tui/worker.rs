@@ -314,6 +314,7 @@ mod tests {
                 entry: f.file,
             },
         );
+        f.read_at_least(64 << 10);
         // A key, as the input thread sends it, while the read is under way.
         let key = crossterm::event::KeyEvent::from(crossterm::event::KeyCode::Down);
         let sender = f.outbox.clone();
