@@ -10,16 +10,10 @@ use super::effects::{Job, JobId, Outcome};
 use super::file_tree::{FileTree, TreeOptions};
 use super::keymap::{self, Command, Context};
 use super::layout::Areas;
+pub use super::layout::Pane;
 use super::secret_list::SecretList;
 use crate::analysis::Analysis;
 use crate::image::Image;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pane {
-    Layers,
-    Image,
-    Tree,
-}
 
 /// What the file tree shows for the selected layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

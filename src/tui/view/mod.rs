@@ -8,6 +8,7 @@ pub mod image;
 pub mod layers;
 pub mod lists;
 pub mod loading;
+mod measure;
 pub mod tree;
 pub mod viewer;
 
