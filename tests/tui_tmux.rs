@@ -1,7 +1,8 @@
 //! End to end: the real binary's explorer driven inside tmux (send-keys, capture-pane) on a real Docker-built
 //! image. The layers pane shows the instructions, moving to a layer shows the files it added, a filter and the
 //! help overlay work, `q` exits 0 and leaves the terminal as it was (main screen back, cooked mode); SIGTERM,
-//! SIGHUP and the terminal going away end it promptly.
+//! SIGHUP and the terminal going away end it promptly. Fed through a FIFO, the loading view is on screen before
+//! the image arrives: keys typed then apply once it is loaded, `q` quits at once.
 //!
 //! Skips when tmux is missing, unless LAYERSCOPE_REQUIRE_ENGINES=1 (CI), where it fails instead.
 
@@ -381,4 +382,71 @@ fn an_idle_explorer_sleeps() {
     reap(&pid);
     assert!(ended);
     assert!(idle <= 2, "the idle explorer woke {idle} times in 1 s");
+}
+
+/// Starts the explorer on stdin (`-`), fed by `cat` from a FIFO the test writes the image into when it wants;
+/// returns the explorer's pid and the FIFO.
+fn launch_waiting(t: &Tmux) -> (String, PathBuf) {
+    let fifo = t.dir.path().join("image");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let pid_file = t.dir.path().join("pid");
+    let line = format!(
+        "cat '{}' | sh -c 'echo $$ > \"$1\"; exec \"$2\" -' sh '{}' '{}'; echo EXIT=$? > '{}'",
+        fifo.display(),
+        pid_file.display(),
+        env!("CARGO_BIN_EXE_layerscope"),
+        t.exit_file().display()
+    );
+    t.text(&line);
+    t.keys(&["Enter"]);
+    t.wait("the loading view", |s| {
+        s.contains("loading -") && s.contains("opening…")
+    });
+    let pid = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .to_string();
+    (pid, fifo)
+}
+
+/// The explorer is on screen before the image has arrived; keys typed meanwhile apply once it is loaded.
+#[test]
+fn keys_typed_while_loading_apply_once_loaded() {
+    if !tmux_available() {
+        return;
+    }
+    let t = start("loading");
+    let (pid, fifo) = launch_waiting(&t);
+    t.keys(&["Down", "Down", "Down"]);
+    t.wait("the keys kept", |s| s.contains("3 keys kept"));
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real/docker-legacy.tar");
+    std::fs::write(&fifo, std::fs::read(fixture).unwrap()).unwrap();
+    let screen = t.wait("layer 3 selected", |s| {
+        s.contains("Layers (7)") && s.contains("Layer 3 ") && s.contains("image at layer 3")
+    });
+    assert!(screen.contains("Layer 3 "), "{screen}");
+    t.keys(&["q"]);
+    assert_eq!(exit_line(&t), "EXIT=0");
+    reap(&pid);
+}
+
+/// `q` while the image loads quits at once, whatever the load is waiting for.
+#[test]
+fn q_while_loading_quits_at_once() {
+    if !tmux_available() {
+        return;
+    }
+    let t = start("loading-q");
+    let (pid, fifo) = launch_waiting(&t);
+    t.keys(&["q"]);
+    let ended = ends_within(&pid, Duration::from_secs(2));
+    reap(&pid);
+    // Lets `cat` end: it waits for a writer.
+    drop(std::fs::OpenOptions::new().write(true).open(&fifo));
+    assert!(ended, "still loading after q");
+    assert_eq!(exit_line(&t), "EXIT=0");
+    let screen = t.wait("the shell back", |s| !s.contains("loading -"));
+    assert!(!screen.contains("opening…"), "{screen}");
 }

@@ -80,6 +80,26 @@ fn load_with(
     inspector: Option<Arc<dyn ContentInspector + Send>>,
     known_layers: Option<Arc<KnownLayers>>,
 ) -> Result<LoadedImage> {
+    let progress = StderrProgress::new();
+    let result = load_reporting(image, args, capture, inspector, known_layers, &progress);
+    progress.finish();
+    let (loaded, note) = result?;
+    if let Some(note) = note {
+        eprintln!("{note}");
+    }
+    Ok(loaded)
+}
+
+/// Opens and loads the image, reporting to `progress`; the loaded image and a note naming the source that
+/// served it, when that was not the user's path.
+fn load_reporting(
+    image: &str,
+    args: &SourceArgs,
+    capture: Option<Vec<u8>>,
+    inspector: Option<Arc<dyn ContentInspector + Send>>,
+    known_layers: Option<Arc<KnownLayers>>,
+    progress: &dyn layerscope::layer::Progress,
+) -> Result<(LoadedImage, Option<String>)> {
     let platform = match &args.platform {
         Some(p) => Some(Platform::parse(p).ok_or_else(|| {
             Error::Usage(format!(
@@ -109,15 +129,13 @@ fn load_with(
         limits: args.limits(),
         known_layers,
     };
-    let progress = StderrProgress::new();
-    let result = opened.source.load(&opts, &progress);
-    progress.finish();
-    if let (Ok(_), Some(description)) = (&result, &opened.description) {
-        // A containerd namespace comes from the store's metadata.
-        let description = layerscope::escape::escape(description);
-        eprintln!("note: read {image} from {description}");
-    }
-    result
+    let loaded = opened.source.load(&opts, progress)?;
+    // A containerd namespace comes from the store's metadata.
+    let note = opened.description.map(|description| {
+        let description = layerscope::escape::escape(&description);
+        format!("note: read {image} from {description}")
+    });
+    Ok((loaded, note))
 }
 
 /// Whether the environment says this is a CI run (`CI=true`, as CI services set it): dive turns its gate on then.
@@ -318,6 +336,36 @@ fn analyze(args: AnalyzeArgs) -> Result<i32> {
     if ci && !source_args.registry.cache {
         source_args.registry.no_cache = true;
     }
+    let p = paint();
+    let machine_output = reports.iter().any(|(_, t)| t.is_some()) || args.json.is_some();
+    if rules.is_none() && !machine_output && !stdout_taken && std::io::stdout().is_terminal() {
+        // The explorer is on screen at once and shows the load's progress; it loads on a thread of its own.
+        let (base_layers, show_secrets) = (args.base_layers, args.secrets.show_secrets);
+        let name = image.clone();
+        return layerscope::tui::run(
+            &name,
+            move |progress| {
+                let inspector = scan.as_ref().map(Scan::inspector);
+                let (mut loaded, note) =
+                    load_reporting(&image, &source_args, None, inspector, None, progress)?;
+                let mut analysis = analysis::analyze(&loaded.image, base_layers);
+                finish(
+                    scan.as_ref(),
+                    show_secrets,
+                    &config.advice_ignore,
+                    &mut loaded,
+                    &mut analysis,
+                )?;
+                Ok(layerscope::tui::Loaded {
+                    image: loaded,
+                    analysis,
+                    note,
+                    diff: None,
+                })
+            },
+            p.color,
+        );
+    }
     let mut loaded = load(
         &image,
         &source_args,
@@ -352,8 +400,6 @@ fn analyze(args: AnalyzeArgs) -> Result<i32> {
         let page = report::html::page(&loaded.image, &analysis, scan.is_some());
         output::write_to(target, &page)?;
     }
-    let machine_output = reports.iter().any(|(_, t)| t.is_some()) || args.json.is_some();
-    let p = paint();
     match &outcome {
         Some(outcome) => {
             let rendered = text::ci(&loaded.image, &analysis, outcome, p);
@@ -367,9 +413,6 @@ fn analyze(args: AnalyzeArgs) -> Result<i32> {
             )
         }
         None if !machine_output => {
-            if !stdout_taken && std::io::stdout().is_terminal() {
-                return layerscope::tui::run(&loaded, &analysis, p.color, None);
-            }
             output::human(&text::summary(&loaded.image, &analysis, p), stdout_taken)?;
             Ok(0)
         }
@@ -620,11 +663,22 @@ fn diff(args: DiffArgs) -> Result<i32> {
     if !asked_for_output && !args.text && std::io::stdout().is_terminal() {
         // The explorer on B, every path marked against A from the comparison just made.
         let marks = layerscope::tui::diff_marks::DiffMarks::new(&result, &sides[1].1.tree);
-        let Some((loaded, analysis)) = sides.get_mut(1) else {
+        let Some((image, analysis)) = sides.pop() else {
             return Ok(0);
         };
-        analysis::advice::attach(&loaded.image, analysis);
-        return layerscope::tui::run(loaded, analysis, paint().color, Some(marks));
+        // Both images are read already: the explorer opens on B at once.
+        return layerscope::tui::run(
+            &b,
+            move |_| {
+                Ok(layerscope::tui::Loaded {
+                    image,
+                    analysis,
+                    note: None,
+                    diff: Some(marks),
+                })
+            },
+            paint().color,
+        );
     }
     if let Some(target) = &args.json {
         output::write_to(target, &report::diff::json(&result))?;

@@ -20,6 +20,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
 
@@ -93,7 +94,41 @@ pub(crate) trait EntryReader: Send + Sync {
         entry: u32,
         out: &mut dyn Write,
         limit: Option<u64>,
+        cancel: &AtomicBool,
     ) -> Result<Copied, CopyError<Error>>;
+}
+
+/// Fails every read and write once `cancel` is set: a re-read nobody waits for any more stops at its next
+/// chunk, whether it is still skipping the entries before the one asked for or already copying it.
+struct Cancellable<'c, T> {
+    inner: T,
+    cancel: &'c AtomicBool,
+}
+
+impl<T> Cancellable<'_, T> {
+    fn check(&self) -> std::io::Result<()> {
+        match self.cancel.load(Ordering::Relaxed) {
+            true => Err(std::io::Error::other("cancelled")),
+            false => Ok(()),
+        }
+    }
+}
+
+impl<T: Read> Read for Cancellable<'_, T> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.check()?;
+        self.inner.read(buf)
+    }
+}
+
+impl<T: Write> Write for Cancellable<'_, T> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.check()?;
+        self.inner.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// Layers that are blobs in a catalog: re-read the blob up to the entry, within the limits they were read with.
@@ -107,6 +142,7 @@ impl EntryReader for CatalogEntries {
         entry: u32,
         out: &mut dyn Write,
         limit: Option<u64>,
+        cancel: &AtomicBool,
     ) -> Result<Copied, CopyError<Error>> {
         let l = &image.layers[layer];
         let reader = match self.0.reopen(&l.blob_path) {
@@ -129,6 +165,10 @@ impl EntryReader for CatalogEntries {
                 ))));
             }
         };
+        let reader = Cancellable {
+            inner: reader,
+            cancel,
+        };
         layer::copy_entry(reader, entry, out, limit, self.1).map_err(|e| {
             e.map_read(|e| Error::Layer {
                 index: layer,
@@ -150,6 +190,8 @@ impl EntryReader for DirEntries {
         entry: u32,
         out: &mut dyn Write,
         limit: Option<u64>,
+        // Reading the file and writing it alternate: the cancellable writer stops the copy.
+        _cancel: &AtomicBool,
     ) -> Result<Copied, CopyError<Error>> {
         let l = &image.layers[layer];
         let e = &l.scan.entries[entry as usize];
@@ -172,6 +214,20 @@ impl LoadedImage {
         out: &mut dyn Write,
         limit: Option<u64>,
     ) -> Result<Copied, CopyError<Error>> {
+        self.copy_entry_cancellable(layer, entry, out, limit, &AtomicBool::new(false))
+    }
+
+    /// [`LoadedImage::copy_entry`], stopping with an error at the next chunk read or written once `cancel` is
+    /// set (the explorer's read replaced by a newer request): the layer is not read to the end for nothing.
+    pub fn copy_entry_cancellable(
+        &self,
+        layer: usize,
+        entry: u32,
+        out: &mut dyn Write,
+        limit: Option<u64>,
+        cancel: &AtomicBool,
+    ) -> Result<Copied, CopyError<Error>> {
+        let mut out = Cancellable { inner: out, cancel };
         let l = self
             .image
             .layers
@@ -183,11 +239,11 @@ impl LoadedImage {
             ))));
         }
         if let Some((_, data)) = l.scan.captured.iter().find(|(i, _)| *i == entry) {
-            return layer::copy_limited(&mut &data[..], out, limit)
+            return layer::copy_limited(&mut &data[..], &mut out, limit)
                 .map_err(|e| e.map_read(|e| Error::io("capture", e)));
         }
         self.reader
-            .copy_entry(&self.image, layer, entry, out, limit)
+            .copy_entry(&self.image, layer, entry, &mut out, limit, cancel)
     }
 
     /// The first `limit` bytes of an entry (for showing it), and whether the entry holds more.
@@ -198,6 +254,46 @@ impl LoadedImage {
             Err(CopyError::Read(e)) => Err(e),
             Err(CopyError::Write(e)) => Err(Error::io("memory", e)),
         }
+    }
+}
+
+/// A catalog that reads its one layer again through a function: a slow or blocking layer, in tests.
+#[cfg(test)]
+pub(crate) struct Reopen(pub Box<dyn Fn() -> Box<dyn Read + Send> + Send + Sync>);
+
+#[cfg(test)]
+impl Reopen {
+    /// `image`, its layers read again through this.
+    pub(crate) fn loaded(self, image: Image) -> LoadedImage {
+        LoadedImage {
+            image,
+            reader: Box::new(CatalogEntries(Box::new(self), Limits::default())),
+        }
+    }
+}
+
+#[cfg(test)]
+impl Catalog for Reopen {
+    fn origin(&self) -> &str {
+        "test"
+    }
+    fn contains(&self, _: &str) -> bool {
+        true
+    }
+    fn size_of(&self, _: &str) -> Option<u64> {
+        None
+    }
+    fn read_meta(&self, key: &str) -> Result<Vec<u8>> {
+        Err(Error::Usage(format!("no {key}")))
+    }
+    fn scan(&self, key: &str, _: ScanOptions<'_>) -> Result<Arc<LayerScan>, ScanError> {
+        Err(ScanError(format!("no {key}")))
+    }
+    fn reopen(&self, _: &str) -> Option<Result<Box<dyn Read + Send + '_>>> {
+        Some(Ok((self.0)()))
+    }
+    fn sample_names(&self) -> Vec<String> {
+        Vec::new()
     }
 }
 
@@ -641,6 +737,88 @@ mod tests {
         let copied = loaded.copy_entry(0, big, &mut out, None).unwrap();
         assert_eq!((copied.bytes, copied.truncated), (2 * GIB, false));
         assert_eq!((out.0, out.1.as_slice()), (2 * GIB, &b"tail!"[..]));
+    }
+
+    /// Serves a layer blob, counting the bytes read; sets `cancel` once more than 1 MiB was read.
+    struct Counting {
+        blob: Arc<[u8]>,
+        at: usize,
+        read: Arc<std::sync::atomic::AtomicU64>,
+        cancel: Arc<AtomicBool>,
+    }
+
+    impl Read for Counting {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = (&self.blob[self.at..]).read(buf)?;
+            self.at += n;
+            if self.read.fetch_add(n as u64, Ordering::Relaxed) > 1 << 20 {
+                self.cancel.store(true, Ordering::Relaxed);
+            }
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_cancelled_reread_stops_reading_the_layer() {
+        // 8 MiB before the entry asked for: cancelled after the first MiB, the read stops there.
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, size) in [("big", 8 << 20), ("small", 5)] {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(size);
+            h.set_mode(0o644);
+            b.append_data(&mut h, name, std::io::repeat(b'x').take(size))
+                .unwrap();
+        }
+        let blob: Arc<[u8]> = b.into_inner().unwrap().into();
+        let (_dir, loaded) = load_dir(&save(&blob), b"");
+        let small = index_of(&loaded, b"small");
+        let read = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let cancel = Arc::new(AtomicBool::new(false));
+        let (blob, r, c) = (blob.clone(), read.clone(), cancel.clone());
+        let loaded = Reopen(Box::new(move || {
+            Box::new(Counting {
+                blob: blob.clone(),
+                at: 0,
+                read: r.clone(),
+                cancel: c.clone(),
+            })
+        }))
+        .loaded(loaded.image);
+        let mut out = Vec::new();
+        let stopped = loaded.copy_entry_cancellable(0, small, &mut out, None, &cancel);
+        assert!(stopped.is_err());
+        assert!(
+            read.load(Ordering::Relaxed) < 2 << 20,
+            "read on after the cancel"
+        );
+        // Another flag than the one the reader sets: the same read reaches the entry.
+        read.store(0, Ordering::Relaxed);
+        let copied =
+            loaded.copy_entry_cancellable(0, small, &mut out, None, &AtomicBool::new(false));
+        assert_eq!((copied.unwrap().bytes, out.as_slice()), (5, &b"xxxxx"[..]));
+        assert!(read.load(Ordering::Relaxed) > 8 << 20);
+    }
+
+    #[test]
+    fn a_cancelled_copy_stops_writing() {
+        let (_dir, loaded) = load_dir(&save(&sparse_layer(2 * GIB)), b"big");
+        let big = index_of(&loaded, b"big");
+        struct CancelAfterFirst<'c>(u64, &'c AtomicBool);
+        impl Write for CancelAfterFirst<'_> {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0 += buf.len() as u64;
+                self.1.store(true, Ordering::Relaxed);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let cancel = AtomicBool::new(false);
+        let mut out = CancelAfterFirst(0, &cancel);
+        let copied = loaded.copy_entry_cancellable(0, big, &mut out, None, &cancel);
+        assert!(copied.is_err());
+        assert!(out.0 < GIB, "copied {} bytes after the cancel", out.0);
     }
 
     #[test]

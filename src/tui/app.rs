@@ -7,19 +7,14 @@ use ratatui::layout::Rect;
 
 use super::content::Content;
 use super::diff_marks::DiffMarks;
+use super::effects::{Job, JobId, Outcome};
 use super::file_tree::{FileTree, TreeOptions};
 use super::keymap::{self, Command, Context};
 use super::layout::Areas;
+pub use super::layout::Pane;
 use super::secret_list::SecretList;
 use crate::analysis::Analysis;
 use crate::image::Image;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pane {
-    Layers,
-    Image,
-    Tree,
-}
 
 /// What the file tree shows for the selected layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +69,8 @@ pub struct Viewer {
     pub scroll: usize,
     /// The file's content digest, shown whole in the viewer's bottom border.
     pub digest: Option<crate::file_digest::FileDigest>,
+    /// The read whose bytes the viewer waits for ("reading…" meanwhile).
+    pub reading: Option<JobId>,
 }
 
 pub enum Overlay {
@@ -132,13 +129,11 @@ pub enum Action {
         column: u16,
         row: u16,
     },
-    /// The bytes asked for by [`Effect::ReadFile`].
-    FileRead(Result<Vec<u8>, String>),
-    /// The first bytes of a file too long to show whole (see `effects::VIEWER_LIMIT`).
-    FileHead(Vec<u8>),
-    /// What [`Effect::Extract`] did: a message, or that the target exists.
-    Extracted(Result<String, String>),
-    ExtractExists(PathBuf),
+    /// What the job started by [`Effect::Run`] came to.
+    Done {
+        id: JobId,
+        outcome: Outcome,
+    },
 }
 
 /// What the runner must do after an update.
@@ -146,16 +141,21 @@ pub enum Action {
 pub enum Effect {
     None,
     Quit,
-    ReadFile {
-        layer: usize,
-        entry: u32,
+    /// Start a job off the UI thread (it replaces the unfinished one of its lane); its outcome comes back as
+    /// [`Action::Done`].
+    Run {
+        id: JobId,
+        job: Job,
     },
-    Extract {
-        layer: usize,
-        entry: u32,
-        to: PathBuf,
-        overwrite: bool,
-    },
+    /// Stop a job nobody waits for any more.
+    Cancel(JobId),
+}
+
+/// An extraction under way: its job, kept to ask about overwriting what it was going to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Extraction {
+    pub id: JobId,
+    pub job: Job,
 }
 
 pub struct App<'a> {
@@ -181,6 +181,10 @@ pub struct App<'a> {
     pub status: Option<String>,
     /// `layerscope diff A B` on a terminal: this image (B) marked against A.
     pub diff: Option<DiffMarks>,
+    /// The extraction under way, if any ("reading…" in the status line meanwhile).
+    pub extracting: Option<Extraction>,
+    /// The id of the last job started.
+    pub last_job: JobId,
 }
 
 impl<'a> App<'a> {
@@ -212,6 +216,8 @@ impl<'a> App<'a> {
             prompt: None,
             status: None,
             diff: None,
+            extracting: None,
+            last_job: 0,
         };
         app.resize(size);
         app
@@ -263,7 +269,17 @@ impl<'a> App<'a> {
     }
 
     pub fn update(&mut self, action: Action) -> Effect {
-        let effect = self.apply(action);
+        let reading = self
+            .viewer_reading()
+            .filter(|id| !matches!(&action, Action::Done { id: done, .. } if done == id));
+        let mut effect = self.apply(action);
+        // The viewer closed or replaced before its bytes came: stop reading them.
+        if let Some(id) = reading
+            && self.viewer_reading() != Some(id)
+            && effect == Effect::None
+        {
+            effect = Effect::Cancel(id);
+        }
         // The layout follows the focus and the selected layer's instruction: keep page sizes in step.
         let page = self.areas().tree_rows().max(1);
         if page != self.tree.page {
@@ -294,34 +310,8 @@ impl<'a> App<'a> {
                 self.click_at(column, row);
                 Effect::None
             }
-            Action::FileRead(result) => {
-                if let Some(Overlay::Viewer(v)) = &mut self.overlay {
-                    v.content = match result {
-                        // The viewer masks like every other view (`--show-secrets` reveals).
-                        Ok(bytes) => Content::from_bytes(
-                            self.analysis.redactor.mask_bytes(&bytes).into_owned(),
-                        ),
-                        Err(e) => Content::Error(e),
-                    };
-                }
-                Effect::None
-            }
-            Action::FileHead(bytes) => {
-                if let Some(Overlay::Viewer(v)) = &mut self.overlay {
-                    let shown = crate::report::text::size(bytes.len() as u64);
-                    v.title.push_str(&format!(" · only the first {shown}"));
-                    v.content = Content::from_bytes(bytes);
-                }
-                Effect::None
-            }
-            Action::Extracted(result) => {
-                self.status = Some(result.unwrap_or_else(|e| e));
-                Effect::None
-            }
-            Action::ExtractExists(to) => {
-                if let Some((layer, entry)) = self.selected_version() {
-                    self.open_prompt(PromptKind::Overwrite { layer, entry, to }, String::new());
-                }
+            Action::Done { id, outcome } => {
+                self.done(id, outcome);
                 Effect::None
             }
         }

@@ -8,6 +8,7 @@ use regex::bytes::RegexBuilder;
 use super::app::{App, Effect, Mode, Overlay, Pane, Prompt, PromptKind, Viewer};
 use super::content::Content;
 use super::diff_marks::DiffMarks;
+use super::effects::Job;
 use crate::layer::EntryKind;
 use crate::path;
 use crate::tree::{ChangeKind, NodeId, ROOT};
@@ -18,20 +19,15 @@ impl App<'_> {
             return Effect::None;
         };
         if let PromptKind::Overwrite { layer, entry, to } = &prompt.kind {
-            let effect = match c {
-                'y' | 'Y' => Effect::Extract {
-                    layer: *layer,
-                    entry: *entry,
-                    to: to.clone(),
-                    overwrite: true,
-                },
+            let (layer, entry, to) = (*layer, *entry, to.clone());
+            self.prompt = None;
+            return match c {
+                'y' | 'Y' => self.start_extraction(layer, entry, to, true),
                 _ => {
                     self.status = Some(format!("{} left as it was", to.display()));
                     Effect::None
                 }
             };
-            self.prompt = None;
-            return effect;
         }
         if std::mem::take(&mut prompt.selected) {
             prompt.input.clear();
@@ -80,12 +76,7 @@ impl App<'_> {
         };
         match prompt.kind {
             PromptKind::Extract { layer, entry } if !prompt.input.trim().is_empty() => {
-                Effect::Extract {
-                    layer,
-                    entry,
-                    to: PathBuf::from(prompt.input.trim()),
-                    overwrite: false,
-                }
+                self.start_extraction(layer, entry, PathBuf::from(prompt.input.trim()), false)
             }
             PromptKind::Filter { previous } if prompt.error.is_some() => {
                 let _ = self.apply_filter(&previous);
@@ -356,13 +347,18 @@ impl App<'_> {
         } else {
             String::new()
         };
+        let id = self.next_job();
         self.overlay = Some(Overlay::Viewer(Viewer {
             title: format!("{shown} @ layer {layer}{deleted}"),
             content: Content::Loading,
             scroll: 0,
             digest: self.analysis.tree.entry(layer as u32, entry).digest,
+            reading: Some(id),
         }));
-        Effect::ReadFile { layer, entry }
+        Effect::Run {
+            id,
+            job: Job::ReadFile { layer, entry },
+        }
     }
 
     pub(super) fn extract_selected(&mut self) {

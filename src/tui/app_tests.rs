@@ -6,6 +6,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::layout::Rect;
 
 use super::app::{Action, App, Effect, Mode, Overlay, Pane, PromptKind};
+use super::effects::{Job, Outcome};
 use super::fixture;
 use super::keymap::Command as C;
 use crate::analysis::Analysis;
@@ -13,6 +14,27 @@ use crate::image::Image;
 
 fn app<'a>(image: &'a Image, analysis: &'a Analysis) -> App<'a> {
     App::new(image, analysis, false, Rect::new(0, 0, 120, 40))
+}
+
+/// Selects the first row named like `name`.
+fn find(app: &mut App, name: &str) {
+    cmd(app, C::Search);
+    typed(app, name);
+    app.update(Action::Submit);
+}
+
+/// The effect that starts `job` as the app's last job.
+fn run(app: &App, job: Job) -> Effect {
+    Effect::Run {
+        id: app.last_job,
+        job,
+    }
+}
+
+/// The outcome of the job the app started last.
+fn answer(app: &mut App, outcome: Outcome) -> Effect {
+    let id = app.last_job;
+    app.update(Action::Done { id, outcome })
 }
 
 fn cmd(app: &mut App, c: C) -> Effect {
@@ -291,8 +313,8 @@ fn viewing_a_deleted_file_reads_the_version_before() {
     typed(&mut app, "cache.img");
     app.update(Action::Submit);
     let effect = cmd(&mut app, C::ViewFile);
-    assert_eq!(effect, Effect::ReadFile { layer: 1, entry: 3 });
-    app.update(Action::FileRead(Ok(b"hello\n".to_vec())));
+    assert_eq!(effect, run(&app, Job::ReadFile { layer: 1, entry: 3 }));
+    answer(&mut app, Outcome::FileRead(Ok(b"hello\n".to_vec())));
     let Some(Overlay::Viewer(v)) = &app.overlay else {
         panic!("no viewer");
     };
@@ -312,10 +334,8 @@ fn a_hardlink_views_the_bytes_it_shares_and_a_directory_explains() {
     cmd(&mut app, C::Search);
     typed(&mut app, "conf.bak");
     app.update(Action::Submit);
-    assert_eq!(
-        cmd(&mut app, C::ViewFile),
-        Effect::ReadFile { layer: 1, entry: 0 }
-    );
+    let effect = cmd(&mut app, C::ViewFile);
+    assert_eq!(effect, run(&app, Job::ReadFile { layer: 1, entry: 0 }));
     cmd(&mut app, C::Close);
     cmd(&mut app, C::First);
     assert_eq!(cmd(&mut app, C::ViewFile), Effect::None);
@@ -340,30 +360,32 @@ fn extract_asks_a_path_then_confirmation_to_overwrite() {
     let to = PathBuf::from("/tmp/out");
     let effect = app.update(Action::Submit);
     let entry = 5;
+    let extract = |overwrite| Job::Extract {
+        layer: 0,
+        entry,
+        to: to.clone(),
+        overwrite,
+    };
+    assert_eq!(effect, run(&app, extract(false)));
     assert_eq!(
-        effect,
-        Effect::Extract {
-            layer: 0,
-            entry,
-            to: to.clone(),
-            overwrite: false
-        }
+        app.status_line().as_deref(),
+        Some("reading… extracting to /tmp/out")
     );
-    app.update(Action::ExtractExists(to.clone()));
+    answer(&mut app, Outcome::ExtractExists(to.clone()));
     assert_eq!(app.update(Action::Char('n')), Effect::None);
     assert!(app.prompt.is_none());
-    app.update(Action::ExtractExists(to.clone()));
+    cmd(&mut app, C::Extract);
+    typed(&mut app, "/tmp/out");
+    app.update(Action::Submit);
+    // The cursor moves while the extraction runs: the overwrite question is about the file asked for.
+    cmd(&mut app, C::Down);
+    answer(&mut app, Outcome::ExtractExists(to.clone()));
     let effect = app.update(Action::Char('y'));
-    assert_eq!(
-        effect,
-        Effect::Extract {
-            layer: 0,
-            entry,
-            to,
-            overwrite: true
-        }
+    assert_eq!(effect, run(&app, extract(true)));
+    answer(
+        &mut app,
+        Outcome::Extracted(Ok("wrote 30 bytes to /tmp/out".into())),
     );
-    app.update(Action::Extracted(Ok("wrote 30 bytes to /tmp/out".into())));
     assert_eq!(app.status.as_deref(), Some("wrote 30 bytes to /tmp/out"));
 }
 
@@ -501,7 +523,10 @@ fn the_viewer_masks_secrets_like_every_other_view() {
         typed(&mut app, "cache.img");
         app.update(Action::Submit);
         cmd(&mut app, C::ViewFile);
-        app.update(Action::FileRead(Ok(format!("KEY={secret}\n").into_bytes())));
+        answer(
+            &mut app,
+            Outcome::FileRead(Ok(format!("KEY={secret}\n").into_bytes())),
+        );
         match &app.overlay {
             Some(Overlay::Viewer(v)) => v.content.line(0),
             _ => panic!("no viewer"),
@@ -718,4 +743,127 @@ fn the_advice_overlay_has_its_own_keys() {
     let footer = super::keymap::footer(&app.contexts());
     assert!(footer.contains(&("Enter", "jump")));
     assert!(!footer.iter().any(|(_, word)| *word == "all secrets"));
+}
+
+#[test]
+fn the_viewer_masks_secrets_in_the_head_of_a_long_file_too() {
+    let secret = "sk_live_1cQSDwDCG8pkhqRqlRvdEzNJ";
+    let image = fixture::image();
+    let mut analysis = fixture::analysis(&image);
+    analysis.redactor = crate::secrets::Redactor::new([secret.to_string()]);
+    let mut app = app(&image, &analysis);
+    cmd(&mut app, C::Last);
+    app.focus = Pane::Tree;
+    cmd(&mut app, C::Search);
+    typed(&mut app, "cache.img");
+    app.update(Action::Submit);
+    cmd(&mut app, C::ViewFile);
+    answer(
+        &mut app,
+        Outcome::FileHead(format!("KEY={secret}\n").into_bytes()),
+    );
+    let Some(Overlay::Viewer(v)) = &app.overlay else {
+        panic!("no viewer");
+    };
+    let shown = v.content.line(0);
+    assert!(!shown.contains("1cQSDw"), "{shown}");
+    assert!(v.title.contains("only the first"), "{}", v.title);
+}
+
+#[test]
+fn a_read_shows_reading_then_its_bytes() {
+    let image = fixture::image();
+    let analysis = fixture::analysis(&image);
+    let mut app = app(&image, &analysis);
+    cmd(&mut app, C::Last);
+    app.focus = Pane::Tree;
+    find(&mut app, "app.conf");
+    let Effect::Run { id, .. } = cmd(&mut app, C::ViewFile) else {
+        panic!("no read started");
+    };
+    let Some(Overlay::Viewer(v)) = &app.overlay else {
+        panic!("no viewer");
+    };
+    assert_eq!(
+        (v.reading, v.content.line(0).as_str()),
+        (Some(id), "reading…")
+    );
+    // Keys still work meanwhile.
+    cmd(&mut app, C::Down);
+    let outcome = Outcome::FileRead(Ok(b"bytes\n".to_vec()));
+    assert_eq!(app.update(Action::Done { id, outcome }), Effect::None);
+    let Some(Overlay::Viewer(v)) = &app.overlay else {
+        panic!("no viewer");
+    };
+    assert_eq!((v.reading, v.content.line(0).as_str()), (None, "bytes"));
+}
+
+#[test]
+fn a_second_read_replaces_the_first_whose_answer_is_then_ignored() {
+    let image = fixture::image();
+    let analysis = fixture::analysis(&image);
+    let mut app = app(&image, &analysis);
+    cmd(&mut app, C::Last);
+    app.focus = Pane::Tree;
+    find(&mut app, "app.conf");
+    let Effect::Run { id: first, .. } = cmd(&mut app, C::ViewFile) else {
+        panic!("no read started");
+    };
+    // Closing the viewer cancels its read.
+    assert_eq!(cmd(&mut app, C::Close), Effect::Cancel(first));
+    find(&mut app, "passwd");
+    let Effect::Run { id: second, .. } = cmd(&mut app, C::ViewFile) else {
+        panic!("no read started");
+    };
+    assert_ne!(first, second);
+    let stale = Outcome::FileRead(Ok(b"old\n".to_vec()));
+    app.update(Action::Done {
+        id: first,
+        outcome: stale,
+    });
+    let Some(Overlay::Viewer(v)) = &app.overlay else {
+        panic!("no viewer");
+    };
+    assert_eq!(v.content.line(0), "reading…", "a stale answer was shown");
+    answer(&mut app, Outcome::FileRead(Ok(b"new\n".to_vec())));
+    let Some(Overlay::Viewer(v)) = &app.overlay else {
+        panic!("no viewer");
+    };
+    assert_eq!(v.content.line(0), "new");
+}
+
+#[test]
+fn a_stale_extraction_outcome_is_ignored() {
+    let image = fixture::image();
+    let analysis = fixture::analysis(&image);
+    let mut app = app(&image, &analysis);
+    app.focus = Pane::Tree;
+    find(&mut app, "passwd");
+    cmd(&mut app, C::Extract);
+    typed(&mut app, "/tmp/a");
+    let Effect::Run { id: first, .. } = app.update(Action::Submit) else {
+        panic!("no extraction started");
+    };
+    cmd(&mut app, C::Extract);
+    typed(&mut app, "/tmp/b");
+    app.update(Action::Submit);
+    let old = Outcome::ExtractExists(PathBuf::from("/tmp/a"));
+    app.update(Action::Done {
+        id: first,
+        outcome: old,
+    });
+    assert!(app.prompt.is_none(), "asked about a replaced extraction");
+    assert_eq!(
+        app.status_line().as_deref(),
+        Some("reading… extracting to /tmp/b")
+    );
+    answer(
+        &mut app,
+        Outcome::Extracted(Ok("wrote 1 bytes to /tmp/b".into())),
+    );
+    assert_eq!(
+        app.status_line().as_deref(),
+        Some("wrote 1 bytes to /tmp/b")
+    );
+    assert!(app.extracting.is_none());
 }

@@ -1,46 +1,100 @@
-//! The explorer's only I/O besides the terminal: reading a file version's bytes for the viewer and writing them
-//! where the user asked (`x`). Both re-read the layer blob up to the entry (synchronous: a blob of a few hundred
-//! MB takes well under a second, and the viewer shows "reading…" meanwhile). Neither holds a whole file in
-//! memory: the viewer reads at most [`VIEWER_LIMIT`] bytes, extraction streams into the file.
+//! The explorer's slow work besides the terminal: reading a file version's bytes for the viewer and writing them
+//! where the user asked (`x`). `App::update` asks for a [`Job`]; the worker (`worker.rs`) runs it off the UI
+//! thread and reports its [`Outcome`] back as an action. Both re-read the layer blob up to the entry (a
+//! registry layer from the blob cache, or fetched again) and stop at the next chunk once their cancellation flag
+//! is set. Neither holds a whole file in memory: the viewer reads at most [`VIEWER_LIMIT`] bytes, extraction
+//! streams into the file.
 
 use std::fs::{File, OpenOptions, Permissions};
 use std::io::{self, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 
-use super::app::{Action, Effect};
 use crate::layer::CopyError;
 use crate::source::LoadedImage;
 
 /// The viewer shows at most this much of a file.
 pub const VIEWER_LIMIT: u64 = 1024 * 1024;
 
-/// Performs an effect; the action to feed back to `App::update`, if any.
-pub fn perform(loaded: &LoadedImage, effect: &Effect) -> Option<Action> {
-    match effect {
-        Effect::None | Effect::Quit => None,
-        Effect::ReadFile { layer, entry } => {
-            Some(match loaded.entry_prefix(*layer, *entry, VIEWER_LIMIT) {
-                Ok((bytes, true)) => Action::FileHead(whole_characters(bytes)),
-                other => Action::FileRead(other.map(|(bytes, _)| bytes).map_err(|e| e.to_string())),
-            })
+/// Names one request, so that the answer to an older one is recognised and ignored.
+pub type JobId = u64;
+
+/// Slow work `App::update` asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Job {
+    /// The bytes of a file version, for the viewer.
+    ReadFile { layer: usize, entry: u32 },
+    /// A file version written to `to` (replacing what is there only when `overwrite`).
+    Extract {
+        layer: usize,
+        entry: u32,
+        to: PathBuf,
+        overwrite: bool,
+    },
+}
+
+/// Jobs of one lane replace each other: a new request cancels the previous one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    Viewer,
+    Extract,
+}
+
+impl Job {
+    pub fn lane(&self) -> Lane {
+        match self {
+            Job::ReadFile { .. } => Lane::Viewer,
+            Job::Extract { .. } => Lane::Extract,
         }
-        Effect::Extract {
+    }
+}
+
+/// What a job came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The whole file, or why it could not be read.
+    FileRead(Result<Vec<u8>, String>),
+    /// The first bytes of a file too long to show whole (see [`VIEWER_LIMIT`]).
+    FileHead(Vec<u8>),
+    /// What the extraction did: a message, or the error.
+    Extracted(Result<String, String>),
+    /// The target exists and `overwrite` was not given.
+    ExtractExists(PathBuf),
+}
+
+/// Runs a job, stopping early (with an outcome nobody will look at) once `cancel` is set.
+pub fn perform(loaded: &LoadedImage, job: &Job, cancel: &AtomicBool) -> Outcome {
+    match job {
+        Job::ReadFile { layer, entry } => {
+            let mut bytes = Vec::new();
+            match loaded.copy_entry_cancellable(
+                *layer,
+                *entry,
+                &mut bytes,
+                Some(VIEWER_LIMIT),
+                cancel,
+            ) {
+                Ok(copied) if copied.truncated => Outcome::FileHead(whole_characters(bytes)),
+                Ok(_) => Outcome::FileRead(Ok(bytes)),
+                Err(CopyError::Read(e)) => Outcome::FileRead(Err(e.to_string())),
+                Err(CopyError::Write(e)) => Outcome::FileRead(Err(e.to_string())),
+            }
+        }
+        Job::Extract {
             layer,
             entry,
             to,
             overwrite,
         } => {
             if !overwrite && to.symlink_metadata().is_ok() {
-                return Some(Action::ExtractExists(to.clone()));
+                return Outcome::ExtractExists(to.clone());
             }
-            match extract(loaded, *layer, *entry, to, *overwrite) {
+            match extract(loaded, *layer, *entry, to, *overwrite, cancel) {
                 Err(e) if !overwrite && e.kind() == io::ErrorKind::AlreadyExists => {
-                    Some(Action::ExtractExists(to.clone()))
+                    Outcome::ExtractExists(to.clone())
                 }
-                result => Some(Action::Extracted(
-                    result.map_err(|e| format!("{}: {e}", to.display())),
-                )),
+                result => Outcome::Extracted(result.map_err(|e| format!("{}: {e}", to.display()))),
             }
         }
     }
@@ -66,6 +120,7 @@ fn extract(
     entry: u32,
     to: &Path,
     overwrite: bool,
+    cancel: &AtomicBool,
 ) -> io::Result<String> {
     let mode = loaded
         .image
@@ -87,7 +142,7 @@ fn extract(
         .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
         .mode(0o600)
         .open(&target)?;
-    let written = write_entry(loaded, layer, entry, &mut file, mode & 0o777);
+    let written = write_entry(loaded, layer, entry, &mut file, mode & 0o777, cancel);
     let written = written.and_then(|n| {
         if overwrite {
             std::fs::rename(&target, to)?;
@@ -120,9 +175,10 @@ fn write_entry(
     entry: u32,
     file: &mut File,
     mode: u32,
+    cancel: &AtomicBool,
 ) -> io::Result<u64> {
     let copied = loaded
-        .copy_entry(layer, entry, file, None)
+        .copy_entry_cancellable(layer, entry, file, None, cancel)
         .map_err(|e| match e {
             CopyError::Read(e) => io::Error::other(e.to_string()),
             CopyError::Write(e) => e,
@@ -145,6 +201,10 @@ mod tests {
     use super::*;
     use crate::layer::NoProgress;
     use crate::source::{self, LoadOptions};
+
+    fn run(loaded: &LoadedImage, job: &Job) -> Outcome {
+        perform(loaded, job, &AtomicBool::new(false))
+    }
 
     fn demo() -> LoadedImage {
         let path = concat!(
@@ -173,14 +233,14 @@ mod tests {
         let (layer, entry) = netrc(&loaded);
         let dir = tempfile::tempdir().unwrap();
         let to = dir.path().join("netrc");
-        let write = |overwrite| Effect::Extract {
+        let write = |overwrite| Job::Extract {
             layer,
             entry,
             to: to.clone(),
             overwrite,
         };
-        let first = perform(&loaded, &write(false));
-        assert!(matches!(first, Some(Action::Extracted(Ok(_)))), "{first:?}");
+        let first = run(&loaded, &write(false));
+        assert!(matches!(first, Outcome::Extracted(Ok(_))), "{first:?}");
         assert!(
             std::fs::read(&to)
                 .unwrap()
@@ -188,13 +248,13 @@ mod tests {
         );
         std::fs::write(&to, b"mine").unwrap();
         assert_eq!(
-            perform(&loaded, &write(false)),
-            Some(Action::ExtractExists(to.clone()))
+            run(&loaded, &write(false)),
+            Outcome::ExtractExists(to.clone())
         );
         assert_eq!(std::fs::read(&to).unwrap(), b"mine");
         assert!(matches!(
-            perform(&loaded, &write(true)),
-            Some(Action::Extracted(Ok(_)))
+            run(&loaded, &write(true)),
+            Outcome::Extracted(Ok(_))
         ));
         assert!(std::fs::read(&to).unwrap().starts_with(b"machine"));
     }
@@ -203,8 +263,8 @@ mod tests {
     fn read_file_returns_a_deleted_version() {
         let loaded = demo();
         let (layer, entry) = netrc(&loaded);
-        match perform(&loaded, &Effect::ReadFile { layer, entry }) {
-            Some(Action::FileRead(Ok(bytes))) => assert!(bytes.starts_with(b"machine")),
+        match run(&loaded, &Job::ReadFile { layer, entry }) {
+            Outcome::FileRead(Ok(bytes)) => assert!(bytes.starts_with(b"machine")),
             other => panic!("{other:?}"),
         }
     }
@@ -218,18 +278,18 @@ mod tests {
         std::fs::write(&victim, b"victim").unwrap();
         let to = dir.path().join("link");
         std::os::unix::fs::symlink(&victim, &to).unwrap();
-        let write = |overwrite| Effect::Extract {
+        let write = |overwrite| Job::Extract {
             layer,
             entry,
             to: to.clone(),
             overwrite,
         };
         assert_eq!(
-            perform(&loaded, &write(false)),
-            Some(Action::ExtractExists(to.clone()))
+            run(&loaded, &write(false)),
+            Outcome::ExtractExists(to.clone())
         );
-        let done = perform(&loaded, &write(true));
-        assert!(matches!(done, Some(Action::Extracted(Ok(_)))), "{done:?}");
+        let done = run(&loaded, &write(true));
+        assert!(matches!(done, Outcome::Extracted(Ok(_))), "{done:?}");
         assert_eq!(std::fs::read(&victim).unwrap(), b"victim");
         assert!(to.symlink_metadata().unwrap().file_type().is_file());
         assert!(std::fs::read(&to).unwrap().starts_with(b"machine"));
@@ -245,9 +305,9 @@ mod tests {
         scan.entries[entry as usize].mode = 0o4751;
         let dir = tempfile::tempdir().unwrap();
         let to = dir.path().join("a/b/netrc");
-        let done = perform(
+        let done = run(
             &loaded,
-            &Effect::Extract {
+            &Job::Extract {
                 layer,
                 entry,
                 to: to.clone(),
@@ -255,7 +315,7 @@ mod tests {
             },
         );
         match done {
-            Some(Action::Extracted(Ok(message))) => {
+            Outcome::Extracted(Ok(message)) => {
                 assert!(
                     message.contains("setuid/setgid/sticky bits dropped"),
                     "{message}"
@@ -283,42 +343,16 @@ mod tests {
             .position(|e| &*e.path == b"bin/busybox")
             .unwrap() as u32;
         assert!(entries[busybox as usize].size > VIEWER_LIMIT);
-        match perform(
+        match run(
             &loaded,
-            &Effect::ReadFile {
+            &Job::ReadFile {
                 layer: 0,
                 entry: busybox,
             },
         ) {
-            Some(Action::FileHead(bytes)) => assert_eq!(bytes.len() as u64, VIEWER_LIMIT),
+            Outcome::FileHead(bytes) => assert_eq!(bytes.len() as u64, VIEWER_LIMIT),
             other => panic!("{other:?}"),
         }
-    }
-
-    #[test]
-    fn a_cut_file_says_so_in_the_viewer_title() {
-        use super::super::app::{App, Overlay};
-        use super::super::{fixture, keymap::Command};
-        let image = fixture::image();
-        let analysis = fixture::analysis(&image);
-        let mut app = App::new(
-            &image,
-            &analysis,
-            false,
-            ratatui::layout::Rect::new(0, 0, 120, 40),
-        );
-        app.focus = super::super::app::Pane::Tree;
-        app.update(Action::Command(Command::Last));
-        assert!(matches!(
-            app.update(Action::Command(Command::ViewFile)),
-            Effect::ReadFile { .. }
-        ));
-        app.update(Action::FileHead(b"head".to_vec()));
-        let Some(Overlay::Viewer(v)) = &app.overlay else {
-            panic!("no viewer");
-        };
-        assert!(v.title.ends_with("only the first 4 B"), "{}", v.title);
-        assert_eq!(v.content.line(0), "head");
     }
 
     #[test]

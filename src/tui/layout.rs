@@ -3,12 +3,30 @@
 //! 70 columns: layers (or image details, when focused) above the tree, the layer details between them while
 //! the layers have the focus. The layer details are as tall as the selected instruction needs (within limits),
 //! so it is never cut. Below 20x6: nothing but a notice.
+//!
+//! Geometry knows the content only through [`Measure`] (the views measure their text for it), so it sits
+//! below both the app and the views.
 
 use ratatui::layout::Rect;
 
-use super::app::{App, Pane};
-use super::theme::Theme;
-use super::view::{details, image};
+/// The pane that has the focus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    Layers,
+    Image,
+    Tree,
+}
+
+/// What the geometry needs to know of the content: the focused pane and the heights of the texts that grow
+/// with it. Implemented for `App` by the views that draw those texts (`view/measure.rs`).
+pub trait Measure {
+    fn focus(&self) -> Pane;
+    /// Lines the layer details need at `width` columns (borders included) to show the selected instruction
+    /// and its counts whole.
+    fn details_height(&self, width: u16) -> u16;
+    /// Lines of the image details above its list at `width` columns inside the borders.
+    fn image_summary_height(&self, width: u16) -> u16;
+}
 
 /// Smallest heights (borders included) the panes keep while the layer details grow to show a long instruction.
 const LAYERS_MIN: u16 = 5;
@@ -28,18 +46,8 @@ pub struct Areas {
     pub too_small: bool,
 }
 
-/// Height of the layer details pane that shows the selected layer's instruction and counts whole.
-fn details_needed(app: &App, width: u16) -> u16 {
-    let (_, essential) = details::lines(
-        app,
-        width.saturating_sub(2) as usize,
-        Theme { color: false },
-    );
-    (essential as u16).saturating_add(2)
-}
-
 impl Areas {
-    pub fn of(size: Rect, app: &App) -> Areas {
+    pub fn of(size: Rect, app: &impl Measure) -> Areas {
         if size.width < 20 || size.height < 6 {
             return Areas {
                 too_small: true,
@@ -57,27 +65,26 @@ impl Areas {
         areas.footer = footer;
         areas.overlay = overlay;
         if !areas.image.is_empty() {
-            let width = areas.image.width.saturating_sub(2) as usize;
-            areas.image_summary = image::summary(app, width, Theme { color: false }).len() as u16;
+            areas.image_summary = app.image_summary_height(areas.image.width.saturating_sub(2));
         }
         areas
     }
 
     /// Below 70 columns: layers (or image details, when focused) above the tree; while the layers pane has the
     /// focus, the selected layer's details between them, as tall as its instruction needs.
-    fn stacked(main: Rect, app: &App) -> Areas {
+    fn stacked(main: Rect, app: &impl Measure) -> Areas {
         let top_h = (main.height * 2 / 5).max(3);
         let top = Rect::new(main.x, main.y, main.width, top_h);
         let room = main.height.saturating_sub(top_h + TREE_MIN);
-        let details_h = match app.focus {
-            Pane::Layers => details_needed(app, main.width).min(room),
+        let details_h = match app.focus() {
+            Pane::Layers => app.details_height(main.width).min(room),
             _ => 0,
         };
         let details_h = if details_h < 3 { 0 } else { details_h };
         let details = Rect::new(main.x, main.y + top_h, main.width, details_h);
         let tree_y = main.y + top_h + details_h;
         let tree = Rect::new(main.x, tree_y, main.width, main.height - top_h - details_h);
-        let (layers, image) = match app.focus {
+        let (layers, image) = match app.focus() {
             Pane::Image => (Rect::default(), top),
             _ => (top, Rect::default()),
         };
@@ -92,13 +99,13 @@ impl Areas {
 
     /// Layers, layer details and image details on the left, the tree on the right. The details grow (taking
     /// from the image pane, then from the layers) until the selected layer's instruction fits.
-    fn side_by_side(main: Rect, app: &App) -> Areas {
+    fn side_by_side(main: Rect, app: &impl Measure) -> Areas {
         let left_w = (main.width * 45 / 100).clamp(30, 80);
         let h = main.height;
         let layers_default = (h * 45 / 100).max(4);
         let details_default = (h * 28 / 100).max(3).min(h - layers_default);
         let image_default = h - layers_default - details_default;
-        let grow = details_needed(app, left_w).saturating_sub(details_default);
+        let grow = app.details_height(left_w).saturating_sub(details_default);
         let from_image = grow.min(image_default.saturating_sub(IMAGE_MIN));
         let from_layers = (grow - from_image).min(layers_default.saturating_sub(LAYERS_MIN));
         let layers_h = layers_default - from_layers;

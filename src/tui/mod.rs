@@ -17,16 +17,19 @@ pub mod advice_list;
 pub mod app;
 mod app_actions;
 mod app_commands;
+mod app_jobs;
 pub mod content;
 pub mod diff_marks;
 pub mod effects;
 pub mod file_tree;
 pub mod keymap;
 pub mod layout;
+pub mod loading;
 pub mod secret_list;
 mod terminal;
 pub mod theme;
 pub mod view;
+mod worker;
 
 #[cfg(test)]
 mod app_tests;
@@ -38,4 +41,5 @@ pub(crate) mod fixture;
 mod snapshot_tests;
 
 pub use app::{Action, App, Effect};
+pub use loading::Loaded;
 pub use terminal::run;

@@ -6,9 +6,16 @@ use ratatui::backend::TestBackend;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier};
 
-use super::app::{Action, App, Pane};
+use super::app::{Action, App, Effect, Pane};
+use super::effects::Outcome;
 use super::fixture;
 use super::keymap::Command as C;
+
+/// The outcome of the job the app started last.
+fn answer(app: &mut App, outcome: Outcome) -> Effect {
+    let id = app.last_job;
+    app.update(Action::Done { id, outcome })
+}
 
 fn render(app: &App) -> TestBackend {
     let mut terminal = Terminal::new(TestBackend::new(app.size.width, app.size.height)).unwrap();
@@ -130,7 +137,10 @@ scenario!(viewer_text, 120, 40, |app| {
     typed(&mut app, "app.conf");
     app.update(Action::Submit);
     cmd(&mut app, C::ViewFile);
-    app.update(Action::FileRead(Ok(b"port=9090\nworkers=4\n".to_vec())));
+    answer(
+        &mut app,
+        Outcome::FileRead(Ok(b"port=9090\nworkers=4\n".to_vec())),
+    );
 });
 
 scenario!(viewer_hexdump, 120, 40, |app| {
@@ -138,8 +148,53 @@ scenario!(viewer_hexdump, 120, 40, |app| {
     cmd(&mut app, C::Down);
     cmd(&mut app, C::ViewFile);
     let bytes: Vec<u8> = (0..40u8).collect();
-    app.update(Action::FileRead(Ok(bytes)));
+    answer(&mut app, Outcome::FileRead(Ok(bytes)));
 });
+
+scenario!(viewer_reading_then_extraction_reading, 80, 24, |app| {
+    cmd(&mut app, C::Last);
+    app.focus = Pane::Tree;
+    cmd(&mut app, C::Search);
+    typed(&mut app, "app.conf");
+    app.update(Action::Submit);
+    cmd(&mut app, C::ViewFile);
+    insta::assert_snapshot!("viewer_reading", render(&app));
+    cmd(&mut app, C::Close);
+    cmd(&mut app, C::Extract);
+    typed(&mut app, "/tmp/app.conf");
+    app.update(Action::Submit);
+});
+
+#[test]
+fn loading_view_with_layers_in_flight() {
+    use super::loading::{BlobRead, LoadReport, Loading};
+    let blob = |n: char, total, read, finished| BlobRead {
+        key: format!("blobs/sha256/{}", n.to_string().repeat(64)),
+        total: Some(total),
+        read,
+        finished,
+    };
+    let loading = Loading {
+        source: "registry://ghcr.io/org/app:1.4\x1b[2J".into(),
+        report: LoadReport {
+            layers: 4,
+            total: Some(2_000_000_000),
+            bytes: 730_000_000,
+            done: 1,
+            blobs: vec![
+                blob('a', 30_000_000, 30_000_000, true),
+                blob('b', 1_200_000_000, 600_000_000, false),
+                blob('c', 700_000_000, 100_000_000, false),
+            ],
+        },
+        queued: 3,
+    };
+    let mut terminal = Terminal::new(TestBackend::new(80, 12)).unwrap();
+    terminal
+        .draw(|f| super::view::loading::draw(f, &loading, false))
+        .unwrap();
+    insta::assert_snapshot!(terminal.backend().clone());
+}
 
 scenario!(image_details_focused, 120, 40, |app| {
     cmd(&mut app, C::SwitchPane);
@@ -276,9 +331,10 @@ fn nothing_from_the_image_reaches_the_terminal_raw() {
         cmd(&mut app, C::Down);
         cmd(&mut app, C::Down);
         cmd(&mut app, C::ViewFile);
-        app.update(Action::FileRead(Ok(
-            format!("line {}\n", fixture::HOSTILE).into_bytes()
-        )));
+        answer(
+            &mut app,
+            Outcome::FileRead(Ok(format!("line {}\n", fixture::HOSTILE).into_bytes())),
+        );
         assert_escaped(&app, "the viewer");
     }
 }

@@ -15,11 +15,12 @@ use std::fs::File;
 use std::io::{IsTerminal, Stdout, stdin, stdout};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver, TryRecvError};
+use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
 use crossterm::event::{
-    self, DisableMouseCapture, EnableMouseCapture, Event, KeyEventKind, MouseButton, MouseEventKind,
+    self, DisableMouseCapture, EnableMouseCapture, Event, KeyEvent, KeyEventKind, MouseButton,
+    MouseEventKind,
 };
 use crossterm::execute;
 use crossterm::terminal::{
@@ -34,18 +35,24 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
 use super::app::{Action, App, Effect};
-use super::diff_marks::DiffMarks;
-use super::effects;
-use crate::analysis::Analysis;
-use crate::source::LoadedImage;
+use super::keymap::{self, Command, Context};
+use super::loading::{LoadProgress, Loaded, Loading};
+use super::worker::{self, Message, Outbox, Worker};
+use crate::layer::Progress;
 use crate::{Error, Result};
 
 /// Events handled before the next frame at most, so a flood of input still shows progress.
 const INPUT_BUDGET: usize = 256;
 
+/// Keys typed while loading that are kept for the explorer, at most.
+const QUEUED_KEYS: usize = 4096;
+
+/// How long quitting waits for a cancelled extraction to remove its partial file.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
+
 const TTY: Token = Token(0);
 const SIGNALS: Token = Token(1);
-const INPUT: Token = Token(2);
+const WAKE: Token = Token(2);
 
 fn io(e: std::io::Error) -> Error {
     Error::io("terminal", e)
@@ -130,14 +137,15 @@ impl Stop {
     }
 }
 
-/// Waits for input, signals and the terminal hanging up, all at once.
+/// Waits for the inbox (input, jobs, the load), signals and the terminal hanging up, all at once.
 struct Wait {
     poll: Poll,
     events: Events,
     signals: Signals,
     /// Keeps `/dev/tty` open while it is polled.
     _tty: Tty,
-    input: Receiver<std::io::Result<Event>>,
+    inbox: Receiver<Message>,
+    outbox: Outbox,
 }
 
 impl Wait {
@@ -151,15 +159,15 @@ impl Wait {
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)
             .map_err(io)?;
-        let waker = Arc::new(Waker::new(poll.registry(), INPUT).map_err(io)?);
-        let (send, input) = mpsc::channel();
+        let (outbox, inbox) = worker::inbox(Waker::new(poll.registry(), WAKE).map_err(io)?);
+        let input = outbox.clone();
         std::thread::Builder::new()
             .name("terminal input".into())
             .spawn(move || {
                 loop {
                     let event = event::read();
                     let failed = event.is_err();
-                    if send.send(event).is_err() || waker.wake().is_err() || failed {
+                    if !input.send(Message::Input(event)) || failed {
                         return;
                     }
                 }
@@ -170,7 +178,8 @@ impl Wait {
             events: Events::with_capacity(8),
             signals,
             _tty: tty,
-            input,
+            inbox,
+            outbox,
         })
     }
 
@@ -198,57 +207,47 @@ impl Wait {
         Ok(None)
     }
 
-    /// The next input event already read, if any.
-    fn next_input(&self) -> Result<Option<Event>> {
-        match self.input.try_recv() {
-            Ok(event) => event.map(Some).map_err(io),
-            Err(TryRecvError::Empty) => Ok(None),
-            Err(TryRecvError::Disconnected) => Err(io(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                "the input reader stopped",
-            ))),
-        }
+    /// The next message already sent, if any (the loop holds a sender: the inbox never disconnects).
+    fn next(&self) -> Option<Message> {
+        self.inbox.try_recv().ok()
     }
 }
 
+/// Whether the loop goes on.
+enum Flow {
+    Continue,
+    Exit(i32),
+}
+
 /// Runs the explorer until the user quits; the exit code (0, or 128 + the signal that ended it; 129 when the
-/// terminal went away).
-/// With `diff`, this image is B of `layerscope diff A B`, its paths and layers marked against A.
-pub fn run(
-    loaded: &LoadedImage,
-    analysis: &Analysis,
-    color: bool,
-    diff: Option<DiffMarks>,
-) -> Result<i32> {
+/// terminal went away). `load` reads and analyses the image `source` on a thread of its own, reporting to the
+/// loading view, which is on screen at once; keys typed meanwhile are applied once the explorer opens, and q
+/// quits at once (the process ends, and the load with it).
+pub fn run<F>(source: &str, load: F, color: bool) -> Result<i32>
+where
+    F: FnOnce(&dyn Progress) -> Result<Loaded> + Send + 'static,
+{
     let mut wait = Wait::new()?;
+    start_load(load, wait.outbox.clone())?;
     let _session = Session::enter()?;
     let mut terminal = Terminal::new(CrosstermBackend::new(stdout())).map_err(io)?;
     terminal.clear().map_err(io)?;
-    let size = terminal.size().map_err(io)?;
-    let mut app = App::new(
-        &loaded.image,
-        analysis,
-        color,
-        Rect::new(0, 0, size.width, size.height),
-    );
-    if let Some(marks) = diff {
-        app.mark_against(marks);
-    }
+    let mut loading = Loading {
+        source: source.to_string(),
+        ..Loading::default()
+    };
+    let mut queued = Vec::new();
     let mut dirty = true;
     let mut backlog = false;
-    loop {
+    let loaded = 'load: loop {
         if dirty {
-            if let Err(e) = draw(&mut terminal, &app) {
-                // A write fails when the terminal has just gone away: say so, rather than fail.
-                return match wait.wait(Some(Duration::ZERO))? {
-                    Some(stop) => Ok(stop.code()),
-                    None => Err(e),
-                };
+            let drawn = terminal.draw(|frame| super::view::loading::draw(frame, &loading, color));
+            if let Err(e) = drawn {
+                return gone_or(&mut wait, io(e));
             }
             dirty = false;
         }
-        let timeout = backlog.then_some(Duration::ZERO);
-        if let Some(stop) = wait.wait(timeout)? {
+        if let Some(stop) = wait.wait(backlog.then_some(Duration::ZERO))? {
             return Ok(stop.code());
         }
         backlog = false;
@@ -257,26 +256,164 @@ pub fn run(
                 backlog = true;
                 break;
             }
-            let Some(event) = wait.next_input()? else {
+            let Some(message) = wait.next() else {
                 break;
             };
-            let Some(action) = to_action(&app, event) else {
-                continue;
+            dirty = true;
+            match message {
+                Message::Input(event) => match event.map_err(io)? {
+                    Event::Key(key) if key.kind != KeyEventKind::Release && quits(key) => {
+                        return Ok(0);
+                    }
+                    Event::Key(key) if queued.len() < QUEUED_KEYS => {
+                        queued.push(Event::Key(key));
+                        loading.queued = queued.len();
+                    }
+                    _ => {}
+                },
+                Message::Loading(report) => loading.report = report,
+                Message::Loaded(result) => break 'load (*result)?,
+                Message::Done(_) => {}
+            }
+        }
+    };
+    explore(&mut wait, &mut terminal, loaded, queued, color)
+}
+
+/// Reads and analyses the image on a thread of its own; its reports and its end go to the inbox.
+fn start_load<F>(load: F, outbox: Outbox) -> Result<()>
+where
+    F: FnOnce(&dyn Progress) -> Result<Loaded> + Send + 'static,
+{
+    std::thread::Builder::new()
+        .name("load".into())
+        .spawn(move || {
+            let reports = outbox.clone();
+            let progress = LoadProgress::new(move |report| {
+                reports.send(Message::Loading(report));
+            });
+            // A panic is reported (and the terminal restored) by the session's hook; the explorer then ends.
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| load(&progress)))
+                .unwrap_or_else(|_| {
+                    Err(Error::io(
+                        "loading",
+                        std::io::Error::other("the load stopped unexpectedly"),
+                    ))
+                });
+            outbox.send(Message::Loaded(Box::new(result)));
+        })
+        .map(|_| ())
+        .map_err(io)
+}
+
+/// Keys that quit while the image loads (no prompt can be open yet).
+fn quits(key: KeyEvent) -> bool {
+    keymap::lookup(&[Context::Global], keymap::normalize(key)) == Some(Command::Quit)
+}
+
+/// A draw that failed because the terminal has just gone away is a stop, not an error.
+fn gone_or(wait: &mut Wait, error: Error) -> Result<i32> {
+    match wait.wait(Some(Duration::ZERO))? {
+        Some(stop) => Ok(stop.code()),
+        None => Err(error),
+    }
+}
+
+/// The explorer proper, once the image is loaded: keys typed while loading first, then the loop.
+fn explore(
+    wait: &mut Wait,
+    terminal: &mut Terminal<CrosstermBackend<Stdout>>,
+    loaded: Loaded,
+    queued: Vec<Event>,
+    color: bool,
+) -> Result<i32> {
+    let Loaded {
+        image,
+        analysis,
+        note,
+        diff,
+    } = loaded;
+    let image = Arc::new(image);
+    let mut worker = Worker::new(image.clone(), wait.outbox.clone())?;
+    let size = terminal.size().map_err(io)?;
+    let mut app = App::new(
+        &image.image,
+        &analysis,
+        color,
+        Rect::new(0, 0, size.width, size.height),
+    );
+    app.status = note;
+    if let Some(marks) = diff {
+        app.mark_against(marks);
+    }
+    let result = (|| {
+        for event in queued {
+            if let Flow::Exit(code) = input(&mut app, &mut worker, Ok(event))? {
+                return Ok(code);
+            }
+        }
+        explore_loop(wait, terminal, &mut app, &mut worker)
+    })();
+    worker.shutdown(SHUTDOWN_GRACE);
+    result
+}
+
+fn explore_loop(
+    wait: &mut Wait,
+    terminal: &mut Terminal<CrosstermBackend<Stdout>>,
+    app: &mut App,
+    worker: &mut Worker,
+) -> Result<i32> {
+    let mut dirty = true;
+    let mut backlog = false;
+    loop {
+        if dirty {
+            if let Err(e) = draw(terminal, app) {
+                return gone_or(wait, e);
+            }
+            dirty = false;
+        }
+        if let Some(stop) = wait.wait(backlog.then_some(Duration::ZERO))? {
+            return Ok(stop.code());
+        }
+        backlog = false;
+        for handled in 0.. {
+            if handled == INPUT_BUDGET {
+                backlog = true;
+                break;
+            }
+            let Some(message) = wait.next() else {
+                break;
             };
             dirty = true;
-            let mut effect = app.update(action);
-            while let Effect::ReadFile { .. } | Effect::Extract { .. } = effect {
-                draw(&mut terminal, &app)?;
-                effect = match effects::perform(loaded, &effect) {
-                    Some(result) => app.update(result),
-                    None => Effect::None,
-                };
-            }
-            if effect == Effect::Quit {
-                return Ok(0);
+            let flow = match message {
+                Message::Input(event) => input(app, worker, event)?,
+                Message::Done(action) => act(app, worker, action),
+                Message::Loading(_) | Message::Loaded(_) => Flow::Continue,
+            };
+            if let Flow::Exit(code) = flow {
+                return Ok(code);
             }
         }
     }
+}
+
+fn input(app: &mut App, worker: &mut Worker, event: std::io::Result<Event>) -> Result<Flow> {
+    Ok(match to_action(app, event.map_err(io)?) {
+        Some(action) => act(app, worker, action),
+        None => Flow::Continue,
+    })
+}
+
+/// Updates the app and hands the effect to the worker.
+fn act(app: &mut App, worker: &mut Worker, action: Action) -> Flow {
+    match app.update(action) {
+        Effect::None => {}
+        Effect::Quit => return Flow::Exit(0),
+        Effect::Run { id, job } => worker.start(id, job),
+        Effect::Cancel(id) => worker.cancel(id),
+    }
+    Flow::Continue
 }
 
 fn draw(terminal: &mut Terminal<CrosstermBackend<Stdout>>, app: &App) -> Result<()> {

@@ -39,8 +39,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             spans.push(Span::styled(format!("  {err}"), theme.warn()));
         }
         Line::from(spans)
-    } else if let Some(status) = &app.status {
-        Line::raw(fit(status, width))
+    } else if let Some(status) = app.status_line() {
+        Line::raw(fit(&status, width))
     } else {
         let mut spans = Vec::new();
         let mut used = 0;

@@ -8,6 +8,8 @@ pub mod help;
 pub mod image;
 pub mod layers;
 pub mod lists;
+pub mod loading;
+mod measure;
 pub mod tree;
 pub mod viewer;
 

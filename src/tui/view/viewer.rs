@@ -16,7 +16,8 @@ pub fn draw(frame: &mut Frame, area: Rect, viewer: &Viewer, theme: Theme) {
     let kind = match &viewer.content {
         Content::Text { .. } => "text",
         Content::Binary { .. } => "binary",
-        _ => "",
+        Content::Loading => "reading…",
+        Content::Error(_) => "",
     };
     let bytes = viewer
         .content

@@ -1,0 +1,191 @@
+//! The explorer while the image loads. The load and the analysis run on a thread of their own (`terminal.rs`)
+//! and report through [`LoadProgress`], the library's `layer::Progress` (the trait the CLI's stderr progress
+//! implements too): a [`LoadReport`] goes to the UI whenever a layer blob starts or ends, and at most every
+//! [`REPORT_EVERY`] while bytes flow, so a 2 GB image costs the UI a few frames a second, not one per chunk.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::analysis::Analysis;
+use crate::layer::Progress;
+use crate::source::LoadedImage;
+
+/// The shortest time between two reports of bytes read.
+pub const REPORT_EVERY: Duration = Duration::from_millis(50);
+
+/// What the explorer explores: the image, its analysis, and a note for the status line (which source served it).
+pub struct Loaded {
+    pub image: LoadedImage,
+    pub analysis: Analysis,
+    pub note: Option<String>,
+    /// `layerscope diff A B` on a terminal: this image is B, its paths and layers marked against A.
+    pub diff: Option<super::diff_marks::DiffMarks>,
+}
+
+/// How far the load is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadReport {
+    /// Layer blobs to read, once known.
+    pub layers: usize,
+    /// Their stored bytes, when known.
+    pub total: Option<u64>,
+    pub bytes: u64,
+    pub done: usize,
+    /// The layer blobs read so far or being read, in the order they started (sources reading several at once
+    /// name them; others report only the counts above).
+    pub blobs: Vec<BlobRead>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobRead {
+    /// The catalog key (image-derived: escape it before showing it).
+    pub key: String,
+    pub total: Option<u64>,
+    pub read: u64,
+    pub finished: bool,
+}
+
+/// The loading view's state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Loading {
+    /// The image as the user named it.
+    pub source: String,
+    pub report: LoadReport,
+    /// Keys typed meanwhile, applied once the explorer opens.
+    pub queued: usize,
+}
+
+/// A [`Progress`] that sends [`LoadReport`]s through `send`.
+pub struct LoadProgress<F> {
+    state: Mutex<(LoadReport, Option<Instant>)>,
+    send: F,
+}
+
+impl<F: Fn(LoadReport) + Sync> LoadProgress<F> {
+    pub fn new(send: F) -> LoadProgress<F> {
+        LoadProgress {
+            state: Mutex::new((LoadReport::default(), None)),
+            send,
+        }
+    }
+
+    /// Applies a change; reports it when `urgent` or when the last report is old enough. The report is sent
+    /// under the lock, so reports from several threads arrive in the order they were made.
+    fn change(&self, urgent: bool, change: impl FnOnce(&mut LoadReport)) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let (report, last) = &mut *state;
+        change(report);
+        if urgent || last.is_none_or(|t| t.elapsed() >= REPORT_EVERY) {
+            *last = Some(Instant::now());
+            (self.send)(report.clone());
+        }
+    }
+}
+
+impl<F: Fn(LoadReport) + Sync> Progress for LoadProgress<F> {
+    fn begin(&self, layers: usize, bytes: Option<u64>) {
+        self.change(true, |r| {
+            r.layers = layers;
+            r.total = bytes;
+        });
+    }
+
+    fn advance(&self, bytes: u64) {
+        self.change(false, |r| r.bytes += bytes);
+    }
+
+    fn layer_done(&self) {
+        self.change(true, |r| {
+            r.done += 1;
+            r.layers = r.layers.max(r.done);
+        });
+    }
+
+    fn layer_started(&self, layer: &str, bytes: Option<u64>) {
+        self.change(true, |r| {
+            r.blobs.push(BlobRead {
+                key: layer.to_string(),
+                total: bytes,
+                read: 0,
+                finished: false,
+            })
+        });
+    }
+
+    fn layer_advance(&self, layer: &str, bytes: u64) {
+        self.change(false, |r| {
+            if let Some(b) = r.blobs.iter_mut().rev().find(|b| b.key == layer) {
+                b.read += bytes;
+            }
+        });
+    }
+
+    fn layer_finished(&self, layer: &str) {
+        self.change(true, |r| {
+            if let Some(b) = r.blobs.iter_mut().rev().find(|b| b.key == layer) {
+                b.finished = true;
+            }
+        });
+    }
+}
+
+/// A layer blob's short name: `sha256:` and 12 hex digits of a digest, else the key's last component.
+pub fn short_name(key: &str) -> String {
+    let mut parts = key.rsplit('/');
+    let last = parts.next().unwrap_or(key);
+    let hex = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    if hex(last) {
+        let algorithm = parts.next().unwrap_or("sha256");
+        return format!("{algorithm}:{}", &last[..12]);
+    }
+    match parts.next() {
+        // `docker save`: `<hex>/layer.tar`.
+        Some(dir) if hex(dir) => dir[..12].to_string(),
+        _ => last.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    #[test]
+    fn layer_starts_and_ends_are_reported_at_once_bytes_at_most_every_50_ms() {
+        let (send, reports) = mpsc::channel();
+        let progress = LoadProgress::new(move |r| send.send(r).unwrap());
+        progress.begin(2, Some(300));
+        progress.layer_started("blobs/sha256/aa", Some(100));
+        for _ in 0..1000 {
+            progress.advance(1);
+            progress.layer_advance("blobs/sha256/aa", 1);
+        }
+        progress.layer_finished("blobs/sha256/aa");
+        progress.layer_done();
+        let got: Vec<LoadReport> = reports.try_iter().collect();
+        assert!(got.len() < 20, "{} reports for 1000 chunks", got.len());
+        let last = got.last().unwrap();
+        assert_eq!((last.layers, last.total, last.done), (2, Some(300), 1));
+        assert_eq!(last.bytes, 1000);
+        assert_eq!(
+            last.blobs,
+            vec![BlobRead {
+                key: "blobs/sha256/aa".into(),
+                total: Some(100),
+                read: 1000,
+                finished: true
+            }]
+        );
+    }
+
+    #[test]
+    fn short_names_of_blobs() {
+        let hex = "ab".repeat(32);
+        assert_eq!(
+            short_name(&format!("blobs/sha256/{hex}")),
+            "sha256:abababababab"
+        );
+        assert_eq!(short_name(&format!("{hex}/layer.tar")), "abababababab");
+        assert_eq!(short_name("layers/one.tar"), "one.tar");
+    }
+}
