@@ -611,32 +611,33 @@ fn mark_last_siblings(rows: &mut [Row]) {
 impl CachedView<'_> {
     /// The rows `filter` keeps: its matches among the rows listed for themselves, with their directories.
     fn filter(&mut self, tree: &ImageTree, filter: &PathFilter) -> Vec<Row> {
-        // The same filter again, or a backspace back to a shorter one: its matches are kept.
-        if let Some(k) = self
+        // The same filter again, a backspace back to a shorter one, or the same keys typed again after it: its
+        // matches are kept (the longer levels too, until a different text replaces them).
+        let level = match self
             .levels
             .iter()
             .position(|l| l.filter.text() == filter.text())
         {
-            self.levels.truncate(k + 1);
-        } else {
-            while self
-                .levels
-                .last()
-                .is_some_and(|l| !filter.narrows(&l.filter))
-            {
-                self.levels.pop();
+            Some(k) => k,
+            None => {
+                let narrowed = self.levels.iter().rposition(|l| filter.narrows(&l.filter));
+                self.levels.truncate(narrowed.map_or(0, |k| k + 1));
+                let candidates = self.levels.last().map(|l| l.hits.as_slice());
+                let hits = matching_rows(tree, &self.rows, filter, candidates);
+                if self.levels.len() == FILTER_LEVELS {
+                    self.levels.remove(0);
+                }
+                self.levels.push(FilterLevel {
+                    filter: filter.clone(),
+                    hits,
+                });
+                self.levels.len() - 1
             }
-            let candidates = self.levels.last().map(|l| l.hits.as_slice());
-            let hits = matching_rows(tree, &self.rows, filter, candidates);
-            if self.levels.len() == FILTER_LEVELS {
-                self.levels.remove(0);
-            }
-            self.levels.push(FilterLevel {
-                filter: filter.clone(),
-                hits,
-            });
-        }
-        let hits = self.levels.last().map_or(&[][..], |l| l.hits.as_slice());
+        };
+        let hits = self
+            .levels
+            .get(level)
+            .map_or(&[][..], |l| l.hits.as_slice());
         subset(&self.rows, hits)
     }
 }
