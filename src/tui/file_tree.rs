@@ -77,6 +77,8 @@ pub struct PathFilter {
     text: String,
     regex: Regex,
     insensitive: bool,
+    /// No regex syntax in the text: a path matches when its directory's path does.
+    literal: bool,
 }
 
 impl PathFilter {
@@ -91,6 +93,7 @@ impl PathFilter {
             text: text.to_string(),
             regex,
             insensitive,
+            literal: regex::escape(text) == text,
         })
     }
 
@@ -644,7 +647,9 @@ impl CachedView<'_> {
 
 /// Indices of the rows listed for themselves whose absolute path `filter` matches, among `candidates` (sorted
 /// row indices) when given. Few candidates: each path is assembled from its row's ancestors; many: one pass
-/// over all rows carries the path down, as a walk does.
+/// over all rows carries the path down, as a walk does. A literal filter (the usual first keys) that matches a
+/// directory's path matches everything below it, and can only newly match across the end of that path: below a
+/// match nothing is searched, elsewhere only the new name and the few bytes before it.
 fn matching_rows(
     tree: &ImageTree,
     rows: &[Row],
@@ -676,21 +681,39 @@ fn matching_rows(
             .collect();
     }
     let mut next_candidate = candidates.map(|c| c.iter().copied().peekable());
-    // `ends[d]` is where the path of the ancestor at depth `d - 1` ends (`ends[0]`: the root, empty).
+    // A match of the literal ends inside the new part, so it starts at most its length before it. (Case is
+    // folded in ASCII only, so a match is as long as the text.)
+    let overlap = filter.text.len();
+    // Per depth `d`: where the path of the ancestor at depth `d - 1` ends (`ends[0]`: the root, empty), and
+    // whether a literal filter matches that path.
     let mut ends: Vec<usize> = vec![0];
+    let mut matched_above: Vec<bool> = vec![false];
     let mut hits = Vec::new();
     for (i, row) in rows.iter().enumerate() {
         let depth = row.depth as usize;
         ends.truncate(depth + 1);
-        path.truncate(ends.last().copied().unwrap_or(0));
-        path.push(b'/');
-        path.extend_from_slice(tree.name(row.node));
-        ends.push(path.len());
+        matched_above.truncate(depth + 1);
         let candidate = match &mut next_candidate {
             None => row.own,
             Some(c) => c.next_if_eq(&(i as u32)).is_some(),
         };
-        if candidate && filter.is_match(&path) {
+        let matched = if filter.literal && matched_above.last().copied().unwrap_or(false) {
+            // Everything below matches too and never reads the path: it is not extended.
+            true
+        } else {
+            let parent_end = ends.last().copied().unwrap_or(0);
+            path.truncate(parent_end);
+            path.push(b'/');
+            path.extend_from_slice(tree.name(row.node));
+            if filter.literal {
+                filter.is_match(&path[parent_end.saturating_sub(overlap)..])
+            } else {
+                candidate && filter.is_match(&path)
+            }
+        };
+        ends.push(path.len());
+        matched_above.push(matched);
+        if candidate && matched {
             hits.push(i as u32);
         }
     }

@@ -449,3 +449,35 @@ fn revisiting_a_cached_layer_keeps_rows_and_selection() {
     ft.set_range(Some(3), 4);
     assert_eq!(actual_rows(&ft), before);
 }
+
+/// A literal filter is searched only across the end of each directory's path: texts spanning a `/` (the end of
+/// one name, the slash, the start of the next) must still find every path holding them.
+#[test]
+fn literal_filters_spanning_a_slash_equal_a_fresh_walk() {
+    let tree = generated_tree();
+    let top = tree.layer_count() as u32 - 1;
+    let mut ft = FileTree::new(&tree, top.checked_sub(1), top, TreeOptions::default());
+    let rows = expected_rows(&tree, ft.from(), ft.to(), &ft.options);
+    let mut tried = 0;
+    for (node, parent, ..) in rows.iter().step_by(5) {
+        let Some(parent) = rows.get(*parent as usize) else {
+            continue;
+        };
+        let (above, name) = (tree.name(parent.0), tree.name(*node));
+        let text = format!(
+            "{}/{}",
+            String::from_utf8_lossy(&above[above.len().saturating_sub(2)..]),
+            String::from_utf8_lossy(&name[..name.len().min(2)])
+        );
+        if regex::escape(&text) != text {
+            continue;
+        }
+        tried += 1;
+        ft.options.filter = Some(PathFilter::new(&text).unwrap());
+        ft.rebuild();
+        let expected = expected_rows(&tree, ft.from(), ft.to(), &ft.options);
+        assert!(!expected.is_empty(), "{text:?}");
+        assert_eq!(actual_rows(&ft), expected, "filter {text:?}");
+    }
+    assert!(tried > 10, "only {tried} texts tried");
+}
