@@ -19,6 +19,7 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use memchr::memmem::Finder;
 use regex::bytes::{Regex, RegexBuilder};
 
 use crate::layer::LayerEntry;
@@ -77,8 +78,9 @@ pub struct PathFilter {
     text: String,
     regex: Regex,
     insensitive: bool,
-    /// No regex syntax in the text: a path matches when its directory's path does.
-    literal: bool,
+    /// No regex syntax in the text: the text itself (ASCII-lowercased when case is ignored), searched without
+    /// the regex engine; a path matches when its directory's path does.
+    literal: Option<Finder<'static>>,
 }
 
 impl PathFilter {
@@ -93,7 +95,14 @@ impl PathFilter {
             text: text.to_string(),
             regex,
             insensitive,
-            literal: regex::escape(text) == text,
+            literal: (regex::escape(text) == text).then(|| {
+                let needle = if insensitive {
+                    text.to_ascii_lowercase()
+                } else {
+                    text.to_string()
+                };
+                Finder::new(needle.as_bytes()).into_owned()
+            }),
         })
     }
 
@@ -103,6 +112,17 @@ impl PathFilter {
 
     pub fn is_match(&self, path: &[u8]) -> bool {
         self.regex.is_match(path)
+    }
+
+    /// `is_match` of a literal filter without the regex engine (which folds case in ASCII only, as this does).
+    /// `scratch` holds the lowercased text.
+    fn literal_match(&self, finder: &Finder, text: &[u8], scratch: &mut Vec<u8>) -> bool {
+        if !self.insensitive {
+            return finder.find(text).is_some();
+        }
+        scratch.clear();
+        scratch.extend(text.iter().map(u8::to_ascii_lowercase));
+        finder.find(scratch).is_some()
     }
 
     /// Whether every path this filter matches is known to match `wider` as well, from the two texts: this one is
@@ -688,6 +708,7 @@ fn matching_rows(
     // whether a literal filter matches that path.
     let mut ends: Vec<usize> = vec![0];
     let mut matched_above: Vec<bool> = vec![false];
+    let mut scratch: Vec<u8> = Vec::new();
     let mut hits = Vec::new();
     for (i, row) in rows.iter().enumerate() {
         let depth = row.depth as usize;
@@ -697,7 +718,8 @@ fn matching_rows(
             None => row.own,
             Some(c) => c.next_if_eq(&(i as u32)).is_some(),
         };
-        let matched = if filter.literal && matched_above.last().copied().unwrap_or(false) {
+        let matched = if filter.literal.is_some() && matched_above.last().copied().unwrap_or(false)
+        {
             // Everything below matches too and never reads the path: it is not extended.
             true
         } else {
@@ -705,10 +727,12 @@ fn matching_rows(
             path.truncate(parent_end);
             path.push(b'/');
             path.extend_from_slice(tree.name(row.node));
-            if filter.literal {
-                filter.is_match(&path[parent_end.saturating_sub(overlap)..])
-            } else {
-                candidate && filter.is_match(&path)
+            match &filter.literal {
+                Some(finder) => {
+                    let window = &path[parent_end.saturating_sub(overlap)..];
+                    filter.literal_match(finder, window, &mut scratch)
+                }
+                None => candidate && filter.is_match(&path),
             }
         };
         ends.push(path.len());
