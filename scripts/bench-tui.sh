@@ -3,13 +3,14 @@
 # the loaded explorer, and each kind of key (p50/p99 of the time until the screen settles).
 #
 #   scripts/bench-tui.sh [--keys PLAN] [--rounds N] [--settle MS] [--ready MS] [--size COLSxROWS] -- COMMAND [ARGS...]
-#   scripts/bench-tui.sh --make-image FILE [--files N] [--layers N]
+#   scripts/bench-tui.sh --make-image FILE [--files N] [--layers N] [--format docker|oci]
 #
 # Examples:
 #   scripts/bench-tui.sh --make-image target/bench-images/tui-120k.tar
 #   scripts/bench-tui.sh -- target/release/layerscope target/bench-images/tui-120k.tar
 #   scripts/bench-tui.sh --keys dive -- /work/peers/dive-venv/bin/dive docker-archive://target/bench-images/tui-120k.tar
-#   scripts/bench-tui.sh --keys xray -- /work/peers/xray/bin/xray target/bench-images/tui-120k.tar
+#   scripts/bench-tui.sh --make-image target/bench-images/tui-120k-oci.tar --format oci
+#   scripts/bench-tui.sh --keys xray -- /work/peers/xray/bin/xray -f target/bench-images/tui-120k-oci.tar
 #
 # How it measures: the command runs on the slave side of a pseudo-terminal (COLSxROWS, TERM=xterm-256color) that
 # this script holds the master of; nothing sits between the program and the clock (no terminal multiplexer, no
@@ -24,12 +25,14 @@
 #
 # Keys: --keys layerscope (default), dive or xray picks the key plan; each plan presses the same kinds of key
 # (End first: the last layer has the biggest tree): layer switch up/down, tree arrows down/up, collapse/expand
-# the top directory, and typing then erasing a filter (`pkg01.*d3`). The dive and xray plans follow their help
-# screens; check with a look at the screen (tmux) that each key does what its label says before trusting them.
+# the top directory, and typing then erasing a filter (`pkg01.*d3`; xray has none). The dive and xray plans follow
+# their help screens; check with a look at the screen (tmux) that each key does what its label says before
+# trusting their numbers.
 #
 # --make-image writes a docker archive of --files files (default 120000) over --layers layers (default 120),
 # laid out like benches/tui.rs's image (400 packages x 50 directories, every fifth layer deletes a tenth of the
 # layer below); each file holds a few bytes, since the explorers' work grows with entries, not bytes.
+# --format oci writes the same image as an OCI layout in a tar (for xray, which reads only that).
 set -euo pipefail
 
 case "${1:-}" in -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;; esac
@@ -41,7 +44,7 @@ def usage(msg):
     print(f"bench-tui.sh: {msg}", file=sys.stderr)
     sys.exit(2)
 
-def make_image(path, files, layers):
+def make_image(path, files, layers, oci):
     per_layer = files // layers
     tars = []
     for l in range(layers):
@@ -71,19 +74,37 @@ def make_image(path, files, layers):
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
         "history": [{"created_by": f"/bin/sh -c make step-{i}"} for i in range(layers)],
     }).encode()
-    config_name = hashlib.sha256(config).hexdigest() + ".json"
-    manifest = json.dumps([{"Config": config_name, "RepoTags": ["bench/tui:1"],
-                            "Layers": [f"{i:04}/layer.tar" for i in range(layers)]}]).encode()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with tarfile.open(path + ".part", mode="w", format=tarfile.GNU_FORMAT) as out:
-        def add(name, data):
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            out.addfile(info, io.BytesIO(data))
+    out = tarfile.open(path + ".part", mode="w", format=tarfile.GNU_FORMAT)
+    def add(name, data):
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        out.addfile(info, io.BytesIO(data))
+    def desc(media, data):
+        return {"mediaType": media, "digest": "sha256:" + hashlib.sha256(data).hexdigest(), "size": len(data)}
+    if oci:
+        # An OCI image layout in a tar (xray reads only this), the same layers uncompressed.
+        manifest = json.dumps({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": desc("application/vnd.oci.image.config.v1+json", config),
+            "layers": [desc("application/vnd.oci.image.layer.v1.tar", b) for b in tars],
+        }).encode()
+        index = json.dumps({"schemaVersion": 2, "manifests": [
+            dict(desc("application/vnd.oci.image.manifest.v1+json", manifest),
+                 annotations={"org.opencontainers.image.ref.name": "bench/tui:1"})]}).encode()
+        add("oci-layout", b'{"imageLayoutVersion": "1.0.0"}')
+        add("index.json", index)
+        for blob in [config, manifest] + tars:
+            add("blobs/sha256/" + hashlib.sha256(blob).hexdigest(), blob)
+    else:
+        config_name = hashlib.sha256(config).hexdigest() + ".json"
+        manifest = json.dumps([{"Config": config_name, "RepoTags": ["bench/tui:1"],
+                                "Layers": [f"{i:04}/layer.tar" for i in range(layers)]}]).encode()
         add(config_name, config)
         for i, b in enumerate(tars):
             add(f"{i:04}/layer.tar", b)
         add("manifest.json", manifest)
+    out.close()
     os.replace(path + ".part", path)
     print(f"wrote {path}: {per_layer * layers} files over {layers} layers")
 
@@ -98,16 +119,19 @@ def plan(name):
     """(label, bytes) in order; labels in brackets are not timed. From the last layer (the biggest tree):
     layers up and down, into the tree, arrows, fold the top directory (the whole tree) and unfold it, then a
     filter typed and erased key by key."""
-    steps = [("(last layer)", END)]
+    steps = [("(layers pane)", b"3")] if name == "xray" else []
+    # Neither dive nor xray has End in its layer list: enough arrows in one write take them to the last layer.
+    steps.append(("(last layer)", END if name == "layerscope" else DOWN * 1000))
     steps += [("layer switch up", UP)] * 12 + [("layer switch down", DOWN)] * 12
-    steps.append(("(focus the tree)", ENTER if name == "layerscope" else TAB))
+    focus_tree = {"layerscope": ENTER, "dive": TAB, "xray": b"4"}[name]
+    steps.append(("(focus the tree)", focus_tree))
     steps += [("tree: arrow down", DOWN)] * 10 + [("tree: arrow up", UP)] * 10
-    fold, open_filter, close_filter = {
-        "layerscope": (b" ", b"f", ENTER),
-        "dive": (b" ", b"\x06", ESC),  # ctrl+f
-        "xray": (ENTER, b"/", ESC),
-    }[name]
+    fold = ENTER if name == "xray" else b" "
     steps += [("tree: collapse a directory", fold), ("tree: expand a directory", fold)] * 4
+    # xray 0.x has no path filter.
+    if name == "xray":
+        return steps
+    open_filter, close_filter = {"layerscope": (b"f", ENTER), "dive": (b"\x06", ESC)}[name]  # dive: ctrl+f
     steps.append(("(open the filter)", open_filter))
     steps += [(f"filter: type {FILTER[:i + 1]!r}", c.encode()) for i, c in enumerate(FILTER)]
     steps += [(f"filter: backspace to {FILTER[:i]!r}", BACKSPACE) for i in reversed(range(len(FILTER)))]
@@ -233,7 +257,7 @@ def bench(argv, keys, rounds, settle_ms, ready_ms, cols, rows):
 
 args = sys.argv[1:]
 opts = {"--keys": "layerscope", "--rounds": "5", "--settle": "40", "--ready": "1500", "--size": "120x40",
-        "--files": "120000", "--layers": "120", "--make-image": None}
+        "--files": "120000", "--layers": "120", "--make-image": None, "--format": "docker"}
 argv = []
 while args:
     a = args.pop(0)
@@ -245,7 +269,7 @@ while args:
     opts[a] = args.pop(0)
 try:
     if opts["--make-image"]:
-        make_image(opts["--make-image"], int(opts["--files"]), int(opts["--layers"]))
+        make_image(opts["--make-image"], int(opts["--files"]), int(opts["--layers"]), opts["--format"] == "oci")
         sys.exit(0)
     cols, rows = (int(v) for v in opts["--size"].split("x"))
     rounds, settle, ready = int(opts["--rounds"]), int(opts["--settle"]), int(opts["--ready"])
