@@ -2,11 +2,12 @@
 //! TestBackend (120x40), on generated images built in memory (no archive, no engine: the UI never reads file
 //! contents, so the entries carry their sizes only).
 //!
-//! `cargo bench --bench tui` measures, for each image, the median and p95 of: arrow down in the tree, page down,
-//! switching layers with the arrows (whole-image and layer-changes modes), expanding/collapsing a directory,
-//! typing a filter and a search. Images: LAYERSCOPE_BENCH_FILES files (default 80000) over 24 layers and 2 GB
-//! of declared content, like `benches/load.rs`'s layout; and 120,000 files over 120 layers. Samples per scenario:
-//! LAYERSCOPE_BENCH_SAMPLES (default 200).
+//! `cargo bench --bench tui` measures, for each image, the median (p50) and 99th percentile of each kind of key:
+//! switching layers down and up (whole-image and layer-changes modes, sweeping every layer), arrows and page down
+//! in the tree, collapsing and expanding a directory, each keystroke of a filter and each backspace, and a
+//! search. Images: LAYERSCOPE_BENCH_FILES files (default 80000) over 24 layers and 2 GB of declared content, like
+//! `benches/load.rs`'s layout; and 120,000 files over 120 layers; or the list in LAYERSCOPE_BENCH_IMAGES
+//! (`120000x120,80000x24`). Samples per scenario: LAYERSCOPE_BENCH_SAMPLES (default 200).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,6 +18,7 @@ use layerscope::image::{
 };
 use layerscope::layer::{EntryKind, LayerEntry, LayerScan};
 use layerscope::tui::app::{Action, App, Pane};
+use layerscope::tui::file_tree::PathFilter;
 use layerscope::tui::keymap::Command;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -129,17 +131,48 @@ impl Bench<'_> {
     }
 }
 
-fn report(name: &str, mut times: Vec<Duration>) {
-    times.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    let p95 = times[(times.len() * 95 / 100).min(times.len() - 1)];
-    println!(
-        "  {name:<34} median {:>7.2} ms   p95 {:>7.2} ms   max {:>7.2} ms",
-        ms(times[times.len() / 2]),
-        ms(p95),
-        ms(times[times.len() - 1])
-    );
+/// Median and 99th percentile of each kind of key, printed as one table per image.
+#[derive(Default)]
+struct Report {
+    rows: Vec<(String, Vec<Duration>)>,
 }
+
+impl Report {
+    fn add(&mut self, name: impl Into<String>, times: Vec<Duration>) {
+        self.rows.push((name.into(), times));
+    }
+
+    fn print(self) {
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        for (name, mut times) in self.rows {
+            times.sort();
+            let n = times.len();
+            let at = |q: usize| times[(n * q / 100).min(n - 1)];
+            println!(
+                "  {name:<38} n {n:>4}   p50 {:>7.2} ms   p99 {:>7.2} ms   max {:>7.2} ms",
+                ms(at(50)),
+                ms(at(99)),
+                ms(times[n - 1])
+            );
+        }
+    }
+}
+
+/// Walks the layer list down to the last layer and back up `rounds` times, timing down and up apart.
+fn layer_sweeps(b: &mut Bench, last: usize, samples: usize) -> (Vec<Duration>, Vec<Duration>) {
+    let (mut down, mut up) = (Vec::new(), Vec::new());
+    while down.len() < samples || up.len() < samples {
+        for _ in 0..last {
+            down.push(b.step(Action::Command(Command::Down)));
+        }
+        for _ in 0..last {
+            up.push(b.step(Action::Command(Command::Up)));
+        }
+    }
+    (down, up)
+}
+
+const FILTER: &str = "pkg01.*d3";
 
 fn run(label: &str, image: &Image, analysis: &Analysis, samples: usize) {
     let cmd = Action::Command;
@@ -157,36 +190,27 @@ fn run(label: &str, image: &Image, analysis: &Analysis, samples: usize) {
         image.layers.len(),
         open.as_secs_f64() * 1e3
     );
+    let mut r = Report::default();
     let last = image.layers.len() - 1;
-    let times: Vec<Duration> = (0..samples)
-        .map(|i| {
-            b.step(cmd(if (i / last).is_multiple_of(2) {
-                Command::Down
-            } else {
-                Command::Up
-            }))
-        })
-        .collect();
-    report("layer switch (whole image)", times);
+    let (down, up) = layer_sweeps(&mut b, last, samples);
+    r.add("layer switch down (whole image)", down);
+    r.add("layer switch up (whole image)", up);
     b.step(cmd(Command::ModeLayer));
-    let times: Vec<Duration> = (0..samples)
-        .map(|i| {
-            b.step(cmd(if (i / last).is_multiple_of(2) {
-                Command::Down
-            } else {
-                Command::Up
-            }))
-        })
-        .collect();
-    report("layer switch (layer changes)", times);
+    let (down, up) = layer_sweeps(&mut b, last, samples);
+    r.add("layer switch down (layer changes)", down);
+    r.add("layer switch up (layer changes)", up);
     b.step(cmd(Command::ModeImage));
     b.step(cmd(Command::Last));
     b.app.focus = Pane::Tree;
-    report(
+    r.add(
         "tree: arrow down",
         (0..samples).map(|_| b.step(cmd(Command::Down))).collect(),
     );
-    report(
+    r.add(
+        "tree: arrow up",
+        (0..samples).map(|_| b.step(cmd(Command::Up))).collect(),
+    );
+    r.add(
         "tree: page down",
         (0..samples)
             .map(|_| b.step(cmd(Command::PageDown)))
@@ -195,12 +219,13 @@ fn run(label: &str, image: &Image, analysis: &Analysis, samples: usize) {
     b.step(cmd(Command::First));
     b.step(cmd(Command::Down));
     b.step(cmd(Command::Down));
-    report(
-        "tree: collapse/expand a directory",
-        (0..samples)
-            .map(|_| b.step(cmd(Command::ToggleDir)))
-            .collect(),
-    );
+    let (mut collapse, mut expand) = (Vec::new(), Vec::new());
+    for _ in 0..samples {
+        collapse.push(b.step(cmd(Command::ToggleDir)));
+        expand.push(b.step(cmd(Command::ToggleDir)));
+    }
+    r.add("tree: collapse a directory", collapse);
+    r.add("tree: expand a directory", expand);
     let times = (0..samples)
         .map(|_| {
             let start = Instant::now();
@@ -208,19 +233,42 @@ fn run(label: &str, image: &Image, analysis: &Analysis, samples: usize) {
             start.elapsed()
         })
         .collect();
-    report("(rows rebuilt, no filter, no frame)", times);
-    let mut times = Vec::new();
-    while times.len() < samples {
+    r.add("(rows rebuilt, no filter, no frame)", times);
+    // Filters that never narrow each other: each one a full pass over the cached rows' paths.
+    let times = (0..samples)
+        .map(|i| {
+            let text = if i % 2 == 0 { "p" } else { "q" };
+            b.app.tree.options.filter = PathFilter::new(text).ok();
+            let start = Instant::now();
+            b.app.tree.rebuild();
+            start.elapsed()
+        })
+        .collect();
+    b.app.tree.options.filter = None;
+    b.app.tree.rebuild();
+    r.add("(a new filter's first pass, no frame)", times);
+    // Each keystroke of the filter and each backspace apart: the first keys match nearly every path.
+    let mut typed = vec![Vec::new(); FILTER.len()];
+    let mut erased = vec![Vec::new(); FILTER.len()];
+    let rounds = samples.div_ceil(FILTER.len()).max(20);
+    for _ in 0..rounds {
         b.step(cmd(Command::Filter));
-        for c in "pkg01.*d3".chars() {
-            times.push(b.step(Action::Char(c)));
+        for (i, c) in FILTER.chars().enumerate() {
+            typed[i].push(b.step(Action::Char(c)));
         }
-        for _ in 0..9 {
-            times.push(b.step(Action::Backspace));
+        for i in (0..FILTER.len()).rev() {
+            erased[i].push(b.step(Action::Backspace));
         }
         b.step(Action::Submit);
     }
-    report("tree: filter typing (per key)", times);
+    let all: Vec<Duration> = typed.iter().chain(&erased).flatten().copied().collect();
+    r.add("tree: filter, every key", all);
+    for (i, times) in typed.into_iter().enumerate() {
+        r.add(format!("  type {:?}", &FILTER[..=i]), times);
+    }
+    for (i, times) in erased.into_iter().enumerate().rev() {
+        r.add(format!("  backspace to {:?}", &FILTER[..i]), times);
+    }
     let mut times = Vec::new();
     while times.len() < samples {
         b.step(cmd(Command::Search));
@@ -230,13 +278,26 @@ fn run(label: &str, image: &Image, analysis: &Analysis, samples: usize) {
         b.step(Action::Submit);
         times.push(b.step(cmd(Command::SearchNext)));
     }
-    report("tree: search typing and n (per key)", times);
+    r.add("tree: search typing and n (per key)", times);
+    r.print();
+}
+
+/// `LAYERSCOPE_BENCH_IMAGES`: the images as FILESxLAYERS, comma-separated.
+fn images() -> Vec<(u64, u64)> {
+    let files = env_num("LAYERSCOPE_BENCH_FILES", 80_000);
+    let default = format!("{files}x24,120000x120");
+    let list = std::env::var("LAYERSCOPE_BENCH_IMAGES").unwrap_or(default);
+    list.split(',')
+        .filter_map(|item| {
+            let (f, l) = item.trim().split_once('x')?;
+            Some((f.parse().ok()?, l.parse::<u64>().ok()?.max(2)))
+        })
+        .collect()
 }
 
 fn main() {
-    let files = env_num("LAYERSCOPE_BENCH_FILES", 80_000);
     let samples = env_num("LAYERSCOPE_BENCH_SAMPLES", 200).max(10) as usize;
-    for (files, layers) in [(files, 24), (120_000, 120)] {
+    for (files, layers) in images() {
         let img = image(scans(files, layers, 2_000_000_000));
         let a = analysis::analyze(&img, 1);
         run(

@@ -53,11 +53,94 @@ pub struct ListedEntry {
 }
 
 /// The image seen at layer `to`, with changes measured since layer `from` (`None` = the empty image).
+///
+/// Built in one sweep over the nodes that reads each node's history once: its size and how it changed (9 bytes
+/// per node), so every later question about a node is an array read.
 pub struct TreeView<'t> {
     tree: &'t ImageTree,
     from: Option<u32>,
     to: u32,
     sizes: Vec<u64>,
+    /// Per node: its change kind (`NOT_LISTED` when neither present nor removed), plus `DIR` when the event that
+    /// shows it (at `to`, or just before the range for a deleted path) is a directory.
+    marks: Vec<u8>,
+}
+
+const NOT_LISTED: u8 = 0;
+const DIR: u8 = 8;
+
+fn mark(change: Option<ChangeKind>, is_dir: bool) -> u8 {
+    let kind = match change {
+        None => NOT_LISTED,
+        Some(ChangeKind::Added) => 1,
+        Some(ChangeKind::Modified) => 2,
+        Some(ChangeKind::Deleted) => 3,
+        Some(ChangeKind::Unmodified) => 4,
+    };
+    if is_dir { kind | DIR } else { kind }
+}
+
+fn unmark(mark: u8) -> Option<ChangeKind> {
+    match mark & !DIR {
+        1 => Some(ChangeKind::Added),
+        2 => Some(ChangeKind::Modified),
+        3 => Some(ChangeKind::Deleted),
+        4 => Some(ChangeKind::Unmodified),
+        _ => None,
+    }
+}
+
+/// A node's events seen from a range: the latest at or before `to`, the latest at or before `from`, and
+/// whether any falls inside `from+1..=to`. One backward pass over the history (it is in layer order).
+fn scan_history(
+    history: &[Event],
+    from: Option<u32>,
+    to: u32,
+) -> (Option<Event>, Option<Event>, bool) {
+    let (mut after, mut before, mut touched) = (None, None, false);
+    for e in history.iter().rev().filter(|e| e.layer <= to) {
+        if after.is_none() {
+            after = Some(*e);
+        }
+        if from.is_some_and(|f| e.layer <= f) {
+            before = Some(*e);
+            break;
+        }
+        touched = true;
+    }
+    (after, before, touched)
+}
+
+fn is_present(e: &Option<Event>) -> bool {
+    matches!(
+        e,
+        Some(Event {
+            state: State::Present { .. },
+            ..
+        })
+    )
+}
+
+/// How a node changed, from its events before and after the range and whether the range touched it.
+fn classify(
+    tree: &ImageTree,
+    before: Option<Event>,
+    after: Option<Event>,
+    touched: bool,
+) -> Option<ChangeKind> {
+    match (is_present(&before), is_present(&after)) {
+        (false, false) => None,
+        (false, true) => Some(ChangeKind::Added),
+        (true, false) => Some(ChangeKind::Deleted),
+        (true, true) => {
+            let (b, a) = (before?, after?);
+            if !touched || (tree.is_dir_event(&a) && tree.is_dir_event(&b)) {
+                Some(ChangeKind::Unmodified)
+            } else {
+                Some(ChangeKind::Modified)
+            }
+        }
+    }
 }
 
 impl<'t> TreeView<'t> {
@@ -69,9 +152,17 @@ impl<'t> TreeView<'t> {
     /// The merged tree at `to`, with the changes of layers `from+1..=to` (compare layer i with j).
     pub fn between(tree: &'t ImageTree, from: Option<u32>, to: u32) -> TreeView<'t> {
         let mut sizes = vec![0u64; tree.node_count()];
+        let mut marks = vec![NOT_LISTED; tree.node_count()];
         // Children always have larger ids than their parents, so one reverse sweep sums every directory.
         for node in (1..tree.node_count() as NodeId).rev() {
-            if let Some(event) = tree.state_at(node, Some(to)) {
+            let (after, before, touched) = scan_history(tree.history(node), from, to);
+            let change = classify(tree, before, after, touched);
+            let shown = match change {
+                Some(ChangeKind::Deleted) => before,
+                _ => after,
+            };
+            marks[node as usize] = mark(change, shown.is_some_and(|e| tree.is_dir_event(&e)));
+            if let Some(event) = after {
                 if let State::Present { entry: Some(i) } = event.state
                     && tree.entry(event.layer, i).kind == EntryKind::File
                 {
@@ -84,11 +175,21 @@ impl<'t> TreeView<'t> {
                 sizes[parent] = sizes[parent].saturating_add(sizes[node as usize]);
             }
         }
+        // The root has no history: present at every layer, added when the range starts from the empty image.
+        if let Some(root) = marks.first_mut() {
+            let change = if from.is_some() {
+                ChangeKind::Unmodified
+            } else {
+                ChangeKind::Added
+            };
+            *root = mark(Some(change), true);
+        }
         TreeView {
             tree,
             from,
             to,
             sizes,
+            marks,
         }
     }
 
@@ -108,35 +209,13 @@ impl<'t> TreeView<'t> {
     /// How `node` changed over the view's range; `None` when it is neither present at the end nor removed in
     /// the range.
     pub fn change(&self, node: NodeId) -> Option<ChangeKind> {
-        let tree = self.tree;
-        let before = self.from.and_then(|f| tree.state_at(node, Some(f)));
-        let after = tree.state_at(node, Some(self.to));
-        let present = |e: &Option<Event>| {
-            matches!(
-                e,
-                Some(Event {
-                    state: State::Present { .. },
-                    ..
-                })
-            )
-        };
-        match (present(&before), present(&after)) {
-            (false, false) => None,
-            (false, true) => Some(ChangeKind::Added),
-            (true, false) => Some(ChangeKind::Deleted),
-            (true, true) => {
-                let (b, a) = (before?, after?);
-                let touched = tree
-                    .history(node)
-                    .iter()
-                    .any(|e| e.layer <= self.to && self.from.is_none_or(|f| e.layer > f));
-                if !touched || (tree.is_dir_event(&a) && tree.is_dir_event(&b)) {
-                    Some(ChangeKind::Unmodified)
-                } else {
-                    Some(ChangeKind::Modified)
-                }
-            }
-        }
+        unmark(self.marks[node as usize])
+    }
+
+    /// Whether `node` is listed as a directory: its state at the end of the range, or just before the range for
+    /// a deleted path.
+    pub fn is_dir(&self, node: NodeId) -> bool {
+        self.marks[node as usize] & DIR != 0
     }
 
     /// A listing row for `node`, from its state at the end of the range (or, if deleted, just before).

@@ -3,12 +3,11 @@
 
 use std::path::PathBuf;
 
-use regex::bytes::RegexBuilder;
-
 use super::app::{App, Effect, Mode, Overlay, Pane, Prompt, PromptKind, Viewer};
 use super::content::Content;
 use super::diff_marks::DiffMarks;
 use super::effects::Job;
+use super::file_tree::PathFilter;
 use crate::layer::EntryKind;
 use crate::path;
 use crate::tree::{ChangeKind, NodeId, ROOT};
@@ -106,26 +105,19 @@ impl App<'_> {
         let filter = if text.is_empty() {
             None
         } else {
-            let insensitive = !text.chars().any(char::is_uppercase);
-            // ASCII classes and case folding keep the automaton small: paths are matched as bytes anyway.
-            let re = RegexBuilder::new(text)
-                .case_insensitive(insensitive)
-                .unicode(false)
-                .size_limit(1 << 20)
-                .build()
-                .map_err(|e| {
-                    let detail = e.to_string();
-                    format!(
-                        "bad regex: {}",
-                        detail
-                            .lines()
-                            .last()
-                            .unwrap_or(&detail)
-                            .trim()
-                            .trim_start_matches("error: ")
-                    )
-                })?;
-            Some(re)
+            let filter = PathFilter::new(text).map_err(|e| {
+                let detail = e.to_string();
+                format!(
+                    "bad regex: {}",
+                    detail
+                        .lines()
+                        .last()
+                        .unwrap_or(&detail)
+                        .trim()
+                        .trim_start_matches("error: ")
+                )
+            })?;
+            Some(filter)
         };
         self.filter_text = text.to_string();
         self.tree.options.filter = filter;

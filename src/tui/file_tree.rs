@@ -1,20 +1,37 @@
 //! The file tree pane's state: which range of layers it shows, filters, sort, hidden change kinds, collapsed
 //! directories, cursor and scroll. None of it lives in the model ([`ImageTree`]).
 //!
-//! Two levels keep it fast on 100k+ paths: `rows` is the whole filtered tree in pre-order (each row knows where
-//! its subtree ends), rebuilt in one O(nodes) pass only when the layer, mode, filter, sort or hidden kinds change;
-//! `visible` is the list of row indices not under a collapsed directory, patched in place when one directory is
-//! expanded or collapsed (a splice of its subtree, found by binary search: `visible` is sorted).
+//! Three levels keep every key within a frame on 100k+ paths:
+//! - the unfiltered rows of a range and view (the whole tree in pre-order, each row knowing where its subtree
+//!   ends) are built in one O(nodes) pass and kept in a small LRU ([`CACHED_VIEWS`] entries), so going back to a
+//!   layer or a view costs nothing;
+//! - a filter is applied to those cached rows, not to the tree: its regex runs over the rows' paths, and a filter
+//!   that only extends the previous one (typing) runs over the previous one's matches alone; the matches of the
+//!   shorter filters stay, so a backspace is a lookup;
+//! - `visible` is the list of row indices not under a collapsed directory, patched in place when one directory is
+//!   expanded or collapsed (a splice of its subtree, found by binary search: `visible` is sorted).
+//!
+//! Memory: a cached entry holds 9 bytes per tree node (the view's sizes and change marks), 20 bytes per unfiltered
+//! row and 4 bytes per filter match per kept filter ([`FILTER_LEVELS`] at most): about 3.7 MB per entry on a
+//! 120,000-path tree without a filter.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
+use std::sync::Arc;
 
-use regex::bytes::Regex;
+use memchr::memmem::Finder;
+use regex::bytes::{Regex, RegexBuilder};
 
 use crate::layer::LayerEntry;
 use crate::tree::{ChangeKind, ImageTree, NodeId, ROOT, State, TreeView};
 
 const NO_ROW: u32 = u32::MAX;
+
+/// Unfiltered rows kept per (range, view): enough to flip between a few layers and modes.
+pub const CACHED_VIEWS: usize = 4;
+
+/// Filters kept per cached view while typing (each narrows the one before it).
+pub const FILTER_LEVELS: usize = 8;
 
 /// Change kinds the user chose to hide (ctrl+a/r/m/u).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -49,6 +66,80 @@ pub struct Row {
     pub is_dir: bool,
     /// No later sibling (for the tree guides).
     pub last: bool,
+    /// Listed for itself (not hidden, not unmodified in a changes-only view), not only as the directory of
+    /// listed paths: only such rows can match a filter.
+    own: bool,
+}
+
+/// The tree filter: a regex on the absolute path, case-insensitive unless it has a capital letter, with ASCII
+/// classes (a smaller automaton; paths are matched as bytes).
+#[derive(Debug, Clone)]
+pub struct PathFilter {
+    text: String,
+    regex: Regex,
+    insensitive: bool,
+    /// No regex syntax in the text: the text itself (ASCII-lowercased when case is ignored), searched without
+    /// the regex engine; a path matches when its directory's path does.
+    literal: Option<Finder<'static>>,
+}
+
+impl PathFilter {
+    pub fn new(text: &str) -> Result<PathFilter, regex::Error> {
+        let insensitive = !text.chars().any(char::is_uppercase);
+        let regex = RegexBuilder::new(text)
+            .case_insensitive(insensitive)
+            .unicode(false)
+            .size_limit(1 << 20)
+            .build()?;
+        Ok(PathFilter {
+            text: text.to_string(),
+            regex,
+            insensitive,
+            literal: (regex::escape(text) == text).then(|| {
+                let needle = if insensitive {
+                    text.to_ascii_lowercase()
+                } else {
+                    text.to_string()
+                };
+                Finder::new(needle.as_bytes()).into_owned()
+            }),
+        })
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub fn is_match(&self, path: &[u8]) -> bool {
+        self.regex.is_match(path)
+    }
+
+    /// `is_match` of a literal filter without the regex engine (which folds case in ASCII only, as this does).
+    /// `scratch` holds the lowercased text.
+    fn literal_match(&self, finder: &Finder, text: &[u8], scratch: &mut Vec<u8>) -> bool {
+        if !self.insensitive {
+            return finder.find(text).is_some();
+        }
+        scratch.clear();
+        scratch.extend(text.iter().map(u8::to_ascii_lowercase));
+        finder.find(scratch).is_some()
+    }
+
+    /// Whether every path this filter matches is known to match `wider` as well, from the two texts: this one is
+    /// `wider`'s text followed by a suffix that the regex syntax can only concatenate. (A match of `R` then `S`
+    /// contains a match of `R`.) Not so when the suffix starts with a repetition (`a` -> `a*`), holds an
+    /// alternation (`a` -> `a|b`), or when this filter ignores case and `wider` does not.
+    pub fn narrows(&self, wider: &PathFilter) -> bool {
+        let Some(suffix) = self.text.strip_prefix(wider.text.as_str()) else {
+            return false;
+        };
+        // Leading spaces are skipped: under the `x` flag a space is no atom, and `a *` repeats `a`.
+        let starts_repetition = suffix.trim_start().starts_with(['*', '+', '?', '{']);
+        !suffix.is_empty()
+            && !starts_repetition
+            && !suffix.contains('|')
+            && (wider.insensitive || !self.insensitive)
+    }
 }
 
 /// The options that decide `rows`.
@@ -58,19 +149,48 @@ pub struct TreeOptions {
     pub changes_only: bool,
     pub hidden: Hidden,
     pub sort_by_size: bool,
-    pub filter: Option<Regex>,
+    pub filter: Option<PathFilter>,
     /// Only these paths (their directories kept as context), e.g. those that differ from another image.
-    pub only: Option<std::sync::Arc<HashSet<NodeId>>>,
+    pub only: Option<Arc<HashSet<NodeId>>>,
+}
+
+/// Everything that decides the unfiltered rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ViewKey {
+    from: Option<u32>,
+    to: u32,
+    changes_only: bool,
+    hidden: Hidden,
+    sort_by_size: bool,
+    /// The `only` set, by identity (one set per explorer: the paths that differ from the other image).
+    only: Option<usize>,
+}
+
+/// The unfiltered rows of one [`ViewKey`], with the filters typed on them.
+struct CachedView<'a> {
+    key: ViewKey,
+    view: Arc<TreeView<'a>>,
+    rows: Arc<Vec<Row>>,
+    /// Each filter's own matches (row indices, ascending); each level narrows the one before it.
+    levels: Vec<FilterLevel>,
+}
+
+struct FilterLevel {
+    filter: PathFilter,
+    hits: Vec<u32>,
 }
 
 pub struct FileTree<'a> {
     tree: &'a ImageTree,
-    view: TreeView<'a>,
+    view: Arc<TreeView<'a>>,
     from: Option<u32>,
+    to: u32,
     pub options: TreeOptions,
     /// Show permissions, uid:gid and size columns.
     pub attributes: bool,
-    rows: Vec<Row>,
+    rows: Arc<Vec<Row>>,
+    /// Most recently used first.
+    cache: Vec<CachedView<'a>>,
     visible: Vec<u32>,
     collapse_all: bool,
     /// Directories whose state differs from `collapse_all`.
@@ -87,11 +207,13 @@ impl<'a> FileTree<'a> {
     pub fn new(tree: &'a ImageTree, from: Option<u32>, to: u32, options: TreeOptions) -> Self {
         let mut ft = FileTree {
             tree,
-            view: TreeView::between(tree, from, to),
+            view: Arc::new(TreeView::between(tree, from, to)),
             from,
+            to,
             options,
             attributes: true,
-            rows: Vec::new(),
+            rows: Arc::default(),
+            cache: Vec::with_capacity(CACHED_VIEWS + 1),
             visible: Vec::new(),
             collapse_all: false,
             toggled: HashSet::new(),
@@ -112,7 +234,7 @@ impl<'a> FileTree<'a> {
     }
 
     pub fn to(&self) -> u32 {
-        self.view.layer()
+        self.to
     }
 
     pub fn rows(&self) -> &[Row] {
@@ -123,13 +245,14 @@ impl<'a> FileTree<'a> {
         &self.visible
     }
 
-    /// Shows another range of layers (a layer switch): new sizes, rows rebuilt, selection kept when possible.
+    /// Shows another range of layers (a layer switch): rows from the cache or rebuilt, selection kept when
+    /// possible.
     pub fn set_range(&mut self, from: Option<u32>, to: u32) {
-        if (from, to) == (self.from, self.to()) {
+        if (from, to) == (self.from, self.to) {
             return;
         }
-        self.view = TreeView::between(self.tree, from, to);
         self.from = from;
+        self.to = to;
         self.rebuild();
     }
 
@@ -138,11 +261,11 @@ impl<'a> FileTree<'a> {
         self.rebuild();
     }
 
-    /// Recomputes `rows` and `visible` from the view and options, keeping the selected path when it is still
+    /// Recomputes `rows` and `visible` from the range and options, keeping the selected path when it is still
     /// listed (else its nearest listed ancestor).
     pub fn rebuild(&mut self) {
         let selected = self.selected_node();
-        self.rows = self.flatten();
+        self.rows = self.filtered_rows();
         self.rebuild_visible();
         match selected {
             Some(node) => self.reselect(node),
@@ -151,22 +274,72 @@ impl<'a> FileTree<'a> {
         self.clamp();
     }
 
+    fn key(&self) -> ViewKey {
+        let o = &self.options;
+        ViewKey {
+            from: self.from,
+            to: self.to,
+            changes_only: o.changes_only,
+            hidden: o.hidden,
+            sort_by_size: o.sort_by_size,
+            only: o.only.as_ref().map(|only| Arc::as_ptr(only) as usize),
+        }
+    }
+
+    /// The rows for the current range and options: the cached view's (built if missing and moved to the front
+    /// of the cache), filtered when a filter is set.
+    fn filtered_rows(&mut self) -> Arc<Vec<Row>> {
+        let key = self.key();
+        match self.cache.iter().position(|c| c.key == key) {
+            Some(i) => {
+                let hit = self.cache.remove(i);
+                self.cache.insert(0, hit);
+            }
+            None => {
+                let same_range = self
+                    .cache
+                    .iter()
+                    .find(|c| (c.key.from, c.key.to) == (key.from, key.to));
+                self.view = match same_range {
+                    Some(c) => Arc::clone(&c.view),
+                    None => Arc::new(TreeView::between(self.tree, key.from, key.to)),
+                };
+                let rows = Arc::new(self.flatten());
+                self.cache.insert(
+                    0,
+                    CachedView {
+                        key,
+                        view: Arc::clone(&self.view),
+                        rows,
+                        levels: Vec::new(),
+                    },
+                );
+                self.cache.truncate(CACHED_VIEWS);
+            }
+        }
+        let tree = self.tree;
+        let Some(current) = self.cache.first_mut() else {
+            return Arc::default();
+        };
+        self.view = Arc::clone(&current.view);
+        match &self.options.filter {
+            None => Arc::clone(&current.rows),
+            Some(filter) => Arc::new(current.filter(tree, filter)),
+        }
+    }
+
+    /// The unfiltered rows: every path listed for itself, with the directories above it.
     fn flatten(&self) -> Vec<Row> {
         struct Frame<'c> {
             row: u32,
             children: Cow<'c, [NodeId]>,
             next: usize,
-            path_len: usize,
         }
-        let tree = self.tree;
         let mut out: Vec<Row> = Vec::new();
-        let mut path: Vec<u8> = Vec::new();
-        let mut keep: Vec<bool> = Vec::new();
         let mut stack = vec![Frame {
             row: NO_ROW,
             children: self.children(ROOT),
             next: 0,
-            path_len: 0,
         }];
         while let Some(frame) = stack.last_mut() {
             if frame.next == frame.children.len() {
@@ -174,11 +347,10 @@ impl<'a> FileTree<'a> {
                 stack.pop();
                 if row != NO_ROW {
                     let r = row as usize;
-                    if keep[r] || out.len() > r + 1 {
+                    if out[r].own || out.len() > r + 1 {
                         out[r].end = out.len() as u32;
                     } else {
                         out.truncate(r);
-                        keep.truncate(r);
                     }
                 }
                 continue;
@@ -189,21 +361,10 @@ impl<'a> FileTree<'a> {
                 continue;
             };
             let parent = frame.row;
-            path.truncate(frame.path_len);
-            path.push(b'/');
-            path.extend_from_slice(tree.name(node));
             let o = &self.options;
-            let matches = !o.hidden.hides(change)
+            let own = !o.hidden.hides(change)
                 && (!o.changes_only || change != ChangeKind::Unmodified)
-                && o.filter.as_ref().is_none_or(|re| re.is_match(&path))
                 && o.only.as_ref().is_none_or(|only| only.contains(&node));
-            let at = match change {
-                ChangeKind::Deleted => self.from,
-                _ => Some(self.to()),
-            };
-            let is_dir = tree
-                .state_at(node, at)
-                .is_some_and(|e| tree.is_dir_event(&e));
             let depth = (stack.len() - 1).min(u16::MAX as usize) as u16;
             let row = out.len() as u32;
             out.push(Row {
@@ -212,22 +373,17 @@ impl<'a> FileTree<'a> {
                 end: row + 1,
                 depth,
                 change,
-                is_dir,
+                is_dir: self.view.is_dir(node),
                 last: false,
+                own,
             });
-            keep.push(matches);
-            let path_len = path.len();
             stack.push(Frame {
                 row,
                 children: self.children(node),
                 next: 0,
-                path_len,
             });
         }
-        for i in 0..out.len() {
-            let end = out[i].end as usize;
-            out[i].last = end >= out.len() || out[end].parent != out[i].parent;
-        }
+        mark_last_siblings(&mut out);
         out
     }
 
@@ -471,4 +627,171 @@ impl<'a> FileTree<'a> {
         out.push_str(if row.last { "└── " } else { "├── " });
         out
     }
+}
+
+/// Sets `last` on every row: true when no later sibling follows.
+fn mark_last_siblings(rows: &mut [Row]) {
+    for i in 0..rows.len() {
+        let end = rows[i].end as usize;
+        rows[i].last = end >= rows.len() || rows[end].parent != rows[i].parent;
+    }
+}
+
+impl CachedView<'_> {
+    /// The rows `filter` keeps: its matches among the rows listed for themselves, with their directories.
+    fn filter(&mut self, tree: &ImageTree, filter: &PathFilter) -> Vec<Row> {
+        // The same filter again, a backspace back to a shorter one, or the same keys typed again after it: its
+        // matches are kept (the longer levels too, until a different text replaces them).
+        let level = match self
+            .levels
+            .iter()
+            .position(|l| l.filter.text() == filter.text())
+        {
+            Some(k) => k,
+            None => {
+                let narrowed = self.levels.iter().rposition(|l| filter.narrows(&l.filter));
+                self.levels.truncate(narrowed.map_or(0, |k| k + 1));
+                let candidates = self.levels.last().map(|l| l.hits.as_slice());
+                let hits = matching_rows(tree, &self.rows, filter, candidates);
+                if self.levels.len() == FILTER_LEVELS {
+                    self.levels.remove(0);
+                }
+                self.levels.push(FilterLevel {
+                    filter: filter.clone(),
+                    hits,
+                });
+                self.levels.len() - 1
+            }
+        };
+        let hits = self
+            .levels
+            .get(level)
+            .map_or(&[][..], |l| l.hits.as_slice());
+        subset(&self.rows, hits)
+    }
+}
+
+/// Indices of the rows listed for themselves whose absolute path `filter` matches, among `candidates` (sorted
+/// row indices) when given. Few candidates: each path is assembled from its row's ancestors; many: one pass
+/// over all rows carries the path down, as a walk does. A literal filter (the usual first keys) that matches a
+/// directory's path matches everything below it, and can only newly match across the end of that path: below a
+/// match nothing is searched, elsewhere only the new name and the few bytes before it.
+fn matching_rows(
+    tree: &ImageTree,
+    rows: &[Row],
+    filter: &PathFilter,
+    candidates: Option<&[u32]>,
+) -> Vec<u32> {
+    let mut path: Vec<u8> = Vec::new();
+    if let Some(candidates) = candidates
+        && candidates.len() < rows.len() / 16
+    {
+        let mut chain: Vec<NodeId> = Vec::new();
+        return candidates
+            .iter()
+            .copied()
+            .filter(|&r| {
+                chain.clear();
+                let mut at = r;
+                while let Some(row) = rows.get(at as usize) {
+                    chain.push(row.node);
+                    at = row.parent;
+                }
+                path.clear();
+                for node in chain.iter().rev() {
+                    path.push(b'/');
+                    path.extend_from_slice(tree.name(*node));
+                }
+                filter.is_match(&path)
+            })
+            .collect();
+    }
+    let mut next_candidate = candidates.map(|c| c.iter().copied().peekable());
+    // A match of the literal ends inside the new part, so it starts at most its length before it. (Case is
+    // folded in ASCII only, so a match is as long as the text.)
+    let overlap = filter.text.len();
+    // Per depth `d`: where the path of the ancestor at depth `d - 1` ends (`ends[0]`: the root, empty), and
+    // whether a literal filter matches that path.
+    let mut ends: Vec<usize> = vec![0];
+    let mut matched_above: Vec<bool> = vec![false];
+    let mut scratch: Vec<u8> = Vec::new();
+    let mut hits = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
+        let depth = row.depth as usize;
+        ends.truncate(depth + 1);
+        matched_above.truncate(depth + 1);
+        let candidate = match &mut next_candidate {
+            None => row.own,
+            Some(c) => c.next_if_eq(&(i as u32)).is_some(),
+        };
+        let matched = if filter.literal.is_some() && matched_above.last().copied().unwrap_or(false)
+        {
+            // Everything below matches too and never reads the path: it is not extended.
+            true
+        } else {
+            let parent_end = ends.last().copied().unwrap_or(0);
+            path.truncate(parent_end);
+            path.push(b'/');
+            path.extend_from_slice(tree.name(row.node));
+            match &filter.literal {
+                Some(finder) => {
+                    let window = &path[parent_end.saturating_sub(overlap)..];
+                    filter.literal_match(finder, window, &mut scratch)
+                }
+                None => candidate && filter.is_match(&path),
+            }
+        };
+        ends.push(path.len());
+        matched_above.push(matched);
+        if candidate && matched {
+            hits.push(i as u32);
+        }
+    }
+    hits
+}
+
+/// The rows of `hits` (sorted row indices) and of every directory above them, re-linked: parents, subtree ends
+/// and last siblings as a fresh walk would give them.
+fn subset(rows: &[Row], hits: &[u32]) -> Vec<Row> {
+    let mut keep = vec![false; rows.len()];
+    for &h in hits {
+        let mut at = h;
+        while let Some(k) = keep.get_mut(at as usize) {
+            if *k {
+                break;
+            }
+            *k = true;
+            at = rows[at as usize].parent;
+        }
+    }
+    let mut index = vec![NO_ROW; rows.len()];
+    let mut out: Vec<Row> = Vec::with_capacity(hits.len());
+    // Rows of `out` whose subtree is still open, outermost first.
+    let mut open: Vec<usize> = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
+        if !keep[i] {
+            continue;
+        }
+        let at = out.len();
+        while let Some(&o) = open.last() {
+            if out[o].depth < row.depth {
+                break;
+            }
+            out[o].end = at as u32;
+            open.pop();
+        }
+        index[i] = at as u32;
+        let parent = index.get(row.parent as usize).copied().unwrap_or(NO_ROW);
+        out.push(Row {
+            parent,
+            end: at as u32 + 1,
+            ..*row
+        });
+        open.push(at);
+    }
+    for o in open {
+        out[o].end = out.len() as u32;
+    }
+    mark_last_siblings(&mut out);
+    out
 }

@@ -1,9 +1,13 @@
 //! Unit tests of the file tree pane state on the synthetic fixture: modes, filters, hidden kinds, sorting,
-//! incremental expand/collapse (always equal to a full rebuild) and selection kept across layer switches.
+//! incremental expand/collapse (always equal to a full rebuild), selection kept across layer switches, and the
+//! cached, incrementally filtered rows always equal to a plain walk of the tree.
 
-use super::file_tree::{FileTree, TreeOptions};
+use std::sync::Arc;
+
+use super::file_tree::{FileTree, PathFilter, TreeOptions};
 use super::fixture;
-use crate::tree::ChangeKind;
+use crate::layer::{EntryKind, LayerEntry, LayerScan};
+use crate::tree::{ChangeKind, ImageTree, NodeId, ROOT, TreeView};
 
 fn listing(ft: &FileTree) -> Vec<String> {
     let tree = ft.view().tree();
@@ -60,7 +64,7 @@ fn filter_and_hidden_kinds_narrow_the_rows() {
     let image = fixture::image();
     let a = fixture::analysis(&image);
     let mut options = TreeOptions {
-        filter: Some(regex::bytes::Regex::new("app\\.conf").unwrap()),
+        filter: Some(PathFilter::new("app\\.conf").unwrap()),
         ..TreeOptions::default()
     };
     let ft = FileTree::new(&a.tree, Some(1), 2, options.clone());
@@ -182,4 +186,298 @@ fn sizes_are_directory_totals_and_zero_once_deleted() {
     assert_eq!(size("/srv/app/app.conf.bak"), 10);
     assert_eq!(size("/tmp/cache.img"), 4000);
     assert_eq!(size("/tmp"), 0);
+}
+
+/// A deterministic xorshift generator: the property tests below replay the same sequences every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// Six layers over a few hundred paths in nested directories, mixed-case names, with files rewritten, whiteouts,
+/// an opaque directory and a directory replaced by a file: every change kind, at several depths.
+fn generated_tree() -> ImageTree {
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let names = ["a", "Bin", "lib", "x.conf", "pkg01", "d3", "Readme", "pk"];
+    let layers: Vec<Arc<LayerScan>> = (0..6)
+        .map(|l| {
+            let mut scan = LayerScan::default();
+            for f in 0..60 {
+                let depth = 1 + rng.below(4);
+                let mut path: Vec<String> = (0..depth)
+                    .map(|_| names[rng.below(names.len())].to_string())
+                    .collect();
+                path.push(format!("f{l}{f}"));
+                let file = rng.below(4) != 0;
+                scan.entries.push(LayerEntry {
+                    path: path.join("/").into_bytes().into(),
+                    kind: if file {
+                        EntryKind::File
+                    } else {
+                        EntryKind::Dir
+                    },
+                    size: rng.below(5000) as u64,
+                    mode: 0o644,
+                    uid: 0,
+                    gid: 0,
+                    mtime: 0,
+                    link_target: None,
+                    digest: None,
+                });
+            }
+            if l > 0 {
+                for _ in 0..4 {
+                    let name = names[rng.below(names.len())];
+                    scan.whiteouts.push(
+                        format!("{name}/{}", names[rng.below(8)])
+                            .into_bytes()
+                            .into(),
+                    );
+                }
+                scan.opaques
+                    .push(names[rng.below(names.len())].as_bytes().into());
+            }
+            if l == 3 {
+                // A directory of the lower layers becomes a file.
+                scan.entries.push(LayerEntry {
+                    path: b"lib/pk".to_vec().into(),
+                    kind: EntryKind::File,
+                    size: 7,
+                    mode: 0o644,
+                    uid: 0,
+                    gid: 0,
+                    mtime: 0,
+                    link_target: None,
+                    digest: None,
+                });
+            }
+            Arc::new(scan)
+        })
+        .collect();
+    ImageTree::build(&layers)
+}
+
+/// A row as a fresh walk of the tree lists it.
+type Expected = (NodeId, u32, u32, u16, ChangeKind, bool, bool);
+
+/// The rows of the file tree pane, computed the plain way, as the oracle: recursively over the tree, a path is
+/// listed when it matches the options and the filter itself or when a path below it is listed.
+fn expected_rows(
+    tree: &ImageTree,
+    from: Option<u32>,
+    to: u32,
+    options: &TreeOptions,
+) -> Vec<Expected> {
+    fn walk(
+        view: &TreeView,
+        options: &TreeOptions,
+        node: NodeId,
+        parent: u32,
+        depth: u16,
+        out: &mut Vec<Expected>,
+    ) {
+        let tree = view.tree();
+        let mut children = tree.children(node).to_vec();
+        if options.sort_by_size {
+            children.sort_by_key(|c| std::cmp::Reverse(view.size(*c)));
+        }
+        for child in children {
+            let Some(change) = view.change(child) else {
+                continue;
+            };
+            let mut path = b"/".to_vec();
+            path.extend_from_slice(&tree.path(child));
+            let own = !options.hidden.hides(change)
+                && (!options.changes_only || change != ChangeKind::Unmodified)
+                && options.filter.as_ref().is_none_or(|f| f.is_match(&path));
+            let at = out.len();
+            out.push((child, parent, 0, depth, change, view.is_dir(child), false));
+            walk(view, options, child, at as u32, depth + 1, out);
+            if !own && out.len() == at + 1 {
+                out.pop();
+            } else {
+                out[at].2 = out.len() as u32;
+            }
+        }
+    }
+    let view = TreeView::between(tree, from, to);
+    let mut out = Vec::new();
+    walk(&view, options, ROOT, u32::MAX, 0, &mut out);
+    for i in 0..out.len() {
+        let end = out[i].2 as usize;
+        out[i].6 = end >= out.len() || out[end].1 != out[i].1;
+    }
+    out
+}
+
+fn actual_rows(ft: &FileTree) -> Vec<Expected> {
+    ft.rows()
+        .iter()
+        .map(|r| (r.node, r.parent, r.end, r.depth, r.change, r.is_dir, r.last))
+        .collect()
+}
+
+/// Typing and erasing filters (regex syntax included: repetitions, alternations, classes, capitals, invalid
+/// texts), switching layers and modes, hiding kinds and sorting, in random order: after every step the cached,
+/// incrementally filtered rows equal the plain walk's.
+#[test]
+fn cached_and_incremental_rows_equal_a_fresh_walk() {
+    let tree = generated_tree();
+    let alphabet: Vec<char> = "pkg01d3aBrx./*+?|()[]{}, \\AeE".chars().collect();
+    for seed in 1..=6u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let mut ft = FileTree::new(&tree, None, 0, TreeOptions::default());
+        let mut text = String::new();
+        for step in 0..400 {
+            match rng.below(20) {
+                0..=9 => text.push(alphabet[rng.below(alphabet.len())]),
+                10..=13 => {
+                    text.pop();
+                }
+                14 => text.clear(),
+                15 | 16 => {
+                    let to = rng.below(tree.layer_count()) as u32;
+                    let from = match rng.below(3) {
+                        0 => to.checked_sub(1),
+                        1 => None,
+                        _ => Some(rng.below(to as usize + 1) as u32).filter(|f| *f < to),
+                    };
+                    ft.set_range(from, to);
+                }
+                17 => ft.options.changes_only = !ft.options.changes_only,
+                18 => {
+                    let h = &mut ft.options.hidden;
+                    match rng.below(4) {
+                        0 => h.added = !h.added,
+                        1 => h.removed = !h.removed,
+                        2 => h.modified = !h.modified,
+                        _ => h.unmodified = !h.unmodified,
+                    }
+                }
+                _ => ft.options.sort_by_size = !ft.options.sort_by_size,
+            }
+            // As the explorer does: an invalid regex leaves the previous filter in place.
+            if text.is_empty() {
+                ft.options.filter = None;
+            } else if let Ok(filter) = PathFilter::new(&text) {
+                ft.options.filter = Some(filter);
+            }
+            ft.rebuild();
+            let expected = expected_rows(&tree, ft.from(), ft.to(), &ft.options);
+            assert_eq!(
+                actual_rows(&ft),
+                expected,
+                "seed {seed}, step {step}, filter {:?}, range {:?}..{}",
+                ft.options.filter.as_ref().map(|f| f.text()),
+                ft.from(),
+                ft.to()
+            );
+            let fresh = FileTree::new(&tree, ft.from(), ft.to(), ft.options.clone());
+            assert_eq!(actual_rows(&fresh), expected);
+        }
+    }
+}
+
+/// The typing session the benchmark replays, on the generated tree: every prefix of a filter, then every
+/// backspace, switching layer in between.
+#[test]
+fn typing_and_erasing_a_filter_equals_a_fresh_walk_at_every_key() {
+    let tree = generated_tree();
+    let mut ft = FileTree::new(&tree, Some(1), 2, TreeOptions::default());
+    let text = "pk.*d3/F";
+    let prefixes: Vec<&str> = (1..=text.len()).map(|n| &text[..n]).collect();
+    for layer in [2u32, 5, 2] {
+        ft.set_range(layer.checked_sub(1), layer);
+        for prefix in prefixes.iter().chain(prefixes.iter().rev()) {
+            ft.options.filter = Some(PathFilter::new(prefix).unwrap());
+            ft.rebuild();
+            assert_eq!(
+                actual_rows(&ft),
+                expected_rows(&tree, ft.from(), ft.to(), &ft.options),
+                "layer {layer}, filter {prefix:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_filter_narrows_another_only_by_concatenation() {
+    let f = |t: &str| PathFilter::new(t).unwrap();
+    assert!(f("pkg").narrows(&f("pk")));
+    assert!(f("pk.*d3").narrows(&f("pk.*d")));
+    assert!(f("(a|b)c").narrows(&f("(a|b)")));
+    // A capital makes the filter case-sensitive: narrower still.
+    assert!(f("pkG").narrows(&f("pk")));
+    assert!(!f("pk").narrows(&f("pk")));
+    assert!(!f("pk").narrows(&f("pkg")));
+    assert!(!f("a*").narrows(&f("a")));
+    assert!(!f("a+").narrows(&f("a")));
+    assert!(!f("a?").narrows(&f("a")));
+    assert!(!f("a{0,2}").narrows(&f("a")));
+    assert!(!f("a|b").narrows(&f("a")));
+    assert!(!f("ab|c").narrows(&f("a")));
+    // Under the `x` flag spaces are skipped: `a *` repeats `a`.
+    assert!(!f("(?x)a *").narrows(&f("(?x)a")));
+}
+
+/// Going back to a layer (or a view) seen a moment ago gives the same rows and keeps the selection.
+#[test]
+fn revisiting_a_cached_layer_keeps_rows_and_selection() {
+    let tree = generated_tree();
+    let mut ft = FileTree::new(&tree, Some(3), 4, TreeOptions::default());
+    ft.move_to(ft.visible().len() / 2);
+    let before = actual_rows(&ft);
+    let selected = ft.selected_node();
+    ft.set_range(Some(0), 1);
+    ft.set_range(Some(3), 4);
+    assert_eq!(actual_rows(&ft), before);
+    assert_eq!(ft.selected_node(), selected);
+    // More layers than the cache holds, then back: rebuilt, equal.
+    for layer in 0..tree.layer_count() as u32 {
+        ft.set_range(layer.checked_sub(1), layer);
+    }
+    ft.set_range(Some(3), 4);
+    assert_eq!(actual_rows(&ft), before);
+}
+
+/// A literal filter is searched only across the end of each directory's path: texts spanning a `/` (the end of
+/// one name, the slash, the start of the next) must still find every path holding them.
+#[test]
+fn literal_filters_spanning_a_slash_equal_a_fresh_walk() {
+    let tree = generated_tree();
+    let top = tree.layer_count() as u32 - 1;
+    let mut ft = FileTree::new(&tree, top.checked_sub(1), top, TreeOptions::default());
+    let rows = expected_rows(&tree, ft.from(), ft.to(), &ft.options);
+    let mut tried = 0;
+    for (node, parent, ..) in rows.iter().step_by(5) {
+        let Some(parent) = rows.get(*parent as usize) else {
+            continue;
+        };
+        let (above, name) = (tree.name(parent.0), tree.name(*node));
+        let text = format!(
+            "{}/{}",
+            String::from_utf8_lossy(&above[above.len().saturating_sub(2)..]),
+            String::from_utf8_lossy(&name[..name.len().min(2)])
+        );
+        if regex::escape(&text) != text {
+            continue;
+        }
+        tried += 1;
+        ft.options.filter = Some(PathFilter::new(&text).unwrap());
+        ft.rebuild();
+        let expected = expected_rows(&tree, ft.from(), ft.to(), &ft.options);
+        assert!(!expected.is_empty(), "{text:?}");
+        assert_eq!(actual_rows(&ft), expected, "filter {text:?}");
+    }
+    assert!(tried > 10, "only {tried} texts tried");
 }
