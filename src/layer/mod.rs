@@ -118,9 +118,9 @@ pub struct LayerScan {
     pub whiteouts: Vec<Box<[u8]>>,
     /// Directories holding a `.wh..wh..opq` marker: their lower children are hidden.
     pub opaques: Vec<Box<[u8]>>,
-    /// `sha256:<hex>` of the uncompressed tar stream.
+    /// `sha256:<hex>` of the uncompressed tar stream; empty when not computed ([`ScanOptions::digests`]).
     pub diff_id: String,
-    /// `sha256:<hex>` of the blob as stored.
+    /// `sha256:<hex>` of the blob as stored; empty when not computed.
     pub blob_digest: String,
     pub compression: Option<Compression>,
     pub blob_size: u64,
@@ -220,6 +220,9 @@ pub struct ScanOptions<'a> {
     pub progress: &'a dyn Progress,
     pub inspector: Option<&'a dyn ContentInspector>,
     pub limits: Limits,
+    /// Compute the sha256 digests of the blob and of its tar stream (`LayerScan::blob_digest`, `diff_id`);
+    /// off, both stay empty and the layer is read without hashing it (`--no-verify`).
+    pub digests: bool,
 }
 
 impl Default for ScanOptions<'_> {
@@ -229,6 +232,7 @@ impl Default for ScanOptions<'_> {
             progress: &NoProgress,
             inspector: None,
             limits: Limits::default(),
+            digests: true,
         }
     }
 }

@@ -83,13 +83,18 @@ pub(super) fn scan_blob_with<R: Read + Send>(
     );
     let mut raw = match compression {
         Compression::None => Hashing::counting_only(buffered, Some(opts.progress)),
+        _ if !opts.digests => Hashing::counting_only(buffered, Some(opts.progress)),
         _ => Hashing::new(buffered, Some(opts.progress)),
     };
     let mut scan = LayerScan::default();
     let (plain_digest, plain_size) = {
         let (_, decoded) = compression::decoder(&mut raw, opts.limits.expansion_ratio)
             .map_err(|e| ScanError(format!("cannot read layer: {e}")))?;
-        let mut plain = Hashing::new(decoded, None);
+        let mut plain = if opts.digests {
+            Hashing::new(decoded, None)
+        } else {
+            Hashing::counting_only(decoded, None)
+        };
         let (read, hits) = inspecting(opts.inspector, beside, |feed| {
             read_entries(&mut plain, &mut scan, &opts, feed)
         });

@@ -381,3 +381,34 @@ fn every_regular_file_gets_its_content_digest() {
         assert_eq!(scan.diff_id, sha(&t));
     }
 }
+
+/// Without digests (`--no-verify`) the layer is read the same, file digests included, but neither side of the
+/// blob is hashed: both sha256 digests stay empty.
+#[test]
+fn a_scan_without_digests_leaves_both_sha256_empty() {
+    let t = tar_of(&[("a", b"hello"), ("b/c", b"world")]);
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(&t).unwrap();
+    let gz = enc.finish().unwrap();
+    for blob in [&t[..], &gz[..]] {
+        let opts = ScanOptions {
+            digests: false,
+            ..ScanOptions::default()
+        };
+        let scan = scan_blob(blob, opts).unwrap();
+        let full = scan_blob(blob, ScanOptions::default()).unwrap();
+        assert_eq!((scan.diff_id.as_str(), scan.blob_digest.as_str()), ("", ""));
+        assert_eq!(full.diff_id, sha(&t));
+        let paths = |s: &LayerScan| {
+            s.entries
+                .iter()
+                .map(|e| (e.path.clone(), e.size, e.digest))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(paths(&scan), paths(&full));
+        assert_eq!(
+            (scan.blob_size, scan.uncompressed_size),
+            (blob.len() as u64, t.len() as u64)
+        );
+    }
+}

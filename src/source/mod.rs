@@ -25,7 +25,7 @@ use rayon::prelude::*;
 
 use crate::compression::{self, Compression};
 use crate::error::{Error, Result};
-use crate::image::{Image, ImageMeta, Layer, map_history};
+use crate::image::{Image, ImageMeta, Layer, Verification, map_history};
 use crate::layer::{
     self, ContentInspector, Copied, CopyError, LayerScan, Progress, ScanError, ScanOptions,
 };
@@ -68,6 +68,7 @@ impl LoadOptions {
                 .as_deref()
                 .map(|i| i as &dyn ContentInspector),
             limits: self.limits,
+            digests: self.selection.verify,
         }
     }
 }
@@ -422,6 +423,11 @@ pub(crate) fn load_catalog(
             config_digest: resolved.config_digest.to_string(),
             manifest_digest: resolved.manifest_digest.map(|d| d.to_string()),
             config: resolved.config,
+            verification: match (verify, catalog.checks_content()) {
+                (true, _) => Verification::default(),
+                (false, true) => Verification::diff_ids_unchecked(),
+                (false, false) => Verification::unverified(),
+            },
         };
         Ok(LoadedImage {
             image: Image { meta, layers },
