@@ -11,18 +11,19 @@ use super::{ContentHit, ContentInspector, ScanError};
 static LAYERS_IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
 
 /// Counts one layer in flight until dropped.
-struct InFlight(usize);
+pub(super) struct InFlight(usize);
 
 impl InFlight {
-    fn enter() -> InFlight {
+    pub(super) fn enter() -> InFlight {
         InFlight(LAYERS_IN_FLIGHT.fetch_add(1, Ordering::Relaxed) + 1)
     }
 
     /// Whether this layer's content inspection gets a thread of its own. When as many layers are in flight as
     /// there are cores, the cores are busy already: inspecting on the reading thread, while the bytes are still
     /// in its cache, costs less than handing them to another core. With fewer layers (a single-layer image),
-    /// the inspection overlaps the decompression, hashing and parsing.
-    fn beside(&self) -> bool {
+    /// the inspection overlaps the decompression, hashing and parsing, which then run on threads of their own
+    /// too (see `ahead`).
+    pub(super) fn beside(&self) -> bool {
         self.0 < std::thread::available_parallelism().map_or(1, |n| n.get())
     }
 }
@@ -35,7 +36,8 @@ impl Drop for InFlight {
 
 /// Runs `read` with a feed to the inspector, if there is one, and returns what `read` returned and the
 /// inspector's hits. The inspector gets a thread of its own when `beside` says so, or (`None`) when fewer layers
-/// are in flight than there are cores.
+/// are in flight than there are cores (this call then counts as one in flight; a caller passing `Some` has
+/// counted itself).
 pub(crate) fn inspecting<T>(
     inspector: Option<&dyn ContentInspector>,
     beside: Option<bool>,
@@ -44,8 +46,8 @@ pub(crate) fn inspecting<T>(
     let Some(inspector) = inspector else {
         return (read(None), Ok(Vec::new()));
     };
-    let layers = InFlight::enter();
-    let beside = beside.unwrap_or_else(|| layers.beside());
+    let layers = beside.is_none().then(InFlight::enter);
+    let beside = beside.unwrap_or_else(|| layers.as_ref().is_some_and(InFlight::beside));
     std::thread::scope(|threads| {
         let mut feed = if beside {
             Feed::beside(inspector, threads)
@@ -284,7 +286,7 @@ fn read_into(
 }
 
 /// Reads until `buf` is full or the reader ends; returns the bytes read.
-fn fill(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+pub(super) fn fill(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut done = 0;
     while done < buf.len() {
         match reader.read(&mut buf[done..]) {

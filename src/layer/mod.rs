@@ -2,6 +2,7 @@
 //! and what a content inspector found in its files. The tar reading lives in `read`, the hand-over of files'
 //! bytes to a content inspector (on the reading thread or a thread of its own) in `feed`.
 
+mod ahead;
 mod feed;
 mod read;
 #[cfg(test)]

@@ -7,7 +7,8 @@ use std::io::{self, Read, Write};
 
 use sha2::{Digest, Sha256};
 
-use super::feed::{Feed, inspecting};
+use super::ahead;
+use super::feed::{Feed, InFlight, inspecting};
 use super::{
     CAPTURE_LIMIT, Copied, CopyError, EntryKind, LayerEntry, LayerScan, Progress, ScanError,
     ScanOptions, copy_limited,
@@ -68,12 +69,13 @@ pub fn scan_blob<R: Read + Send>(reader: R, opts: ScanOptions<'_>) -> Result<Lay
     scan_blob_with(reader, opts, None)
 }
 
-/// [`scan_blob`], with the content inspector on a thread of its own (`Some(true)`), on the reading thread
-/// (`Some(false)`) or wherever the free cores suggest (`None`).
+/// [`scan_blob`], using spare cores (`Some(true)`: decompression and hashing read ahead on one thread of their
+/// own, the content inspector runs on another), on the calling thread alone (`Some(false)`), or as the cores
+/// free suggest (`None`: spare cores when fewer layers are in flight than there are cores).
 pub(super) fn scan_blob_with<R: Read + Send>(
     reader: R,
     opts: ScanOptions<'_>,
-    beside: Option<bool>,
+    spare: Option<bool>,
 ) -> Result<LayerScan, ScanError> {
     // Sniff first: an uncompressed blob is its own tar, so one sha256 serves as blob digest and diff_id.
     let mut buffered = std::io::BufReader::with_capacity(256 * 1024, reader);
@@ -81,13 +83,68 @@ pub(super) fn scan_blob_with<R: Read + Send>(
         std::io::BufRead::fill_buf(&mut buffered)
             .map_err(|e| ScanError(format!("cannot read layer: {e}")))?,
     );
+    let flight = InFlight::enter();
+    let spare = spare.unwrap_or_else(|| flight.beside());
+    let mut scan = LayerScan::default();
+    let sides = if spare {
+        let (producer, mut chunks) = ahead::channel();
+        let (parsed, sides) = std::thread::scope(|threads| {
+            let unpacking = threads.spawn(move || {
+                unpack(buffered, compression, &opts, |plain| {
+                    producer.pump(plain).map_err(|e| e.to_string()).map(drop)
+                })
+            });
+            let parsed = parse(&mut chunks, &mut scan, &opts, true).and_then(|()| {
+                // The rest (the tar's end blocks) is hashed on the other side; take it so that side can finish.
+                io::copy(&mut chunks, &mut io::sink())
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            });
+            drop(chunks);
+            let sides = unpacking.join();
+            (parsed, sides)
+        });
+        // The parser's error first: when it stops early, the unpacking side only sees that it stopped.
+        parsed.map_err(|e| in_layer(compression, e))?;
+        sides.map_err(|_| ScanError("layer reading failed".to_string()))??
+    } else {
+        unpack(buffered, compression, &opts, |plain| {
+            parse(plain, &mut scan, &opts, false)
+        })?
+    };
+    drop(flight);
+    opts.progress.layer_done();
+    scan.compression = Some(compression);
+    scan.blob_size = sides.blob_size;
+    scan.blob_digest = sides.blob_digest.unwrap_or_else(|| sides.diff_id.clone());
+    scan.diff_id = sides.diff_id;
+    scan.uncompressed_size = sides.tar_size;
+    Ok(scan)
+}
+
+/// What the reading of a blob's two sides yields: their sizes and (when computed) digests.
+struct Sides {
+    blob_size: u64,
+    /// `None` for an uncompressed blob (its own tar) or when digests are off.
+    blob_digest: Option<String>,
+    diff_id: String,
+    tar_size: u64,
+}
+
+/// Decompresses and hashes a blob: `consume` reads the tar stream from the start, as far as it wants; the rest
+/// of both sides is then read, hashed and counted here.
+fn unpack<R: Read + Send>(
+    buffered: R,
+    compression: Compression,
+    opts: &ScanOptions<'_>,
+    consume: impl FnOnce(&mut dyn Read) -> Result<(), String>,
+) -> Result<Sides, ScanError> {
     let mut raw = match compression {
         Compression::None => Hashing::counting_only(buffered, Some(opts.progress)),
         _ if !opts.digests => Hashing::counting_only(buffered, Some(opts.progress)),
         _ => Hashing::new(buffered, Some(opts.progress)),
     };
-    let mut scan = LayerScan::default();
-    let (plain_digest, plain_size) = {
+    let (diff_id, tar_size) = {
         let (_, decoded) = compression::decoder(&mut raw, opts.limits.expansion_ratio)
             .map_err(|e| ScanError(format!("cannot read layer: {e}")))?;
         let mut plain = if opts.digests {
@@ -95,18 +152,7 @@ pub(super) fn scan_blob_with<R: Read + Send>(
         } else {
             Hashing::counting_only(decoded, None)
         };
-        let (read, hits) = inspecting(opts.inspector, beside, |feed| {
-            read_entries(&mut plain, &mut scan, &opts, feed)
-        });
-        let read = read
-            .and_then(|()| hits.map_err(|e| e.0))
-            .map(|hits| scan.hits = hits);
-        read.map_err(|e| {
-            ScanError(match compression {
-                Compression::None => e,
-                other => format!("{} layer: {e}", other.name()),
-            })
-        })?;
+        consume(&mut plain).map_err(|e| in_layer(compression, e))?;
         // The tar's end blocks and record padding belong to the diff_id too.
         io::copy(&mut plain, &mut io::sink())
             .map_err(|e| ScanError(format!("{} layer: {e}", compression.name())))?;
@@ -115,13 +161,34 @@ pub(super) fn scan_blob_with<R: Read + Send>(
     };
     io::copy(&mut raw, &mut io::sink())
         .map_err(|e| ScanError(format!("cannot read layer: {e}")))?;
-    opts.progress.layer_done();
-    scan.compression = Some(compression);
-    scan.blob_size = raw.count;
-    scan.blob_digest = raw.digest().unwrap_or_else(|| plain_digest.clone());
-    scan.diff_id = plain_digest;
-    scan.uncompressed_size = plain_size;
-    Ok(scan)
+    Ok(Sides {
+        blob_size: raw.count,
+        blob_digest: raw.digest(),
+        diff_id,
+        tar_size,
+    })
+}
+
+/// A failure reading a layer's tar, naming its compression when it has one.
+fn in_layer(compression: Compression, e: String) -> ScanError {
+    ScanError(match compression {
+        Compression::None => e,
+        other => format!("{} layer: {e}", other.name()),
+    })
+}
+
+/// Parses the tar into `scan`, the inspector beside (on a thread of its own) or inline.
+fn parse(
+    tar: &mut dyn Read,
+    scan: &mut LayerScan,
+    opts: &ScanOptions<'_>,
+    beside: bool,
+) -> Result<(), String> {
+    let (read, hits) = inspecting(opts.inspector, Some(beside), |feed| {
+        read_entries(tar, scan, opts, feed)
+    });
+    read.and_then(|()| hits.map_err(|e| e.0))
+        .map(|hits| scan.hits = hits)
 }
 
 fn read_entries<R: Read>(

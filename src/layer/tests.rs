@@ -412,3 +412,48 @@ fn a_scan_without_digests_leaves_both_sha256_empty() {
         );
     }
 }
+
+/// Read ahead on a thread of its own or all on one, a layer yields the same scan, in every compression, and the
+/// same error when its data is corrupt.
+#[test]
+fn a_layer_reads_the_same_with_and_without_spare_cores() {
+    let big: Vec<u8> = (0..700_000u32).map(|i| (i % 241) as u8).collect();
+    let t = tar_of(&[("a", b"hello"), ("big", &big), ("z/last", b"end")]);
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(&t).unwrap();
+    let gz = enc.finish().unwrap();
+    let zst = zstd::encode_all(&t[..], 1).unwrap();
+    let summary = |s: &LayerScan| {
+        let entries: Vec<_> = s
+            .entries
+            .iter()
+            .map(|e| (e.path.clone(), e.size, e.digest))
+            .collect();
+        (
+            entries,
+            s.diff_id.clone(),
+            s.blob_digest.clone(),
+            s.blob_size,
+            s.uncompressed_size,
+        )
+    };
+    for blob in [&t[..], &gz[..], &zst[..]] {
+        let one = scan_blob_with(blob, ScanOptions::default(), Some(false)).unwrap();
+        let two = scan_blob_with(blob, ScanOptions::default(), Some(true)).unwrap();
+        assert_eq!(summary(&one), summary(&two));
+        assert_eq!(two.diff_id, sha(&t));
+        assert_eq!(two.blob_digest, sha(blob));
+    }
+    let mut broken = gz.clone();
+    let middle = broken.len() / 2;
+    broken[middle..middle + 64].fill(0xff);
+    for spare in [false, true] {
+        let err = scan_blob_with(&broken[..], ScanOptions::default(), Some(spare)).unwrap_err();
+        assert!(err.0.starts_with("gzip layer: "), "{err}");
+    }
+    let truncated = &t[..t.len() / 2];
+    for spare in [false, true] {
+        let err = scan_blob_with(truncated, ScanOptions::default(), Some(spare)).unwrap_err();
+        assert!(err.0.contains("tar"), "{err}");
+    }
+}
