@@ -370,9 +370,12 @@ impl Builder {
     }
 
     fn push(&mut self, node: NodeId, layer: u32, state: State, touched: &mut Vec<NodeId>) {
-        self.tree.nodes[node as usize]
-            .history
-            .push(Event { layer, state });
+        let history = &mut self.tree.nodes[node as usize].history;
+        if history.capacity() == 0 {
+            // Most paths get one event in all: room for exactly one, not the four a first push reserves.
+            history.reserve_exact(1);
+        }
+        history.push(Event { layer, state });
         if self.touched_in[node as usize] != layer {
             self.touched_in[node as usize] = layer;
             touched.push(node);

@@ -367,3 +367,11 @@ fn fate_reports_the_removing_layer() {
         }
     );
 }
+
+/// A path with one event keeps room for one: a million files must not carry four events' room each.
+#[test]
+fn a_path_seen_once_holds_exactly_one_event() {
+    let tree = build(vec![L::new().file("a/b", 1).file("a/c", 2)]);
+    let b = tree.lookup(b"a/b").unwrap();
+    assert_eq!(tree.nodes[b as usize].history.capacity(), 1);
+}
