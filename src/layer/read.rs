@@ -300,6 +300,8 @@ fn read_entries<R: Read>(
             digest,
         });
     }
+    // A million entries keep no room for more: the slack of the last doubling would be a quarter to half again.
+    scan.entries.shrink_to_fit();
     Ok(())
 }
 

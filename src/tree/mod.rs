@@ -97,16 +97,71 @@ pub struct LayerCounts {
 
 pub struct ImageTree {
     nodes: Vec<Node>,
-    names: Vec<Box<[u8]>>,
+    /// Every distinct name once, back to back (no allocation per name: a million files have a million names).
+    names: Names,
     layers: Vec<Arc<LayerScan>>,
     /// A hardlink entry -> the file version it shares.
     hardlinks: HashMap<Version, Version>,
     counts: Vec<LayerCounts>,
 }
 
+/// Interned path components in one byte arena, addressed by `u32` ids.
+struct Names {
+    bytes: Vec<u8>,
+    /// Where name `id` ends in `bytes` (it starts where `id - 1` ends).
+    ends: Vec<usize>,
+}
+
+impl Names {
+    fn get(&self, id: u32) -> &[u8] {
+        let id = id as usize;
+        let start = id.checked_sub(1).map_or(0, |before| self.ends[before]);
+        &self.bytes[start..self.ends[id]]
+    }
+
+    fn push(&mut self, name: &[u8]) -> u32 {
+        self.bytes.extend_from_slice(name);
+        self.ends.push(self.bytes.len());
+        (self.ends.len() - 1) as u32
+    }
+}
+
+/// Name lookup while building: by a 64-bit hash of the name, so the names are not stored a second time as keys.
+/// A name whose hash another name holds already goes to `collided`, keyed by its bytes.
+#[derive(Default)]
+struct NameIds<S = std::hash::RandomState> {
+    by_hash: HashMap<u64, u32>,
+    collided: HashMap<Box<[u8]>, u32>,
+    hasher: S,
+}
+
+impl<S: std::hash::BuildHasher> NameIds<S> {
+    fn hash(&self, name: &[u8]) -> u64 {
+        std::hash::BuildHasher::hash_one(&self.hasher, name)
+    }
+
+    fn find(&self, names: &Names, name: &[u8]) -> Option<u32> {
+        match self.by_hash.get(&self.hash(name)) {
+            Some(&id) if names.get(id) == name => Some(id),
+            Some(_) => self.collided.get(name).copied(),
+            None => None,
+        }
+    }
+
+    /// Records a name not known yet.
+    fn insert(&mut self, name: &[u8], id: u32) {
+        let hash = self.hash(name);
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.by_hash.entry(hash) {
+            slot.insert(id);
+        } else {
+            self.collided.insert(name.into(), id);
+        }
+    }
+}
+
 struct Builder {
     tree: ImageTree,
-    name_ids: HashMap<Box<[u8]>, u32>,
+    name_ids: NameIds,
     child_of: HashMap<(NodeId, u32), NodeId>,
     touched_in: Vec<u32>,
 }
@@ -122,15 +177,23 @@ impl ImageTree {
                     children: Vec::new(),
                     history: Vec::new(),
                 }],
-                names: vec![Box::default()],
+                names: Names {
+                    bytes: Vec::new(),
+                    ends: vec![0],
+                },
                 layers: layers.to_vec(),
                 hardlinks: HashMap::new(),
                 counts: Vec::with_capacity(layers.len()),
             },
-            name_ids: HashMap::new(),
+            name_ids: NameIds::default(),
             child_of: HashMap::new(),
             touched_in: vec![u32::MAX],
         };
+        // Nearly one node per entry: room for all at once, rather than doubling (and copying) twenty times.
+        let entries: usize = layers.iter().map(|l| l.entries.len()).sum();
+        b.tree.nodes.reserve_exact(entries + 1);
+        b.touched_in.reserve_exact(entries + 1);
+        b.child_of.reserve(entries);
         for (index, scan) in layers.iter().enumerate() {
             b.apply(index as u32, scan);
         }
@@ -138,7 +201,9 @@ impl ImageTree {
         let name_of: Vec<u32> = tree.nodes.iter().map(|n| n.name).collect();
         let names = &tree.names;
         let by_name = |a: &NodeId, b: &NodeId| {
-            names[name_of[*a as usize] as usize].cmp(&names[name_of[*b as usize] as usize])
+            names
+                .get(name_of[*a as usize])
+                .cmp(names.get(name_of[*b as usize]))
         };
         for node in &mut tree.nodes {
             node.children.sort_unstable_by(by_name);
@@ -159,7 +224,7 @@ impl ImageTree {
     }
 
     pub fn name(&self, node: NodeId) -> &[u8] {
-        &self.names[self.nodes[node as usize].name as usize]
+        self.names.get(self.nodes[node as usize].name)
     }
 
     pub fn parent(&self, node: NodeId) -> NodeId {
@@ -320,12 +385,11 @@ impl ImageTree {
 
 impl Builder {
     fn name_id(&mut self, name: &[u8]) -> u32 {
-        if let Some(id) = self.name_ids.get(name) {
-            return *id;
+        if let Some(id) = self.name_ids.find(&self.tree.names, name) {
+            return id;
         }
-        let id = self.tree.names.len() as u32;
-        self.tree.names.push(name.into());
-        self.name_ids.insert(name.into(), id);
+        let id = self.tree.names.push(name);
+        self.name_ids.insert(name, id);
         id
     }
 
@@ -350,7 +414,7 @@ impl Builder {
     fn find(&self, raw: &[u8]) -> Option<NodeId> {
         let mut node = ROOT;
         for part in path::components(raw) {
-            let name = *self.name_ids.get(part)?;
+            let name = self.name_ids.find(&self.tree.names, part)?;
             node = *self.child_of.get(&(node, name))?;
         }
         (node != ROOT).then_some(node)
