@@ -10,6 +10,7 @@
 mod view;
 
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use crate::layer::{EntryKind, LayerEntry, LayerScan};
@@ -126,43 +127,62 @@ impl Names {
     }
 }
 
-/// Name lookup while building: by a 64-bit hash of the name, so the names are not stored a second time as keys.
-/// A name whose hash another name holds already goes to `collided`, keyed by its bytes.
+/// Name lookup while building: a table of name ids hashed by the names they stand for, compared in the arena, so
+/// no name is stored a second time as a key (4 bytes a slot).
 #[derive(Default)]
 struct NameIds<S = std::hash::RandomState> {
-    by_hash: HashMap<u64, u32>,
-    collided: HashMap<Box<[u8]>, u32>,
+    table: hashbrown::HashTable<u32>,
     hasher: S,
 }
 
-impl<S: std::hash::BuildHasher> NameIds<S> {
-    fn hash(&self, name: &[u8]) -> u64 {
-        std::hash::BuildHasher::hash_one(&self.hasher, name)
-    }
-
+impl<S: BuildHasher> NameIds<S> {
     fn find(&self, names: &Names, name: &[u8]) -> Option<u32> {
-        match self.by_hash.get(&self.hash(name)) {
-            Some(&id) if names.get(id) == name => Some(id),
-            Some(_) => self.collided.get(name).copied(),
-            None => None,
-        }
+        let hash = self.hasher.hash_one(name);
+        self.table.find(hash, |&id| names.get(id) == name).copied()
     }
 
     /// Records a name not known yet.
-    fn insert(&mut self, name: &[u8], id: u32) {
-        let hash = self.hash(name);
-        if let std::collections::hash_map::Entry::Vacant(slot) = self.by_hash.entry(hash) {
-            slot.insert(id);
-        } else {
-            self.collided.insert(name.into(), id);
-        }
+    fn insert(&mut self, names: &Names, name: &[u8], id: u32) {
+        let hasher = &self.hasher;
+        self.table
+            .insert_unique(hasher.hash_one(name), id, |&other| {
+                hasher.hash_one(names.get(other))
+            });
+    }
+}
+
+/// Child lookup while building: node ids hashed by (parent, name id), compared against the nodes themselves.
+#[derive(Default)]
+struct ChildIds {
+    table: hashbrown::HashTable<NodeId>,
+    hasher: std::hash::RandomState,
+}
+
+impl ChildIds {
+    fn find(&self, nodes: &[Node], parent: NodeId, name: u32) -> Option<NodeId> {
+        let hash = self.hasher.hash_one((parent, name));
+        self.table
+            .find(hash, |&id| {
+                let node = &nodes[id as usize];
+                (node.parent, node.name) == (parent, name)
+            })
+            .copied()
+    }
+
+    fn insert(&mut self, nodes: &[Node], id: NodeId) {
+        let hasher = &self.hasher;
+        let key = |id: NodeId| {
+            let node = &nodes[id as usize];
+            hasher.hash_one((node.parent, node.name))
+        };
+        self.table.insert_unique(key(id), id, |&other| key(other));
     }
 }
 
 struct Builder {
     tree: ImageTree,
     name_ids: NameIds,
-    child_of: HashMap<(NodeId, u32), NodeId>,
+    child_of: ChildIds,
     touched_in: Vec<u32>,
 }
 
@@ -186,14 +206,15 @@ impl ImageTree {
                 counts: Vec::with_capacity(layers.len()),
             },
             name_ids: NameIds::default(),
-            child_of: HashMap::new(),
+            child_of: ChildIds::default(),
             touched_in: vec![u32::MAX],
         };
         // Nearly one node per entry: room for all at once, rather than doubling (and copying) twenty times.
         let entries: usize = layers.iter().map(|l| l.entries.len()).sum();
         b.tree.nodes.reserve_exact(entries + 1);
         b.touched_in.reserve_exact(entries + 1);
-        b.child_of.reserve(entries);
+        // The table is empty: nothing to rehash yet.
+        b.child_of.table.reserve(entries, |_| 0);
         for (index, scan) in layers.iter().enumerate() {
             b.apply(index as u32, scan);
         }
@@ -383,31 +404,43 @@ impl ImageTree {
     }
 }
 
+/// Pushes onto a vector of one element per node, growing it by an eighth when full rather than doubling it: the
+/// nodes outnumber the entries reserved for (the directories) by a few percent, not by twice.
+fn push_small_step<T>(vec: &mut Vec<T>, item: T) {
+    if vec.len() == vec.capacity() {
+        vec.reserve_exact(vec.len() / 8 + 64);
+    }
+    vec.push(item);
+}
+
 impl Builder {
     fn name_id(&mut self, name: &[u8]) -> u32 {
         if let Some(id) = self.name_ids.find(&self.tree.names, name) {
             return id;
         }
         let id = self.tree.names.push(name);
-        self.name_ids.insert(name, id);
+        self.name_ids.insert(&self.tree.names, name, id);
         id
     }
 
     fn child(&mut self, parent: NodeId, name: &[u8]) -> NodeId {
         let name = self.name_id(name);
-        if let Some(id) = self.child_of.get(&(parent, name)) {
-            return *id;
+        if let Some(id) = self.child_of.find(&self.tree.nodes, parent, name) {
+            return id;
         }
         let id = self.tree.nodes.len() as NodeId;
-        self.tree.nodes.push(Node {
-            parent,
-            name,
-            children: Vec::new(),
-            history: Vec::new(),
-        });
+        push_small_step(
+            &mut self.tree.nodes,
+            Node {
+                parent,
+                name,
+                children: Vec::new(),
+                history: Vec::new(),
+            },
+        );
         self.tree.nodes[parent as usize].children.push(id);
-        self.child_of.insert((parent, name), id);
-        self.touched_in.push(u32::MAX);
+        self.child_of.insert(&self.tree.nodes, id);
+        push_small_step(&mut self.touched_in, u32::MAX);
         id
     }
 
@@ -415,7 +448,7 @@ impl Builder {
         let mut node = ROOT;
         for part in path::components(raw) {
             let name = self.name_ids.find(&self.tree.names, part)?;
-            node = *self.child_of.get(&(node, name))?;
+            node = self.child_of.find(&self.tree.nodes, node, name)?;
         }
         (node != ROOT).then_some(node)
     }

@@ -402,7 +402,7 @@ fn names_with_one_hash_keep_their_own_ids() {
     for name in [&b"etc"[..], b"usr", b"bin", b"etc"] {
         if ids.find(&names, name).is_none() {
             let id = names.push(name);
-            ids.insert(name, id);
+            ids.insert(&names, name, id);
         }
     }
     let found: Vec<Option<u32>> = [&b"etc"[..], b"usr", b"bin", b"lib"]
