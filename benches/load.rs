@@ -96,6 +96,9 @@ fn layers(total_bytes: u64, files: u64, count: u64) -> Vec<Vec<u8>> {
                 let mut h = tar::Header::new_gnu();
                 h.set_size(size as u64);
                 h.set_mode(0o644);
+                h.set_uid(0);
+                h.set_gid(0);
+                h.set_mtime(0);
                 h.set_entry_type(tar::EntryType::Regular);
                 b.append_data(
                     &mut h,
@@ -106,6 +109,11 @@ fn layers(total_bytes: u64, files: u64, count: u64) -> Vec<Vec<u8>> {
                 if l % 5 == 4 && f % 10 == 0 {
                     let mut h = tar::Header::new_gnu();
                     h.set_size(0);
+                    // Every numeric field filled in, as real tars have them: some readers refuse empty ones.
+                    h.set_mode(0o644);
+                    h.set_uid(0);
+                    h.set_gid(0);
+                    h.set_mtime(0);
                     h.set_entry_type(tar::EntryType::Regular);
                     let victim = format!(
                         "usr/share/pkg{:03}/d{:02}/.wh.l{}f{f}.bin",
@@ -121,13 +129,18 @@ fn layers(total_bytes: u64, files: u64, count: u64) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// Creation time in the config and its history: some tools refuse a config without one.
+const CREATED: &str = "2024-01-01T00:00:00Z";
+
 fn config(layers: &[Vec<u8>]) -> Vec<u8> {
     let diff_ids: Vec<String> = layers.iter().map(|l| sha(l)).collect();
     let history: Vec<_> = (0..layers.len())
-        .map(|i| json!({"created_by": format!("/bin/sh -c step {i}")}))
+        .map(|i| json!({"created": CREATED, "created_by": format!("/bin/sh -c step {i}")}))
         .collect();
-    serde_json::to_vec(&json!({"architecture": "amd64", "os": "linux",
-        "rootfs": {"type": "layers", "diff_ids": diff_ids}, "history": history}))
+    serde_json::to_vec(
+        &json!({"architecture": "amd64", "os": "linux", "created": CREATED,
+        "rootfs": {"type": "layers", "diff_ids": diff_ids}, "history": history}),
+    )
     .unwrap()
 }
 
@@ -135,6 +148,9 @@ fn append(b: &mut tar::Builder<std::fs::File>, name: &str, data: &[u8]) {
     let mut h = tar::Header::new_gnu();
     h.set_size(data.len() as u64);
     h.set_mode(0o644);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(0);
     h.set_entry_type(tar::EntryType::Regular);
     b.append_data(&mut h, name, data).unwrap();
 }
@@ -195,8 +211,9 @@ fn images(mb: u64, files: u64, count: u64) -> Vec<(&'static str, PathBuf)> {
     } else {
         format!("-{count}l")
     };
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(format!("target/bench-images/v3-{mb}mb-{files}f{layers_part}"));
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!(
+        "target/bench-images/v3-{mb}mb-{files}f{layers_part}"
+    ));
     let mut out = vec![
         ("docker-archive (tar layers)", dir.join("docker.tar")),
         ("oci-archive (gzip layers)", dir.join("oci-gzip.tar")),
