@@ -108,6 +108,7 @@ fn load_with(
         inspector,
         limits: args.limits(),
         known_layers,
+        skip_digests: args.no_verify,
     };
     let progress = StderrProgress::new();
     let result = opened.source.load(&opts, &progress);

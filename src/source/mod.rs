@@ -55,6 +55,9 @@ pub struct LoadOptions {
     /// Layers already read (the other image of a diff), by the diff_id their bytes hashed to: a layer of an
     /// archive or layout whose config declares one of these diff_ids is taken from here, not read again.
     pub known_layers: Option<Arc<HashMap<String, Arc<LayerScan>>>>,
+    /// When not verifying, do not hash the layers either (`--no-verify`): their `LayerScan::diff_id` and
+    /// `blob_digest` stay empty. Verifying hashes them whatever this says.
+    pub skip_digests: bool,
 }
 
 impl LoadOptions {
@@ -68,7 +71,7 @@ impl LoadOptions {
                 .as_deref()
                 .map(|i| i as &dyn ContentInspector),
             limits: self.limits,
-            digests: self.selection.verify,
+            digests: self.selection.verify || !self.skip_digests,
         }
     }
 }
@@ -569,6 +572,7 @@ mod tests {
             inspector: None,
             limits: Limits::default(),
             known_layers: None,
+            skip_digests: false,
         }
     }
 
