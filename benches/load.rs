@@ -212,7 +212,7 @@ fn images(mb: u64, files: u64, count: u64) -> Vec<(&'static str, PathBuf)> {
         format!("-{count}l")
     };
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!(
-        "target/bench-images/v3-{mb}mb-{files}f{layers_part}"
+        "target/bench-images/v4-{mb}mb-{files}f{layers_part}"
     ));
     let mut out = vec![
         ("docker-archive (tar layers)", dir.join("docker.tar")),
