@@ -91,7 +91,12 @@ pub(super) fn scan_blob_with<R: Read + Send>(
         let (parsed, sides) = std::thread::scope(|threads| {
             let unpacking = threads.spawn(move || {
                 unpack(buffered, compression, &opts, |plain| {
-                    producer.pump(plain).map_err(|e| e.to_string()).map(drop)
+                    // A parser that stopped taking chunks has failed: reading on would only waste time.
+                    match producer.pump(plain) {
+                        Ok(true) => Ok(()),
+                        Ok(false) => Err("the tar parser stopped".to_string()),
+                        Err(e) => Err(e.to_string()),
+                    }
                 })
             });
             let parsed = parse(&mut chunks, &mut scan, &opts, true).and_then(|()| {

@@ -457,3 +457,30 @@ fn a_layer_reads_the_same_with_and_without_spare_cores() {
         assert!(err.0.contains("tar"), "{err}");
     }
 }
+
+/// When the parser fails early (here: a path over the limit), the thread reading ahead stops too rather than
+/// read and hash the rest of the layer.
+#[test]
+fn a_failed_parse_stops_the_reading_ahead() {
+    struct Counted<'a>(&'a [u8], &'a std::sync::atomic::AtomicUsize);
+    impl Read for Counted<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.0.read(buf)?;
+            self.1.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+            Ok(n)
+        }
+    }
+    let filler = vec![b'x'; 64 << 20];
+    let t = tar_of(&[(&"d/".repeat(40), b"x"), ("filler", &filler)]);
+    let read = std::sync::atomic::AtomicUsize::new(0);
+    let opts = ScanOptions {
+        limits: Limits {
+            path_bytes: 20,
+            ..Limits::default()
+        },
+        ..ScanOptions::default()
+    };
+    let err = scan_blob_with(Counted(&t, &read), opts, Some(true)).unwrap_err();
+    assert!(err.0.contains("path"), "{err}");
+    assert!(read.into_inner() < 16 << 20);
+}
