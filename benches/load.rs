@@ -2,8 +2,8 @@
 //!
 //! `cargo bench --bench load` builds (once, cached under target/bench-images/) an image of
 //! LAYERSCOPE_BENCH_MB megabytes of file content (default 512) in LAYERSCOPE_BENCH_FILES files (default 80000)
-//! over 24 layers, saved as a docker archive (uncompressed layers), an OCI archive with gzip layers and one with
-//! zstd layers, then times open + scan + analyse for each (median of LAYERSCOPE_BENCH_RUNS runs, default 3),
+//! over LAYERSCOPE_BENCH_LAYERS layers (default 24), saved as a docker archive (uncompressed layers), an OCI
+//! archive with gzip layers and one with zstd layers (LAYERSCOPE_BENCH_FORMATS=docker: the first only), then times open + scan + analyse for each (median of LAYERSCOPE_BENCH_RUNS runs, default 3),
 //! without and with the secret scan, in alternating runs after one warm-up run.
 //! `LAYERSCOPE_BENCH_WRITE_ONLY=1` only writes the images (for comparing with other tools by hand).
 
@@ -79,8 +79,7 @@ fn sha(data: &[u8]) -> String {
 }
 
 /// Layer tars: file counts and sizes spread over layers; every fifth layer deletes or overwrites earlier files.
-fn layers(total_bytes: u64, files: u64) -> Vec<Vec<u8>> {
-    let count = 24u64;
+fn layers(total_bytes: u64, files: u64, count: u64) -> Vec<Vec<u8>> {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let per_layer = files / count;
     let avg = (total_bytes / files.max(1)).max(1);
@@ -97,6 +96,9 @@ fn layers(total_bytes: u64, files: u64) -> Vec<Vec<u8>> {
                 let mut h = tar::Header::new_gnu();
                 h.set_size(size as u64);
                 h.set_mode(0o644);
+                h.set_uid(0);
+                h.set_gid(0);
+                h.set_mtime(0);
                 h.set_entry_type(tar::EntryType::Regular);
                 b.append_data(
                     &mut h,
@@ -107,6 +109,11 @@ fn layers(total_bytes: u64, files: u64) -> Vec<Vec<u8>> {
                 if l % 5 == 4 && f % 10 == 0 {
                     let mut h = tar::Header::new_gnu();
                     h.set_size(0);
+                    // Every numeric field filled in, as real tars have them: some readers refuse empty ones.
+                    h.set_mode(0o644);
+                    h.set_uid(0);
+                    h.set_gid(0);
+                    h.set_mtime(0);
                     h.set_entry_type(tar::EntryType::Regular);
                     let victim = format!(
                         "usr/share/pkg{:03}/d{:02}/.wh.l{}f{f}.bin",
@@ -122,13 +129,18 @@ fn layers(total_bytes: u64, files: u64) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// Creation time in the config and its history: some tools refuse a config without one.
+const CREATED: &str = "2024-01-01T00:00:00Z";
+
 fn config(layers: &[Vec<u8>]) -> Vec<u8> {
     let diff_ids: Vec<String> = layers.iter().map(|l| sha(l)).collect();
     let history: Vec<_> = (0..layers.len())
-        .map(|i| json!({"created_by": format!("/bin/sh -c step {i}")}))
+        .map(|i| json!({"created": CREATED, "created_by": format!("/bin/sh -c step {i}")}))
         .collect();
-    serde_json::to_vec(&json!({"architecture": "amd64", "os": "linux",
-        "rootfs": {"type": "layers", "diff_ids": diff_ids}, "history": history}))
+    serde_json::to_vec(
+        &json!({"architecture": "amd64", "os": "linux", "created": CREATED,
+        "rootfs": {"type": "layers", "diff_ids": diff_ids}, "history": history}),
+    )
     .unwrap()
 }
 
@@ -136,6 +148,9 @@ fn append(b: &mut tar::Builder<std::fs::File>, name: &str, data: &[u8]) {
     let mut h = tar::Header::new_gnu();
     h.set_size(data.len() as u64);
     h.set_mode(0o644);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(0);
     h.set_entry_type(tar::EntryType::Regular);
     b.append_data(&mut h, name, data).unwrap();
 }
@@ -190,23 +205,37 @@ fn write_oci(path: &Path, layers: &[Vec<u8>], zstd: bool) {
     b.finish().unwrap();
 }
 
-fn images(mb: u64, files: u64) -> Vec<(&'static str, PathBuf)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(format!("target/bench-images/v3-{mb}mb-{files}f"));
-    let out = vec![
+fn images(mb: u64, files: u64, count: u64) -> Vec<(&'static str, PathBuf)> {
+    let layers_part = if count == 24 {
+        String::new()
+    } else {
+        format!("-{count}l")
+    };
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!(
+        "target/bench-images/v4-{mb}mb-{files}f{layers_part}"
+    ));
+    let mut out = vec![
         ("docker-archive (tar layers)", dir.join("docker.tar")),
         ("oci-archive (gzip layers)", dir.join("oci-gzip.tar")),
         ("oci-archive (zstd layers)", dir.join("oci-zstd.tar")),
     ];
+    if std::env::var("LAYERSCOPE_BENCH_FORMATS").is_ok_and(|f| f == "docker") {
+        out.truncate(1);
+    }
     if out.iter().all(|(_, p)| p.exists()) {
         return out;
     }
     std::fs::create_dir_all(&dir).unwrap();
-    eprintln!("generating {mb} MB / {files} files in {}", dir.display());
-    let l = layers(mb * 1_000_000, files);
+    eprintln!(
+        "generating {mb} MB / {files} files / {count} layers in {}",
+        dir.display()
+    );
+    let l = layers(mb * 1_000_000, files, count);
     write_docker(&out[0].1, &l);
-    write_oci(&out[1].1, &l, false);
-    write_oci(&out[2].1, &l, true);
+    if out.len() == 3 {
+        write_oci(&out[1].1, &l, false);
+        write_oci(&out[2].1, &l, true);
+    }
     out
 }
 
@@ -214,14 +243,15 @@ fn main() {
     let mb = env_num("LAYERSCOPE_BENCH_MB", 512);
     let files = env_num("LAYERSCOPE_BENCH_FILES", 80_000);
     let runs = env_num("LAYERSCOPE_BENCH_RUNS", 3).max(1);
-    let imgs = images(mb, files);
+    let count = env_num("LAYERSCOPE_BENCH_LAYERS", 24).max(1);
+    let imgs = images(mb, files, count);
     if std::env::var_os("LAYERSCOPE_BENCH_WRITE_ONLY").is_some() {
         for (_, p) in &imgs {
             println!("{}", p.display());
         }
         return;
     }
-    println!("image: {mb} MB of files, {files} files, 24 layers; median of {runs} runs");
+    println!("image: {mb} MB of files, {files} files, {count} layers; median of {runs} runs");
     let scanner: Arc<SecretScanner> = Arc::new(SecretScanner::new(
         Ruleset::builtin().expect("built-in rules compile"),
         layerscope::secrets::settings::DEFAULT_MAX_FILE_BYTES,

@@ -96,6 +96,7 @@ fn image(scans: Vec<LayerScan>) -> Image {
             config_digest: String::new(),
             manifest_digest: None,
             config: ImageConfig::default(),
+            verification: Default::default(),
         },
         layers: scans
             .into_iter()

@@ -330,6 +330,33 @@ pub struct ImageMeta {
     pub config_digest: String,
     pub manifest_digest: Option<String>,
     pub config: ImageConfig,
+    /// The integrity checks this load left out (`--no-verify`).
+    pub verification: Verification,
+}
+
+/// Integrity checks left out of a load, named for the user (`--no-verify`); empty when every check was made.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Verification {
+    /// What was not checked, in a few words (`layer digests`).
+    pub skipped: Vec<&'static str>,
+}
+
+impl Verification {
+    /// What `--no-verify` leaves out where nothing checks the content on its own: the digests of the manifest,
+    /// the config and every layer blob, and each layer's diff_id; no layer is hashed at all.
+    pub fn unverified() -> Verification {
+        Verification {
+            skipped: vec!["manifest and config digests", "layer digests", "diff_ids"],
+        }
+    }
+
+    /// Only the config's diff_ids left unchecked: the rest is checked whatever the user asked (a registry's
+    /// content) or there is nothing else to check (an engine's store read in place).
+    pub fn diff_ids_unchecked() -> Verification {
+        Verification {
+            skipped: vec!["diff_ids"],
+        }
+    }
 }
 
 /// One layer of a loaded image.

@@ -211,6 +211,32 @@ fn digest_mismatches_are_errors_unless_no_verify() {
     );
     let r = json_of(&["--no-verify", "--json", "-", &path]);
     assert_eq!(r["image"]["layer_count"], 2);
+    // Every check left out is named, in JSON and in the summary; none when verifying.
+    assert_eq!(
+        r["verification"]["skipped"],
+        json!(["manifest and config digests", "layer digests", "diff_ids"])
+    );
+    let text = String::from_utf8(run(&["--no-verify", &path]).stdout).unwrap();
+    assert!(
+        text.contains(
+            "Unverified  manifest and config digests, layer digests, diff_ids (--no-verify)"
+        ),
+        "{text}"
+    );
+    let good = write_file(
+        dir.path(),
+        "good.tar",
+        &tar_files(&docker_legacy(&[simple()])),
+    );
+    assert_eq!(
+        json_of(&["--json", "-", &good])["verification"]["skipped"],
+        json!([])
+    );
+    assert!(
+        !String::from_utf8(run(&[&good]).stdout)
+            .unwrap()
+            .contains("Unverified")
+    );
 
     // An OCI blob whose bytes do not match its descriptor.
     let mut oci = oci_layout(&[simple()], Comp::None);

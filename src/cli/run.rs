@@ -128,6 +128,7 @@ fn load_reporting(
         inspector,
         limits: args.limits(),
         known_layers,
+        skip_digests: args.no_verify,
     };
     let loaded = opened.source.load(&opts, progress)?;
     // A containerd namespace comes from the store's metadata.

@@ -7,7 +7,7 @@ use crate::analysis::advice::Advice;
 use crate::analysis::{Analysis, WasteReport};
 use crate::ci::CiOutcome;
 use crate::compression::Compression;
-use crate::image::Image;
+use crate::image::{Image, Verification};
 use crate::secrets::Redactor;
 use crate::tree::ListedEntry;
 
@@ -26,6 +26,8 @@ pub struct Report<'a> {
     pub ci: Option<&'a CiOutcome>,
     /// What to change in the Dockerfile (`analysis::advice`), most severe first.
     pub advice: Vec<Advice>,
+    /// The integrity checks left out (`--no-verify`): `{"skipped": ["layer digests", ...]}`.
+    pub verification: Verification,
 }
 
 #[derive(Debug, Serialize)]
@@ -120,6 +122,7 @@ pub fn report<'a>(image: &Image, analysis: &'a Analysis, ci: Option<&'a CiOutcom
         secrets: None,
         ci,
         advice: analysis.advice.clone(),
+        verification: meta.verification.clone(),
     }
 }
 

@@ -113,6 +113,13 @@ fn header(image: &Image, analysis: &Analysis, p: Paint) -> String {
         s.text(&meta.platform.to_string())
     );
     let _ = writeln!(out, "Config      {}", s.text(&meta.config_digest));
+    if !meta.verification.skipped.is_empty() {
+        let _ = writeln!(
+            out,
+            "Unverified  {} (--no-verify)",
+            meta.verification.skipped.join(", ")
+        );
+    }
     let _ = writeln!(
         out,
         "Size        {} in {} layers",

@@ -27,6 +27,10 @@ pub(crate) trait Catalog: Sync {
     fn is_directory(&self) -> bool {
         false
     }
+    /// Whether every blob read is checked against its digest even with `--no-verify` (network content).
+    fn checks_content(&self) -> bool {
+        false
+    }
     /// Compression of the whole archive, when it had one.
     fn archive_compression(&self) -> Option<Compression> {
         None

@@ -26,7 +26,7 @@ use rayon::prelude::*;
 
 use crate::compression::{self, Compression};
 use crate::error::{Error, Result};
-use crate::image::{Image, ImageMeta, Layer, map_history};
+use crate::image::{Image, ImageMeta, Layer, Verification, map_history};
 use crate::layer::{
     self, ContentInspector, Copied, CopyError, LayerScan, Progress, ScanError, ScanOptions,
 };
@@ -56,6 +56,9 @@ pub struct LoadOptions {
     /// Layers already read (the other image of a diff), by the diff_id their bytes hashed to: a layer of an
     /// archive or layout whose config declares one of these diff_ids is taken from here, not read again.
     pub known_layers: Option<Arc<HashMap<String, Arc<LayerScan>>>>,
+    /// When not verifying, do not hash the layers either (`--no-verify`): their `LayerScan::diff_id` and
+    /// `blob_digest` stay empty. Verifying hashes them whatever this says.
+    pub skip_digests: bool,
 }
 
 impl LoadOptions {
@@ -69,6 +72,7 @@ impl LoadOptions {
                 .as_deref()
                 .map(|i| i as &dyn ContentInspector),
             limits: self.limits,
+            digests: self.selection.verify || !self.skip_digests,
         }
     }
 }
@@ -518,6 +522,11 @@ pub(crate) fn load_catalog(
             config_digest: resolved.config_digest.to_string(),
             manifest_digest: resolved.manifest_digest.map(|d| d.to_string()),
             config: resolved.config,
+            verification: match (verify, catalog.checks_content()) {
+                (true, _) => Verification::default(),
+                (false, true) => Verification::diff_ids_unchecked(),
+                (false, false) => Verification::unverified(),
+            },
         };
         Ok(LoadedImage {
             image: Image { meta, layers },
@@ -659,6 +668,7 @@ mod tests {
             inspector: None,
             limits: Limits::default(),
             known_layers: None,
+            skip_digests: false,
         }
     }
 

@@ -14,7 +14,7 @@ use super::beneath::{self, Beneath};
 use super::layout::reference_matches;
 use super::{DirEntries, ImageSource, LoadOptions, LoadedImage, overlay};
 use crate::error::{Error, Result};
-use crate::image::{Format, Image, ImageConfig, ImageMeta, Layer, map_history};
+use crate::image::{Format, Image, ImageConfig, ImageMeta, Layer, Verification, map_history};
 use crate::layer::Progress;
 use crate::oci::{Algorithm, Digest};
 
@@ -171,6 +171,11 @@ fn assemble(found: StoreImage, opts: &LoadOptions, progress: &dyn Progress) -> R
         config_digest: Digest::sha256_of(&found.config_bytes).to_string(),
         manifest_digest: None,
         config,
+        verification: if opts.selection.verify {
+            Verification::default()
+        } else {
+            Verification::diff_ids_unchecked()
+        },
     };
     Ok(LoadedImage {
         image: Image { meta, layers },

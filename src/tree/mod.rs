@@ -10,6 +10,7 @@
 mod view;
 
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use crate::layer::{EntryKind, LayerEntry, LayerScan};
@@ -97,17 +98,91 @@ pub struct LayerCounts {
 
 pub struct ImageTree {
     nodes: Vec<Node>,
-    names: Vec<Box<[u8]>>,
+    /// Every distinct name once, back to back (no allocation per name: a million files have a million names).
+    names: Names,
     layers: Vec<Arc<LayerScan>>,
     /// A hardlink entry -> the file version it shares.
     hardlinks: HashMap<Version, Version>,
     counts: Vec<LayerCounts>,
 }
 
+/// Interned path components in one byte arena, addressed by `u32` ids.
+struct Names {
+    bytes: Vec<u8>,
+    /// Where name `id` ends in `bytes` (it starts where `id - 1` ends).
+    ends: Vec<usize>,
+}
+
+impl Names {
+    fn get(&self, id: u32) -> &[u8] {
+        let id = id as usize;
+        let start = id.checked_sub(1).map_or(0, |before| self.ends[before]);
+        &self.bytes[start..self.ends[id]]
+    }
+
+    fn push(&mut self, name: &[u8]) -> u32 {
+        self.bytes.extend_from_slice(name);
+        self.ends.push(self.bytes.len());
+        (self.ends.len() - 1) as u32
+    }
+}
+
+/// Name lookup while building: a table of name ids hashed by the names they stand for, compared in the arena, so
+/// no name is stored a second time as a key (4 bytes a slot).
+#[derive(Default)]
+struct NameIds<S = std::hash::RandomState> {
+    table: hashbrown::HashTable<u32>,
+    hasher: S,
+}
+
+impl<S: BuildHasher> NameIds<S> {
+    fn find(&self, names: &Names, name: &[u8]) -> Option<u32> {
+        let hash = self.hasher.hash_one(name);
+        self.table.find(hash, |&id| names.get(id) == name).copied()
+    }
+
+    /// Records a name not known yet.
+    fn insert(&mut self, names: &Names, name: &[u8], id: u32) {
+        let hasher = &self.hasher;
+        self.table
+            .insert_unique(hasher.hash_one(name), id, |&other| {
+                hasher.hash_one(names.get(other))
+            });
+    }
+}
+
+/// Child lookup while building: node ids hashed by (parent, name id), compared against the nodes themselves.
+#[derive(Default)]
+struct ChildIds {
+    table: hashbrown::HashTable<NodeId>,
+    hasher: std::hash::RandomState,
+}
+
+impl ChildIds {
+    fn find(&self, nodes: &[Node], parent: NodeId, name: u32) -> Option<NodeId> {
+        let hash = self.hasher.hash_one((parent, name));
+        self.table
+            .find(hash, |&id| {
+                let node = &nodes[id as usize];
+                (node.parent, node.name) == (parent, name)
+            })
+            .copied()
+    }
+
+    fn insert(&mut self, nodes: &[Node], id: NodeId) {
+        let hasher = &self.hasher;
+        let key = |id: NodeId| {
+            let node = &nodes[id as usize];
+            hasher.hash_one((node.parent, node.name))
+        };
+        self.table.insert_unique(key(id), id, |&other| key(other));
+    }
+}
+
 struct Builder {
     tree: ImageTree,
-    name_ids: HashMap<Box<[u8]>, u32>,
-    child_of: HashMap<(NodeId, u32), NodeId>,
+    name_ids: NameIds,
+    child_of: ChildIds,
     touched_in: Vec<u32>,
 }
 
@@ -122,15 +197,24 @@ impl ImageTree {
                     children: Vec::new(),
                     history: Vec::new(),
                 }],
-                names: vec![Box::default()],
+                names: Names {
+                    bytes: Vec::new(),
+                    ends: vec![0],
+                },
                 layers: layers.to_vec(),
                 hardlinks: HashMap::new(),
                 counts: Vec::with_capacity(layers.len()),
             },
-            name_ids: HashMap::new(),
-            child_of: HashMap::new(),
+            name_ids: NameIds::default(),
+            child_of: ChildIds::default(),
             touched_in: vec![u32::MAX],
         };
+        // Nearly one node per entry: room for all at once, rather than doubling (and copying) twenty times.
+        let entries: usize = layers.iter().map(|l| l.entries.len()).sum();
+        b.tree.nodes.reserve_exact(entries + 1);
+        b.touched_in.reserve_exact(entries + 1);
+        // The table is empty: nothing to rehash yet.
+        b.child_of.table.reserve(entries, |_| 0);
         for (index, scan) in layers.iter().enumerate() {
             b.apply(index as u32, scan);
         }
@@ -138,7 +222,9 @@ impl ImageTree {
         let name_of: Vec<u32> = tree.nodes.iter().map(|n| n.name).collect();
         let names = &tree.names;
         let by_name = |a: &NodeId, b: &NodeId| {
-            names[name_of[*a as usize] as usize].cmp(&names[name_of[*b as usize] as usize])
+            names
+                .get(name_of[*a as usize])
+                .cmp(names.get(name_of[*b as usize]))
         };
         for node in &mut tree.nodes {
             node.children.sort_unstable_by(by_name);
@@ -159,7 +245,7 @@ impl ImageTree {
     }
 
     pub fn name(&self, node: NodeId) -> &[u8] {
-        &self.names[self.nodes[node as usize].name as usize]
+        self.names.get(self.nodes[node as usize].name)
     }
 
     pub fn parent(&self, node: NodeId) -> NodeId {
@@ -318,40 +404,51 @@ impl ImageTree {
     }
 }
 
+/// Pushes onto a vector of one element per node, growing it by an eighth when full rather than doubling it: the
+/// nodes outnumber the entries reserved for (the directories) by a few percent, not by twice.
+fn push_small_step<T>(vec: &mut Vec<T>, item: T) {
+    if vec.len() == vec.capacity() {
+        vec.reserve_exact(vec.len() / 8 + 64);
+    }
+    vec.push(item);
+}
+
 impl Builder {
     fn name_id(&mut self, name: &[u8]) -> u32 {
-        if let Some(id) = self.name_ids.get(name) {
-            return *id;
+        if let Some(id) = self.name_ids.find(&self.tree.names, name) {
+            return id;
         }
-        let id = self.tree.names.len() as u32;
-        self.tree.names.push(name.into());
-        self.name_ids.insert(name.into(), id);
+        let id = self.tree.names.push(name);
+        self.name_ids.insert(&self.tree.names, name, id);
         id
     }
 
     fn child(&mut self, parent: NodeId, name: &[u8]) -> NodeId {
         let name = self.name_id(name);
-        if let Some(id) = self.child_of.get(&(parent, name)) {
-            return *id;
+        if let Some(id) = self.child_of.find(&self.tree.nodes, parent, name) {
+            return id;
         }
         let id = self.tree.nodes.len() as NodeId;
-        self.tree.nodes.push(Node {
-            parent,
-            name,
-            children: Vec::new(),
-            history: Vec::new(),
-        });
+        push_small_step(
+            &mut self.tree.nodes,
+            Node {
+                parent,
+                name,
+                children: Vec::new(),
+                history: Vec::new(),
+            },
+        );
         self.tree.nodes[parent as usize].children.push(id);
-        self.child_of.insert((parent, name), id);
-        self.touched_in.push(u32::MAX);
+        self.child_of.insert(&self.tree.nodes, id);
+        push_small_step(&mut self.touched_in, u32::MAX);
         id
     }
 
     fn find(&self, raw: &[u8]) -> Option<NodeId> {
         let mut node = ROOT;
         for part in path::components(raw) {
-            let name = *self.name_ids.get(part)?;
-            node = *self.child_of.get(&(node, name))?;
+            let name = self.name_ids.find(&self.tree.names, part)?;
+            node = self.child_of.find(&self.tree.nodes, node, name)?;
         }
         (node != ROOT).then_some(node)
     }
@@ -370,9 +467,12 @@ impl Builder {
     }
 
     fn push(&mut self, node: NodeId, layer: u32, state: State, touched: &mut Vec<NodeId>) {
-        self.tree.nodes[node as usize]
-            .history
-            .push(Event { layer, state });
+        let history = &mut self.tree.nodes[node as usize].history;
+        if history.capacity() == 0 {
+            // Most paths get one event in all: room for exactly one, not the four a first push reserves.
+            history.reserve_exact(1);
+        }
+        history.push(Event { layer, state });
         if self.touched_in[node as usize] != layer {
             self.touched_in[node as usize] = layer;
             touched.push(node);

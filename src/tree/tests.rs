@@ -367,3 +367,48 @@ fn fate_reports_the_removing_layer() {
         }
     );
 }
+
+/// A path with one event keeps room for one: a million files must not carry four events' room each.
+#[test]
+fn a_path_seen_once_holds_exactly_one_event() {
+    let tree = build(vec![L::new().file("a/b", 1).file("a/c", 2)]);
+    let b = tree.lookup(b"a/b").unwrap();
+    assert_eq!(tree.nodes[b as usize].history.capacity(), 1);
+}
+
+/// Names whose hashes collide are still told apart (every name below hashes alike).
+#[test]
+fn names_with_one_hash_keep_their_own_ids() {
+    #[derive(Default)]
+    struct Constant;
+    impl std::hash::BuildHasher for Constant {
+        type Hasher = Same;
+        fn build_hasher(&self) -> Same {
+            Same
+        }
+    }
+    struct Same;
+    impl std::hash::Hasher for Same {
+        fn finish(&self) -> u64 {
+            7
+        }
+        fn write(&mut self, _bytes: &[u8]) {}
+    }
+    let mut names = Names {
+        bytes: Vec::new(),
+        ends: vec![0],
+    };
+    let mut ids = NameIds::<Constant>::default();
+    for name in [&b"etc"[..], b"usr", b"bin", b"etc"] {
+        if ids.find(&names, name).is_none() {
+            let id = names.push(name);
+            ids.insert(&names, name, id);
+        }
+    }
+    let found: Vec<Option<u32>> = [&b"etc"[..], b"usr", b"bin", b"lib"]
+        .iter()
+        .map(|n| ids.find(&names, n))
+        .collect();
+    assert_eq!(found, [Some(1), Some(2), Some(3), None]);
+    assert_eq!((names.get(0), names.get(2)), (&b""[..], &b"usr"[..]));
+}

@@ -206,6 +206,7 @@ fn image_of(specs: Vec<Vec<E>>, history: Vec<HistoryItem>) -> Image {
             config_digest: "sha256:00".into(),
             manifest_digest: None,
             config: ImageConfig::default(),
+            verification: Default::default(),
         },
         layers,
     }

@@ -99,6 +99,7 @@ fn image(layers: Vec<L>, user: Option<&str>) -> Image {
                 raw,
                 ..ImageConfig::default()
             },
+            verification: Default::default(),
         },
         layers: layers
             .into_iter()

@@ -487,6 +487,10 @@ fn classify(origin: &str, bytes: &[u8], content_type: Option<&str>) -> Result<St
 }
 
 impl Catalog for RegistryCatalog {
+    fn checks_content(&self) -> bool {
+        true
+    }
+
     fn origin(&self) -> &str {
         self.client.origin()
     }
@@ -533,6 +537,11 @@ impl Catalog for RegistryCatalog {
         if !digest.verifiable() {
             return Err(ScanError(unverifiable(self.origin(), &digest).to_string()));
         }
+        // Network content is checked whatever the user asked: the blob is hashed even with --no-verify.
+        let opts = ScanOptions {
+            digests: true,
+            ..opts
+        };
         if let Some(cache) = &self.cache
             && let Some(file) = cache.open_unchecked(&digest)
         {
