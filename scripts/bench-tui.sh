@@ -8,9 +8,9 @@
 # Examples:
 #   scripts/bench-tui.sh --make-image target/bench-images/tui-120k.tar
 #   scripts/bench-tui.sh -- target/release/layerscope target/bench-images/tui-120k.tar
-#   scripts/bench-tui.sh --keys dive -- /work/peers/dive-venv/bin/dive docker-archive://target/bench-images/tui-120k.tar
+#   scripts/bench-tui.sh --keys dive -- dive docker-archive://target/bench-images/tui-120k.tar
 #   scripts/bench-tui.sh --make-image target/bench-images/tui-120k-oci.tar --format oci
-#   scripts/bench-tui.sh --keys xray -- /work/peers/xray/bin/xray -f target/bench-images/tui-120k-oci.tar
+#   scripts/bench-tui.sh --keys xray -- xray -f target/bench-images/tui-120k-oci.tar
 #
 # How it measures: the command runs on the slave side of a pseudo-terminal (COLSxROWS, TERM=xterm-256color) that
 # this script holds the master of; nothing sits between the program and the clock (no terminal multiplexer, no
