@@ -48,12 +48,61 @@ pub struct Event {
     pub state: State,
 }
 
+/// One node per path: 32 bytes, with nothing on the heap for a file seen once (a million files are a million
+/// nodes; only directories have children, and few paths have more than one event).
 #[derive(Debug, Clone)]
 struct Node {
     parent: NodeId,
     name: u32,
-    children: Vec<NodeId>,
-    history: Vec<Event>,
+    /// `None` until the first child (the unsorted order of creation while building, by name after). Boxed: 8
+    /// bytes in every node rather than a `Vec`'s 24, for the few nodes that are directories.
+    #[allow(clippy::box_collection)]
+    children: Option<Box<Vec<NodeId>>>,
+    history: History,
+}
+
+impl Node {
+    fn new(parent: NodeId, name: u32) -> Node {
+        Node {
+            parent,
+            name,
+            children: None,
+            history: History::Empty,
+        }
+    }
+
+    fn children(&self) -> &[NodeId] {
+        self.children.as_deref().map_or(&[], Vec::as_slice)
+    }
+}
+
+/// A node's events in layer order: the first held in the node itself (most paths have one in all), more on the
+/// heap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum History {
+    Empty,
+    One(Event),
+    /// Boxed: the inline event sets the size (16 bytes), not a `Vec`'s 24.
+    #[allow(clippy::box_collection)]
+    Many(Box<Vec<Event>>),
+}
+
+impl History {
+    fn as_slice(&self) -> &[Event] {
+        match self {
+            History::Empty => &[],
+            History::One(event) => std::slice::from_ref(event),
+            History::Many(events) => events,
+        }
+    }
+
+    fn push(&mut self, event: Event) {
+        match self {
+            History::Empty => *self = History::One(event),
+            History::One(first) => *self = History::Many(Box::new(vec![*first, event])),
+            History::Many(events) => events.push(event),
+        }
+    }
 }
 
 /// A regular file's bytes as written by one layer entry.
@@ -191,12 +240,7 @@ impl ImageTree {
     pub fn build(layers: &[Arc<LayerScan>]) -> ImageTree {
         let mut b = Builder {
             tree: ImageTree {
-                nodes: vec![Node {
-                    parent: ROOT,
-                    name: 0,
-                    children: Vec::new(),
-                    history: Vec::new(),
-                }],
+                nodes: vec![Node::new(ROOT, 0)],
                 names: Names {
                     bytes: Vec::new(),
                     ends: vec![0],
@@ -218,16 +262,25 @@ impl ImageTree {
         for (index, scan) in layers.iter().enumerate() {
             b.apply(index as u32, scan);
         }
-        let mut tree = b.tree;
-        let name_of: Vec<u32> = tree.nodes.iter().map(|n| n.name).collect();
-        let names = &tree.names;
-        let by_name = |a: &NodeId, b: &NodeId| {
-            names
-                .get(name_of[*a as usize])
-                .cmp(names.get(name_of[*b as usize]))
-        };
-        for node in &mut tree.nodes {
-            node.children.sort_unstable_by(by_name);
+        // The lookup tables go before sorting: they are not needed any more, and the peak is near here.
+        let Builder {
+            mut tree,
+            name_ids,
+            child_of,
+            touched_in,
+        } = b;
+        drop((name_ids, child_of, touched_in));
+        for index in 0..tree.nodes.len() {
+            let Some(mut children) = tree.nodes[index].children.take() else {
+                continue;
+            };
+            let (nodes, names) = (&tree.nodes, &tree.names);
+            children.sort_unstable_by(|a, b| {
+                names
+                    .get(nodes[*a as usize].name)
+                    .cmp(names.get(nodes[*b as usize].name))
+            });
+            tree.nodes[index].children = Some(children);
         }
         tree
     }
@@ -254,11 +307,11 @@ impl ImageTree {
 
     /// Children sorted by name (all that ever existed; ask `state_at` which are present).
     pub fn children(&self, node: NodeId) -> &[NodeId] {
-        &self.nodes[node as usize].children
+        self.nodes[node as usize].children()
     }
 
     pub fn history(&self, node: NodeId) -> &[Event] {
-        &self.nodes[node as usize].history
+        self.nodes[node as usize].history.as_slice()
     }
 
     /// The normalised relative path of a node (`usr/bin/env`).
@@ -429,16 +482,11 @@ impl Builder {
             return id;
         }
         let id = self.tree.nodes.len() as NodeId;
-        push_small_step(
-            &mut self.tree.nodes,
-            Node {
-                parent,
-                name,
-                children: Vec::new(),
-                history: Vec::new(),
-            },
-        );
-        self.tree.nodes[parent as usize].children.push(id);
+        push_small_step(&mut self.tree.nodes, Node::new(parent, name));
+        self.tree.nodes[parent as usize]
+            .children
+            .get_or_insert_default()
+            .push(id);
         self.child_of.insert(&self.tree.nodes, id);
         push_small_step(&mut self.touched_in, u32::MAX);
         id
@@ -467,12 +515,9 @@ impl Builder {
     }
 
     fn push(&mut self, node: NodeId, layer: u32, state: State, touched: &mut Vec<NodeId>) {
-        let history = &mut self.tree.nodes[node as usize].history;
-        if history.capacity() == 0 {
-            // Most paths get one event in all: room for exactly one, not the four a first push reserves.
-            history.reserve_exact(1);
-        }
-        history.push(Event { layer, state });
+        self.tree.nodes[node as usize]
+            .history
+            .push(Event { layer, state });
         if self.touched_in[node as usize] != layer {
             self.touched_in[node as usize] = layer;
             touched.push(node);
@@ -485,18 +530,18 @@ impl Builder {
             return;
         }
         self.push(node, layer, State::Absent(cause), touched);
-        let mut stack: Vec<NodeId> = self.tree.nodes[node as usize].children.clone();
+        let mut stack: Vec<NodeId> = self.tree.nodes[node as usize].children().to_vec();
         while let Some(n) = stack.pop() {
             if self.is_present(n) {
                 self.push(n, layer, State::Absent(Cause::UnderDeleted), touched);
-                stack.extend_from_slice(&self.tree.nodes[n as usize].children);
+                stack.extend_from_slice(self.tree.nodes[n as usize].children());
             }
         }
     }
 
     /// Hides every present child of `dir` (opaque marker, or a directory replaced by a non-directory).
     fn clear_children(&mut self, dir: NodeId, layer: u32, cause: Cause, touched: &mut Vec<NodeId>) {
-        let children = self.tree.nodes[dir as usize].children.clone();
+        let children = self.tree.nodes[dir as usize].children().to_vec();
         for c in children {
             self.remove(c, layer, cause, touched);
         }
