@@ -108,6 +108,35 @@ impl History {
 /// A regular file's bytes as written by one layer entry.
 pub type Version = (u32, u32);
 
+/// The file versions visible in the final image: one bit per entry of each layer (a hash set of a million
+/// versions would take some 20 bytes each).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VisibleVersions {
+    bits: Vec<Box<[u64]>>,
+}
+
+impl VisibleVersions {
+    pub fn contains(&self, &(layer, entry): &Version) -> bool {
+        self.bits
+            .get(layer as usize)
+            .and_then(|words| words.get(entry as usize / 64))
+            .is_some_and(|word| word >> (entry % 64) & 1 == 1)
+    }
+
+    /// How many versions are visible.
+    pub fn len(&self) -> usize {
+        self.bits
+            .iter()
+            .flat_map(|words| words.iter())
+            .map(|word| word.count_ones() as usize)
+            .sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// Why a file version is not in the final image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -420,21 +449,32 @@ impl ImageTree {
     }
 
     /// Every regular-file version visible in the final image (through its path or a hardlink).
-    pub fn visible_versions(&self) -> std::collections::HashSet<Version> {
+    pub fn visible_versions(&self) -> VisibleVersions {
+        let mut visible = VisibleVersions {
+            bits: self
+                .layers
+                .iter()
+                .map(|l| vec![0; l.entries.len().div_ceil(64)].into_boxed_slice())
+                .collect(),
+        };
         let top = self.layers.len().checked_sub(1).map(|l| l as u32);
-        (1..self.nodes.len() as NodeId)
+        for (layer, entry) in (1..self.nodes.len() as NodeId)
             .filter_map(|n| self.state_at(n, top))
             .filter_map(|e| self.version_of(&e))
-            .collect()
+        {
+            if let Some(word) = visible
+                .bits
+                .get_mut(layer as usize)
+                .and_then(|words| words.get_mut(entry as usize / 64))
+            {
+                *word |= 1 << (entry % 64);
+            }
+        }
+        visible
     }
 
     /// What became of the version written by the event at `history[position]` of `node`.
-    pub fn fate(
-        &self,
-        node: NodeId,
-        position: usize,
-        visible: &std::collections::HashSet<Version>,
-    ) -> Fate {
+    pub fn fate(&self, node: NodeId, position: usize, visible: &VisibleVersions) -> Fate {
         let history = self.history(node);
         let event = history[position];
         if self

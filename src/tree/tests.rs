@@ -431,3 +431,23 @@ fn names_with_one_hash_keep_their_own_ids() {
     assert_eq!(found, [Some(1), Some(2), Some(3), None]);
     assert_eq!((names.get(0), names.get(2)), (&b""[..], &b"usr"[..]));
 }
+
+/// The visible versions are one bit per entry, and hold exactly the versions the top layer shows: a file's own,
+/// and the one a hardlink shares (even when the path it was written at is gone).
+#[test]
+fn visible_versions_are_a_bit_per_entry() {
+    let tree = build(vec![
+        L::new().file("a", 1).file("b", 2).file("c", 3),
+        L::new().link("h", "a").file("b", 4),
+        L::new().whiteout("a").whiteout("c"),
+    ]);
+    let visible = tree.visible_versions();
+    let all: Vec<Version> = (0..3u32)
+        .flat_map(|l| (0..3u32).map(move |i| (l, i)))
+        .filter(|v| visible.contains(v))
+        .collect();
+    assert_eq!(all, [(0, 0), (1, 1)]);
+    assert_eq!(visible.len(), 2);
+    // One word for each layer with entries (the third has only whiteouts).
+    assert_eq!(visible.bits.iter().map(|w| w.len()).sum::<usize>(), 2);
+}
