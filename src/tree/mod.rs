@@ -261,7 +261,6 @@ struct Builder {
     tree: ImageTree,
     name_ids: NameIds,
     child_of: ChildIds,
-    touched_in: Vec<u32>,
 }
 
 impl ImageTree {
@@ -280,12 +279,10 @@ impl ImageTree {
             },
             name_ids: NameIds::default(),
             child_of: ChildIds::default(),
-            touched_in: vec![u32::MAX],
         };
         // Nearly one node per entry: room for all at once, rather than doubling (and copying) twenty times.
         let entries: usize = layers.iter().map(|l| l.entries.len()).sum();
         b.tree.nodes.reserve_exact(entries + 1);
-        b.touched_in.reserve_exact(entries + 1);
         // The table is empty: nothing to rehash yet.
         b.child_of.table.reserve(entries, |_| 0);
         for (index, scan) in layers.iter().enumerate() {
@@ -296,9 +293,8 @@ impl ImageTree {
             mut tree,
             name_ids,
             child_of,
-            touched_in,
         } = b;
-        drop((name_ids, child_of, touched_in));
+        drop((name_ids, child_of));
         for index in 0..tree.nodes.len() {
             let Some(mut children) = tree.nodes[index].children.take() else {
                 continue;
@@ -528,7 +524,6 @@ impl Builder {
             .get_or_insert_default()
             .push(id);
         self.child_of.insert(&self.tree.nodes, id);
-        push_small_step(&mut self.touched_in, u32::MAX);
         id
     }
 
@@ -555,11 +550,11 @@ impl Builder {
     }
 
     fn push(&mut self, node: NodeId, layer: u32, state: State, touched: &mut Vec<NodeId>) {
-        self.tree.nodes[node as usize]
-            .history
-            .push(Event { layer, state });
-        if self.touched_in[node as usize] != layer {
-            self.touched_in[node as usize] = layer;
+        let history = &mut self.tree.nodes[node as usize].history;
+        // Layers apply in order: the node's first event in this layer is the one after an event of a lower layer.
+        let first_in_layer = history.as_slice().last().is_none_or(|e| e.layer != layer);
+        history.push(Event { layer, state });
+        if first_in_layer {
             touched.push(node);
         }
     }
