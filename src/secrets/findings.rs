@@ -364,15 +364,8 @@ fn tag_findings(image: &Image, scanner: &SecretScanner) -> Vec<Raw> {
 
 /// Secrets in file names (each node's own name, so a secret in a directory's name is reported once) and in
 /// link targets. All the names go through the scanner as one text, one name a line.
-fn name_findings(image: &Image, tree: &ImageTree, scanner: &SecretScanner) -> Vec<Raw> {
-    let mut text: Vec<u8> = Vec::new();
-    let mut owners: Vec<(u32, u32)> = Vec::new(); // line -> (node, layer that wrote the name or target)
-    let mut push = |bytes: &[u8], node: u32, layer: u32| {
-        // A name may hold a newline: keep one name a line.
-        text.extend(bytes.iter().map(|&b| if b == b'\n' { 0 } else { b }));
-        text.push(b'\n');
-        owners.push((node, layer));
-    };
+/// Every name of a node that was ever present and every link target it held: (bytes, node, layer that wrote it).
+fn each_name(tree: &ImageTree, mut f: impl FnMut(&[u8], u32, u32)) {
     for node in (ROOT + 1)..tree.node_count() as u32 {
         let history = tree.history(node);
         let Some(first) = history
@@ -381,16 +374,34 @@ fn name_findings(image: &Image, tree: &ImageTree, scanner: &SecretScanner) -> Ve
         else {
             continue;
         };
-        push(tree.name(node), node, first.layer);
+        f(tree.name(node), node, first.layer);
         for event in history {
             if let Some(target) = tree
                 .event_entry(event)
                 .and_then(|e| e.link_target.as_deref())
             {
-                push(target, node, event.layer);
+                f(target, node, event.layer);
             }
         }
     }
+}
+
+fn name_findings(image: &Image, tree: &ImageTree, scanner: &SecretScanner) -> Vec<Raw> {
+    // Room for every line at once: grown by doubling, a million names' text and owners would be held twice at the
+    // run's peak of memory.
+    let (mut lines, mut bytes) = (0, 0);
+    each_name(tree, |name, _, _| {
+        lines += 1;
+        bytes += name.len() + 1;
+    });
+    let mut text: Vec<u8> = Vec::with_capacity(bytes);
+    let mut owners: Vec<(u32, u32)> = Vec::with_capacity(lines); // line -> (node, layer that wrote the name or target)
+    each_name(tree, |bytes, node, layer| {
+        // A name may hold a newline: keep one name a line.
+        text.extend(bytes.iter().map(|&b| if b == b'\n' { 0 } else { b }));
+        text.push(b'\n');
+        owners.push((node, layer));
+    });
     let top = tree.layer_count().checked_sub(1).map(|t| t as u32);
     let mut seen: HashSet<(u32, u32, String)> = HashSet::new();
     let mut out = Vec::new();

@@ -48,16 +48,94 @@ pub struct Event {
     pub state: State,
 }
 
+/// One node per path: 32 bytes, with nothing on the heap for a file seen once (a million files are a million
+/// nodes; only directories have children, and few paths have more than one event).
 #[derive(Debug, Clone)]
 struct Node {
     parent: NodeId,
     name: u32,
-    children: Vec<NodeId>,
-    history: Vec<Event>,
+    /// `None` until the first child (the unsorted order of creation while building, by name after). Boxed: 8
+    /// bytes in every node rather than a `Vec`'s 24, for the few nodes that are directories.
+    #[allow(clippy::box_collection)]
+    children: Option<Box<Vec<NodeId>>>,
+    history: History,
+}
+
+impl Node {
+    fn new(parent: NodeId, name: u32) -> Node {
+        Node {
+            parent,
+            name,
+            children: None,
+            history: History::Empty,
+        }
+    }
+
+    fn children(&self) -> &[NodeId] {
+        self.children.as_deref().map_or(&[], Vec::as_slice)
+    }
+}
+
+/// A node's events in layer order: the first held in the node itself (most paths have one in all), more on the
+/// heap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum History {
+    Empty,
+    One(Event),
+    /// Boxed: the inline event sets the size (16 bytes), not a `Vec`'s 24.
+    #[allow(clippy::box_collection)]
+    Many(Box<Vec<Event>>),
+}
+
+impl History {
+    fn as_slice(&self) -> &[Event] {
+        match self {
+            History::Empty => &[],
+            History::One(event) => std::slice::from_ref(event),
+            History::Many(events) => events,
+        }
+    }
+
+    fn push(&mut self, event: Event) {
+        match self {
+            History::Empty => *self = History::One(event),
+            History::One(first) => *self = History::Many(Box::new(vec![*first, event])),
+            History::Many(events) => events.push(event),
+        }
+    }
 }
 
 /// A regular file's bytes as written by one layer entry.
 pub type Version = (u32, u32);
+
+/// The file versions visible in the final image: one bit per entry of each layer (a hash set of a million
+/// versions would take some 20 bytes each).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VisibleVersions {
+    bits: Vec<Box<[u64]>>,
+}
+
+impl VisibleVersions {
+    pub fn contains(&self, &(layer, entry): &Version) -> bool {
+        self.bits
+            .get(layer as usize)
+            .and_then(|words| words.get(entry as usize / 64))
+            .is_some_and(|word| word >> (entry % 64) & 1 == 1)
+    }
+
+    /// How many versions are visible.
+    pub fn len(&self) -> usize {
+        self.bits
+            .iter()
+            .flat_map(|words| words.iter())
+            .map(|word| word.count_ones() as usize)
+            .sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
 
 /// Why a file version is not in the final image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -183,7 +261,6 @@ struct Builder {
     tree: ImageTree,
     name_ids: NameIds,
     child_of: ChildIds,
-    touched_in: Vec<u32>,
 }
 
 impl ImageTree {
@@ -191,12 +268,7 @@ impl ImageTree {
     pub fn build(layers: &[Arc<LayerScan>]) -> ImageTree {
         let mut b = Builder {
             tree: ImageTree {
-                nodes: vec![Node {
-                    parent: ROOT,
-                    name: 0,
-                    children: Vec::new(),
-                    history: Vec::new(),
-                }],
+                nodes: vec![Node::new(ROOT, 0)],
                 names: Names {
                     bytes: Vec::new(),
                     ends: vec![0],
@@ -207,27 +279,33 @@ impl ImageTree {
             },
             name_ids: NameIds::default(),
             child_of: ChildIds::default(),
-            touched_in: vec![u32::MAX],
         };
         // Nearly one node per entry: room for all at once, rather than doubling (and copying) twenty times.
         let entries: usize = layers.iter().map(|l| l.entries.len()).sum();
         b.tree.nodes.reserve_exact(entries + 1);
-        b.touched_in.reserve_exact(entries + 1);
         // The table is empty: nothing to rehash yet.
         b.child_of.table.reserve(entries, |_| 0);
         for (index, scan) in layers.iter().enumerate() {
             b.apply(index as u32, scan);
         }
-        let mut tree = b.tree;
-        let name_of: Vec<u32> = tree.nodes.iter().map(|n| n.name).collect();
-        let names = &tree.names;
-        let by_name = |a: &NodeId, b: &NodeId| {
-            names
-                .get(name_of[*a as usize])
-                .cmp(names.get(name_of[*b as usize]))
-        };
-        for node in &mut tree.nodes {
-            node.children.sort_unstable_by(by_name);
+        // The lookup tables go before sorting: they are not needed any more, and the peak is near here.
+        let Builder {
+            mut tree,
+            name_ids,
+            child_of,
+        } = b;
+        drop((name_ids, child_of));
+        for index in 0..tree.nodes.len() {
+            let Some(mut children) = tree.nodes[index].children.take() else {
+                continue;
+            };
+            let (nodes, names) = (&tree.nodes, &tree.names);
+            children.sort_unstable_by(|a, b| {
+                names
+                    .get(nodes[*a as usize].name)
+                    .cmp(names.get(nodes[*b as usize].name))
+            });
+            tree.nodes[index].children = Some(children);
         }
         tree
     }
@@ -254,11 +332,11 @@ impl ImageTree {
 
     /// Children sorted by name (all that ever existed; ask `state_at` which are present).
     pub fn children(&self, node: NodeId) -> &[NodeId] {
-        &self.nodes[node as usize].children
+        self.nodes[node as usize].children()
     }
 
     pub fn history(&self, node: NodeId) -> &[Event] {
-        &self.nodes[node as usize].history
+        self.nodes[node as usize].history.as_slice()
     }
 
     /// The normalised relative path of a node (`usr/bin/env`).
@@ -367,21 +445,32 @@ impl ImageTree {
     }
 
     /// Every regular-file version visible in the final image (through its path or a hardlink).
-    pub fn visible_versions(&self) -> std::collections::HashSet<Version> {
+    pub fn visible_versions(&self) -> VisibleVersions {
+        let mut visible = VisibleVersions {
+            bits: self
+                .layers
+                .iter()
+                .map(|l| vec![0; l.entries.len().div_ceil(64)].into_boxed_slice())
+                .collect(),
+        };
         let top = self.layers.len().checked_sub(1).map(|l| l as u32);
-        (1..self.nodes.len() as NodeId)
+        for (layer, entry) in (1..self.nodes.len() as NodeId)
             .filter_map(|n| self.state_at(n, top))
             .filter_map(|e| self.version_of(&e))
-            .collect()
+        {
+            if let Some(word) = visible
+                .bits
+                .get_mut(layer as usize)
+                .and_then(|words| words.get_mut(entry as usize / 64))
+            {
+                *word |= 1 << (entry % 64);
+            }
+        }
+        visible
     }
 
     /// What became of the version written by the event at `history[position]` of `node`.
-    pub fn fate(
-        &self,
-        node: NodeId,
-        position: usize,
-        visible: &std::collections::HashSet<Version>,
-    ) -> Fate {
+    pub fn fate(&self, node: NodeId, position: usize, visible: &VisibleVersions) -> Fate {
         let history = self.history(node);
         let event = history[position];
         if self
@@ -429,18 +518,12 @@ impl Builder {
             return id;
         }
         let id = self.tree.nodes.len() as NodeId;
-        push_small_step(
-            &mut self.tree.nodes,
-            Node {
-                parent,
-                name,
-                children: Vec::new(),
-                history: Vec::new(),
-            },
-        );
-        self.tree.nodes[parent as usize].children.push(id);
+        push_small_step(&mut self.tree.nodes, Node::new(parent, name));
+        self.tree.nodes[parent as usize]
+            .children
+            .get_or_insert_default()
+            .push(id);
         self.child_of.insert(&self.tree.nodes, id);
-        push_small_step(&mut self.touched_in, u32::MAX);
         id
     }
 
@@ -468,13 +551,10 @@ impl Builder {
 
     fn push(&mut self, node: NodeId, layer: u32, state: State, touched: &mut Vec<NodeId>) {
         let history = &mut self.tree.nodes[node as usize].history;
-        if history.capacity() == 0 {
-            // Most paths get one event in all: room for exactly one, not the four a first push reserves.
-            history.reserve_exact(1);
-        }
+        // Layers apply in order: the node's first event in this layer is the one after an event of a lower layer.
+        let first_in_layer = history.as_slice().last().is_none_or(|e| e.layer != layer);
         history.push(Event { layer, state });
-        if self.touched_in[node as usize] != layer {
-            self.touched_in[node as usize] = layer;
+        if first_in_layer {
             touched.push(node);
         }
     }
@@ -485,18 +565,18 @@ impl Builder {
             return;
         }
         self.push(node, layer, State::Absent(cause), touched);
-        let mut stack: Vec<NodeId> = self.tree.nodes[node as usize].children.clone();
+        let mut stack: Vec<NodeId> = self.tree.nodes[node as usize].children().to_vec();
         while let Some(n) = stack.pop() {
             if self.is_present(n) {
                 self.push(n, layer, State::Absent(Cause::UnderDeleted), touched);
-                stack.extend_from_slice(&self.tree.nodes[n as usize].children);
+                stack.extend_from_slice(self.tree.nodes[n as usize].children());
             }
         }
     }
 
     /// Hides every present child of `dir` (opaque marker, or a directory replaced by a non-directory).
     fn clear_children(&mut self, dir: NodeId, layer: u32, cause: Cause, touched: &mut Vec<NodeId>) {
-        let children = self.tree.nodes[dir as usize].children.clone();
+        let children = self.tree.nodes[dir as usize].children().to_vec();
         for c in children {
             self.remove(c, layer, cause, touched);
         }

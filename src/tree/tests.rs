@@ -368,12 +368,31 @@ fn fate_reports_the_removing_layer() {
     );
 }
 
-/// A path with one event keeps room for one: a million files must not carry four events' room each.
+/// A path with one event holds it in its node, with nothing on the heap: a million files are a million nodes.
 #[test]
-fn a_path_seen_once_holds_exactly_one_event() {
+fn a_path_seen_once_holds_its_event_in_the_node() {
     let tree = build(vec![L::new().file("a/b", 1).file("a/c", 2)]);
     let b = tree.lookup(b"a/b").unwrap();
-    assert_eq!(tree.nodes[b as usize].history.capacity(), 1);
+    let node = &tree.nodes[b as usize];
+    assert!(matches!(node.history, History::One(_)));
+    assert!(node.children.is_none());
+    assert_eq!(std::mem::size_of::<Node>(), 32);
+}
+
+/// The inline first event and those spilled after it read back in layer order.
+#[test]
+fn a_history_spills_past_its_first_event_in_order() {
+    let tree = build(vec![
+        L::new().file("a", 1),
+        L::new().file("a", 2),
+        L::new().whiteout("a"),
+        L::new().file("a", 3),
+    ]);
+    let a = tree.lookup(b"a").unwrap();
+    let layers: Vec<u32> = tree.history(a).iter().map(|e| e.layer).collect();
+    assert_eq!(layers, [0, 1, 2, 3]);
+    assert!(matches!(tree.nodes[a as usize].history, History::Many(_)));
+    assert_eq!(tree.history(ROOT), &[]);
 }
 
 /// Names whose hashes collide are still told apart (every name below hashes alike).
@@ -411,4 +430,24 @@ fn names_with_one_hash_keep_their_own_ids() {
         .collect();
     assert_eq!(found, [Some(1), Some(2), Some(3), None]);
     assert_eq!((names.get(0), names.get(2)), (&b""[..], &b"usr"[..]));
+}
+
+/// The visible versions are one bit per entry, and hold exactly the versions the top layer shows: a file's own,
+/// and the one a hardlink shares (even when the path it was written at is gone).
+#[test]
+fn visible_versions_are_a_bit_per_entry() {
+    let tree = build(vec![
+        L::new().file("a", 1).file("b", 2).file("c", 3),
+        L::new().link("h", "a").file("b", 4),
+        L::new().whiteout("a").whiteout("c"),
+    ]);
+    let visible = tree.visible_versions();
+    let all: Vec<Version> = (0..3u32)
+        .flat_map(|l| (0..3u32).map(move |i| (l, i)))
+        .filter(|v| visible.contains(v))
+        .collect();
+    assert_eq!(all, [(0, 0), (1, 1)]);
+    assert_eq!(visible.len(), 2);
+    // One word for each layer with entries (the third has only whiteouts).
+    assert_eq!(visible.bits.iter().map(|w| w.len()).sum::<usize>(), 2);
 }
