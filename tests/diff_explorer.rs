@@ -3,9 +3,10 @@
 //! before. The tmux test skips when tmux is missing, unless LAYERSCOPE_REQUIRE_ENGINES=1 (CI).
 
 mod common;
+#[path = "common/tmux.rs"]
+mod tmux;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -89,108 +90,36 @@ fn off_a_terminal_diff_prints_the_text_report_as_before() {
     assert_eq!(String::from_utf8(forced.stdout).unwrap(), text);
 }
 
-fn tmux(socket: &str, args: &[&str]) -> std::process::Output {
-    Command::new("tmux")
-        .arg("-L")
-        .arg(socket)
-        .args(args)
-        .output()
-        .expect("tmux runs")
-}
-
-/// Ends the tmux server a test started, whatever happens.
-struct Server(String);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = tmux(&self.0, &["kill-server"]);
-    }
-}
-
-fn wait_for(socket: &str, what: &str, ok: impl Fn(&str) -> bool) -> String {
-    let start = Instant::now();
-    loop {
-        let out = tmux(socket, &["capture-pane", "-p", "-t", "e2e"]);
-        let screen = String::from_utf8_lossy(&out.stdout).into_owned();
-        if ok(&screen) {
-            return screen;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "timed out waiting for {what}; screen:\n{screen}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn on_a_terminal_diff_opens_the_explorer_on_b_marked_against_a() {
-    let found = Command::new("tmux")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var_os("LAYERSCOPE_REQUIRE_ENGINES").is_none(),
-            "tmux is required (LAYERSCOPE_REQUIRE_ENGINES is set) but was not found"
-        );
-        eprintln!("skipping: tmux not found");
+    if !tmux::tmux_available() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = write_pair(dir.path());
-    let socket = format!("layerscope-diff-{}", std::process::id());
-    let server = Server(socket.clone());
-    let out = tmux(
-        &server.0,
-        &[
-            "-f",
-            "/dev/null",
-            "new-session",
-            "-d",
-            "-s",
-            "e2e",
-            "-x",
-            "120",
-            "-y",
-            "40",
-            "env",
-            "-u",
-            "CI",
-            "PS1=$ ",
-            "TERM=tmux-256color",
-            "sh",
-        ],
-    );
-    assert!(out.status.success(), "tmux new-session: {out:?}");
+    let t = tmux::start("diff");
     let exit = dir.path().join("exit");
     let line = format!(
         "'{}' diff --no-secrets '{a}' '{b}'; echo EXIT=$? > '{}'",
         env!("CARGO_BIN_EXE_layerscope"),
         exit.display()
     );
-    let send = |keys: &[&str]| {
-        let out = tmux(&socket, &[&["send-keys", "-t", "e2e"], keys].concat());
-        assert!(out.status.success(), "send-keys {keys:?}: {out:?}");
-    };
-    send(&["-l", &line]);
-    send(&["Enter"]);
+    t.text(&line);
+    t.keys(&["Enter"]);
     // B's layers: the base shared with A, its own one new; the tree at B's last layer with the diff column.
-    let screen = wait_for(&socket, "the marked explorer", |s| {
+    let screen = t.wait("the marked explorer", |s| {
         s.contains("=1 +1 -1 vs app:1") && s.contains("Δ A1 R1 C1 M0") && s.contains("new.bin")
     });
     assert!(screen.contains("A -rw-r--r--"), "{screen}");
     assert!(screen.contains("C -rw-r--r--"), "{screen}");
     assert!(screen.contains("app/ (1 removed)"), "{screen}");
-    send(&["d"]);
-    let screen = wait_for(&socket, "only the differences", |s| {
-        s.contains("Δ only A1 R1 C1 M0")
-    });
+    t.keys(&["d"]);
+    let screen = t.wait("only the differences", |s| s.contains("Δ only A1 R1 C1 M0"));
     assert!(
         !screen.contains("etc/"),
         "nothing in /etc differs:\n{screen}"
     );
-    send(&["q"]);
+    t.keys(&["q"]);
     let start = Instant::now();
     while !exit.exists() && start.elapsed() < Duration::from_secs(20) {
         std::thread::sleep(Duration::from_millis(50));
@@ -203,9 +132,9 @@ fn on_a_terminal_diff_opens_the_explorer_on_b_marked_against_a() {
         "clear; '{}' diff --text --no-secrets '{a}' '{b}'",
         env!("CARGO_BIN_EXE_layerscope")
     );
-    send(&["-l", &line]);
-    send(&["Enter"]);
-    wait_for(&socket, "the text report", |s| {
+    t.text(&line);
+    t.keys(&["Enter"]);
+    t.wait("the text report", |s| {
         s.contains("Layers  1 shared, 1 added, 1 removed")
     });
 }

@@ -6,109 +6,14 @@
 //!
 //! Skips when tmux is missing, unless LAYERSCOPE_REQUIRE_ENGINES=1 (CI), where it fails instead.
 
+#[path = "common/tmux.rs"]
+mod tmux;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-struct Tmux {
-    socket: String,
-    dir: tempfile::TempDir,
-}
-
-impl Tmux {
-    fn cmd(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("tmux runs")
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        for k in keys {
-            let out = self.cmd(&["send-keys", "-t", "e2e", k]);
-            assert!(out.status.success(), "send-keys {k}: {out:?}");
-            std::thread::sleep(Duration::from_millis(60));
-        }
-    }
-
-    fn text(&self, text: &str) {
-        let out = self.cmd(&["send-keys", "-t", "e2e", "-l", text]);
-        assert!(out.status.success());
-    }
-
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "e2e"]).stdout).into_owned()
-    }
-
-    /// Waits until the screen satisfies `ok`; panics with the screen after 20 s.
-    fn wait(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.screen();
-            if ok(&screen) {
-                return screen;
-            }
-            if start.elapsed() > Duration::from_secs(20) {
-                panic!("timed out waiting for {what}; screen:\n{screen}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn exit_file(&self) -> PathBuf {
-        self.dir.path().join("exit")
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd(&["kill-server"]);
-    }
-}
-
-fn tmux_available() -> bool {
-    let found = Command::new("tmux")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        if std::env::var_os("LAYERSCOPE_REQUIRE_ENGINES").is_some() {
-            panic!("tmux is required (LAYERSCOPE_REQUIRE_ENGINES is set) but was not found");
-        }
-        eprintln!("skipping: tmux not found (apt-get install tmux)");
-    }
-    found
-}
-
-fn start(name: &str) -> Tmux {
-    let t = Tmux {
-        socket: format!("layerscope-e2e-{}-{name}", std::process::id()),
-        dir: tempfile::tempdir().unwrap(),
-    };
-    let out = t.cmd(&[
-        "-f",
-        "/dev/null",
-        "new-session",
-        "-d",
-        "-s",
-        "e2e",
-        "-x",
-        "120",
-        "-y",
-        "40",
-        "env",
-        "-u",
-        "CI",
-        "PS1=$ ",
-        "TERM=tmux-256color",
-        "sh",
-    ]);
-    assert!(out.status.success(), "tmux new-session: {out:?}");
-    t.cmd(&["set-option", "-g", "escape-time", "10"]);
-    t
-}
+use tmux::{Tmux, start, tmux_available};
 
 #[test]
 fn explorer_in_tmux() {
