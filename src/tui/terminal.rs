@@ -11,6 +11,7 @@
 //! or even a SIGTERM. Here only the input thread can get caught in that loop; the main thread sees the hangup
 //! on its own poll of the terminal, restores what it can and ends the process, input thread included.
 
+use std::convert::Infallible;
 use std::fs::File;
 use std::io::{IsTerminal, Stdout, stdin, stdout};
 use std::os::fd::{AsRawFd, RawFd};
@@ -213,10 +214,55 @@ impl Wait {
     }
 }
 
-/// Whether the loop goes on.
-enum Flow {
+/// What handling one message decides: the loop goes on, the process exits with a code, or the loop ends with a
+/// value (the loading view's: the loaded image).
+enum Flow<T> {
     Continue,
     Exit(i32),
+    Done(T),
+}
+
+type Term = Terminal<CrosstermBackend<Stdout>>;
+
+/// The loop the loading view and the explorer share: draw when something changed, sleep in the one poll, then
+/// handle at most [`INPUT_BUDGET`] messages before the next frame, so a flood of input still shows progress.
+/// Returns the value a handler ended the loop with, or the code to exit with (a handler's, or a stop's).
+fn pump<S, T>(
+    wait: &mut Wait,
+    terminal: &mut Term,
+    state: &mut S,
+    draw: impl Fn(&mut ratatui::Frame, &S),
+    mut handle: impl FnMut(&mut S, Message) -> Result<Flow<T>>,
+) -> Result<std::result::Result<T, i32>> {
+    let mut dirty = true;
+    let mut backlog = false;
+    loop {
+        if dirty {
+            if let Err(e) = terminal.draw(|frame| draw(frame, state)) {
+                return gone_or(wait, io(e)).map(Err);
+            }
+            dirty = false;
+        }
+        if let Some(stop) = wait.wait(backlog.then_some(Duration::ZERO))? {
+            return Ok(Err(stop.code()));
+        }
+        backlog = false;
+        for handled in 0.. {
+            if handled == INPUT_BUDGET {
+                backlog = true;
+                break;
+            }
+            let Some(message) = wait.next() else {
+                break;
+            };
+            dirty = true;
+            match handle(state, message)? {
+                Flow::Continue => {}
+                Flow::Exit(code) => return Ok(Err(code)),
+                Flow::Done(value) => return Ok(Ok(value)),
+            }
+        }
+    }
 }
 
 /// Runs the explorer until the user quits; the exit code (0, or 128 + the signal that ended it; 129 when the
@@ -232,51 +278,43 @@ where
     let _session = Session::enter()?;
     let mut terminal = Terminal::new(CrosstermBackend::new(stdout())).map_err(io)?;
     terminal.clear().map_err(io)?;
-    let mut loading = Loading {
+    let loading = Loading {
         source: source.to_string(),
         ..Loading::default()
     };
-    let mut queued = Vec::new();
-    let mut dirty = true;
-    let mut backlog = false;
-    let loaded = 'load: loop {
-        if dirty {
-            let drawn = terminal.draw(|frame| super::view::loading::draw(frame, &loading, color));
-            if let Err(e) = drawn {
-                return gone_or(&mut wait, io(e));
-            }
-            dirty = false;
-        }
-        if let Some(stop) = wait.wait(backlog.then_some(Duration::ZERO))? {
-            return Ok(stop.code());
-        }
-        backlog = false;
-        for handled in 0.. {
-            if handled == INPUT_BUDGET {
-                backlog = true;
-                break;
-            }
-            let Some(message) = wait.next() else {
-                break;
-            };
-            dirty = true;
-            match message {
+    let mut state = (loading, Vec::new());
+    let ended = pump(
+        &mut wait,
+        &mut terminal,
+        &mut state,
+        |frame, (loading, _)| super::view::loading::draw(frame, loading, color),
+        |(loading, queued), message| {
+            Ok(match message {
                 Message::Input(event) => match event.map_err(io)? {
                     Event::Key(key) if key.kind != KeyEventKind::Release && quits(key) => {
-                        return Ok(0);
+                        Flow::Exit(0)
                     }
                     Event::Key(key) if queued.len() < QUEUED_KEYS => {
                         queued.push(Event::Key(key));
                         loading.queued = queued.len();
+                        Flow::Continue
                     }
-                    _ => {}
+                    _ => Flow::Continue,
                 },
-                Message::Loading(report) => loading.report = report,
-                Message::Loaded(result) => break 'load (*result)?,
-                Message::Done(_) => {}
-            }
-        }
+                Message::Loading(report) => {
+                    loading.report = report;
+                    Flow::Continue
+                }
+                Message::Loaded(result) => Flow::Done((*result)?),
+                Message::Done(_) => Flow::Continue,
+            })
+        },
+    )?;
+    let loaded = match ended {
+        Ok(loaded) => loaded,
+        Err(code) => return Ok(code),
     };
+    let (_, queued) = state;
     explore(&mut wait, &mut terminal, loaded, queued, color)
 }
 
@@ -322,7 +360,7 @@ fn gone_or(wait: &mut Wait, error: Error) -> Result<i32> {
 /// The explorer proper, once the image is loaded: keys typed while loading first, then the loop.
 fn explore(
     wait: &mut Wait,
-    terminal: &mut Terminal<CrosstermBackend<Stdout>>,
+    terminal: &mut Term,
     loaded: Loaded,
     queued: Vec<Event>,
     color: bool,
@@ -360,45 +398,34 @@ fn explore(
 
 fn explore_loop(
     wait: &mut Wait,
-    terminal: &mut Terminal<CrosstermBackend<Stdout>>,
+    terminal: &mut Term,
     app: &mut App,
     worker: &mut Worker,
 ) -> Result<i32> {
-    let mut dirty = true;
-    let mut backlog = false;
-    loop {
-        if dirty {
-            if let Err(e) = draw(terminal, app) {
-                return gone_or(wait, e);
-            }
-            dirty = false;
-        }
-        if let Some(stop) = wait.wait(backlog.then_some(Duration::ZERO))? {
-            return Ok(stop.code());
-        }
-        backlog = false;
-        for handled in 0.. {
-            if handled == INPUT_BUDGET {
-                backlog = true;
-                break;
-            }
-            let Some(message) = wait.next() else {
-                break;
-            };
-            dirty = true;
-            let flow = match message {
+    let ended = pump(
+        wait,
+        terminal,
+        app,
+        |frame, app| super::view::draw(frame, app),
+        |app, message| {
+            Ok(match message {
                 Message::Input(event) => input(app, worker, event)?,
                 Message::Done(action) => act(app, worker, action),
                 Message::Loading(_) | Message::Loaded(_) => Flow::Continue,
-            };
-            if let Flow::Exit(code) = flow {
-                return Ok(code);
-            }
-        }
+            })
+        },
+    )?;
+    match ended {
+        Ok(never) => match never {},
+        Err(code) => Ok(code),
     }
 }
 
-fn input(app: &mut App, worker: &mut Worker, event: std::io::Result<Event>) -> Result<Flow> {
+fn input(
+    app: &mut App,
+    worker: &mut Worker,
+    event: std::io::Result<Event>,
+) -> Result<Flow<Infallible>> {
     Ok(match to_action(app, event.map_err(io)?) {
         Some(action) => act(app, worker, action),
         None => Flow::Continue,
@@ -406,7 +433,7 @@ fn input(app: &mut App, worker: &mut Worker, event: std::io::Result<Event>) -> R
 }
 
 /// Updates the app and hands the effect to the worker.
-fn act(app: &mut App, worker: &mut Worker, action: Action) -> Flow {
+fn act(app: &mut App, worker: &mut Worker, action: Action) -> Flow<Infallible> {
     match app.update(action) {
         Effect::None => {}
         Effect::Quit => return Flow::Exit(0),
@@ -414,13 +441,6 @@ fn act(app: &mut App, worker: &mut Worker, action: Action) -> Flow {
         Effect::Cancel(id) => worker.cancel(id),
     }
     Flow::Continue
-}
-
-fn draw(terminal: &mut Terminal<CrosstermBackend<Stdout>>, app: &App) -> Result<()> {
-    terminal
-        .draw(|frame| super::view::draw(frame, app))
-        .map(|_| ())
-        .map_err(io)
 }
 
 fn to_action(app: &App, event: Event) -> Option<Action> {
