@@ -3,12 +3,14 @@
 //! span two lines like PEM keys, the next line). Binary files are
 //! skipped (but still matched by name), and at most `max_bytes` of each file are read.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
 use std::ops::Range;
 use std::os::unix::ffi::OsStrExt;
 
 use crate::layer::{ContentHit, ContentInspector};
 
+use super::prefilter::KeywordHit;
 use super::rules::{Ruleset, Window};
 
 /// How much of a file's start decides whether it is binary.
@@ -34,21 +36,36 @@ impl SecretScanner {
     pub fn scan_text(&self, data: &[u8]) -> Vec<ContentHit> {
         // Each hit with where its text lies in `data`.
         let mut hits: Vec<(ContentHit, Range<usize>)> = Vec::new();
-        let mut keyword_hits = Vec::new();
-        self.rules.prefilter.find_all(data, &mut keyword_hits);
+        KEYWORD_HITS.with(|keyword_hits| {
+            let mut keyword_hits = keyword_hits.borrow_mut();
+            self.rules.prefilter.find_all(data, &mut keyword_hits);
+            self.check_rules(data, &keyword_hits, &mut hits);
+        });
+        keep_most_specific(hits)
+    }
+
+    /// Runs the rules of each keyword hit on the text around it; collects what they find with where it lies.
+    fn check_rules(
+        &self,
+        data: &[u8],
+        keyword_hits: &[KeywordHit],
+        hits: &mut Vec<(ContentHit, Range<usize>)>,
+    ) {
         if keyword_hits.is_empty() {
-            return Vec::new();
+            return;
         }
         let mut scanned_until = vec![0usize; self.rules.content.len()];
         let mut line_cursor = (0usize, 1u32);
-        for m in &keyword_hits {
-            let line = line_start(data, m.start);
+        for m in keyword_hits {
+            // Only line windows need the line start; a word never holds a newline, so a word window finds its
+            // start without it (one backward search less per hit).
+            let mut line = None;
             let end = line_end(data, m.end);
             for &rule_index in &self.rules.keyword_rules[m.keyword] {
                 let rule = &self.rules.content[rule_index];
                 let start = match rule.window {
-                    Window::Line => line,
-                    Window::Word => word_start(data, m.start, line),
+                    Window::Line => *line.get_or_insert_with(|| line_start(data, m.start)),
+                    Window::Word => word_start(data, m.start, m.start.saturating_sub(WINDOW)),
                 };
                 if scanned_until[rule_index] > start {
                     continue; // an earlier hit's window already reached past this one
@@ -91,8 +108,12 @@ impl SecretScanner {
                 }
             }
         }
-        keep_most_specific(hits)
     }
+}
+
+thread_local! {
+    /// The keyword hits of the text being scanned: reused, so a file's scan allocates nothing for them.
+    static KEYWORD_HITS: RefCell<Vec<KeywordHit>> = const { RefCell::new(Vec::new()) };
 }
 
 /// One finding per secret: rules are listed specific-first, so of the hits whose texts overlap in the data (two
