@@ -11,6 +11,7 @@
 //! never depend on the CPU.
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use aho_corasick::packed;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
@@ -37,16 +38,25 @@ enum Engine {
     Automaton(AhoCorasick),
 }
 
-struct Group {
+/// One searcher of a group's keywords.
+struct Searcher {
     engine: Engine,
-    /// Pattern number in this group -> keyword index.
+    /// Pattern number -> keyword index.
     keywords: Vec<usize>,
+}
+
+struct Group {
+    fat: Searcher,
+    /// The same keywords in slim Teddy (8 buckets, twice the bytes per step): for a large group, faster than
+    /// fat Teddy on text where few positions look like a keyword's first bytes, slower on text where many do.
+    slim: Option<Searcher>,
 }
 
 pub struct Prefilter {
     groups: Vec<Group>,
     /// Longest keyword: chunks overlap by one less, so no occurrence is cut in two.
     longest: usize,
+    tuning: Tuning,
 }
 
 thread_local! {
@@ -77,21 +87,33 @@ impl Prefilter {
                 .take_while(|(k, _)| k.len().min(4) == class)
                 .count();
             let (group, tail) = rest.split_at(same);
-            let buckets = if group.len() > FAT_ABOVE { 16 } else { 8 };
-            let mut group = group.to_vec();
-            order_for_buckets(&mut group, buckets);
-            groups.push(Group::new(&group)?);
+            groups.push(Group::new(group)?);
             rest = tail;
         }
         Ok(Prefilter {
             groups,
             longest: order.iter().map(|(k, _)| k.len()).max().unwrap_or(1),
+            tuning: Tuning::default(),
         })
     }
 
     /// Every keyword occurrence in `data`, by start position. Occurrences of different keywords may overlap
     /// (`client_secret` and `secret`); within a group the longest one starting at a position is reported.
     pub fn find_all(&self, data: &[u8], hits: &mut Vec<KeywordHit>) {
+        let slim = self.groups.iter().any(|g| g.slim.is_some());
+        if !slim {
+            return self.find_all_with(data, hits, false);
+        }
+        let (use_slim, timed) = self.tuning.pick(data.len());
+        let started = timed.then(std::time::Instant::now);
+        self.find_all_with(data, hits, use_slim);
+        if let Some(started) = started {
+            self.tuning.record(use_slim, started.elapsed(), data.len());
+        }
+    }
+
+    /// [`Prefilter::find_all`] with the slim searchers of the large groups, or their fat ones.
+    fn find_all_with(&self, data: &[u8], hits: &mut Vec<KeywordHit>, use_slim: bool) {
         hits.clear();
         if self.groups.is_empty() {
             return;
@@ -105,7 +127,11 @@ impl Prefilter {
                 scratch.clear();
                 scratch.extend(data[start..reach].iter().map(u8::to_ascii_lowercase));
                 for group in &self.groups {
-                    group.find(&scratch, end - start, |s, e, keyword| {
+                    let searcher = match &group.slim {
+                        Some(slim) if use_slim => slim,
+                        _ => &group.fat,
+                    };
+                    searcher.find(&scratch, end - start, |s, e, keyword| {
                         hits.push(KeywordHit {
                             start: start + s,
                             end: start + e,
@@ -119,6 +145,56 @@ impl Prefilter {
         if self.groups.len() > 1 {
             hits.sort_unstable();
         }
+    }
+}
+
+/// Files at least this long are timed to learn which of fat and slim Teddy serves the text at hand faster.
+const TIMED_FROM: usize = 16 * 1024;
+/// One timed file in this many runs the setup that is not the faster one so far, so the other's cost stays known.
+const EXPLORE_EVERY: u64 = 32;
+
+/// Which setup of a prefilter's large groups, fat or slim Teddy, runs faster on the text being scanned, learnt
+/// while it is scanned. Both report the same hits (one keyword set, leftmost-longest either way); only the speed
+/// differs, and by the text: slim Teddy looks at twice the bytes per step but sorts 48 keywords into 8 buckets,
+/// so on text full of keyword-like letter sequences its buckets fire (and cost a verification) several times as
+/// often (docs/PERFORMANCE.md has both on both kinds of text). Shared by the threads scanning with the prefilter;
+/// a race between them costs at most one sample.
+#[derive(Default)]
+struct Tuning {
+    /// Picoseconds per byte of each setup (fat, slim), a moving average over timed files; 0 until measured.
+    cost: [AtomicU64; 2],
+    timed: AtomicU64,
+}
+
+impl Tuning {
+    /// The setup for a file of `len` bytes (slim or not), and whether to time it.
+    fn pick(&self, len: usize) -> (bool, bool) {
+        let [fat, slim] = [0, 1].map(|i| self.cost[i].load(Ordering::Relaxed));
+        let faster = if fat == 0 || slim == 0 {
+            fat != 0 // measure each once, fat first
+        } else {
+            slim < fat
+        };
+        if len < TIMED_FROM {
+            return (faster, false);
+        }
+        let n = self.timed.fetch_add(1, Ordering::Relaxed);
+        (faster ^ (n % EXPLORE_EVERY == EXPLORE_EVERY - 1), true)
+    }
+
+    /// Adds a timed file's cost to its setup's average. One sample counts an eighth, and at most twice the
+    /// average so far: a thread descheduled while timed does not mislead the choice for long.
+    fn record(&self, slim: bool, took: std::time::Duration, len: usize) {
+        let sample = (took.as_nanos().saturating_mul(1000) / len.max(1) as u128).max(1);
+        let sample = u64::try_from(sample).unwrap_or(u64::MAX);
+        let cost = &self.cost[usize::from(slim)];
+        let old = cost.load(Ordering::Relaxed);
+        let new = if old == 0 {
+            sample
+        } else {
+            (old.saturating_mul(7) + sample.min(old.saturating_mul(2))) / 8
+        };
+        cost.store(new.max(1), Ordering::Relaxed);
     }
 }
 
@@ -215,7 +291,40 @@ fn flag_rate(keywords: &[(Vec<u8>, usize)], bucket: usize, buckets: usize, mask:
 }
 
 impl Group {
+    /// A group of keywords (lowercase, with their indices): fat Teddy when large, and then slim Teddy beside it.
     fn new(keywords: &[(Vec<u8>, usize)]) -> Result<Group, String> {
+        let large = keywords.len() > FAT_ABOVE;
+        let mut order = keywords.to_vec();
+        order_for_buckets(&mut order, if large { 16 } else { 8 });
+        let fat = Searcher::new(&order, large)?;
+        let slim = if large {
+            let mut order = keywords.to_vec();
+            order_for_buckets(&mut order, 8);
+            Searcher::slim(&order)
+        } else {
+            None
+        };
+        Ok(Group { fat, slim })
+    }
+}
+
+impl Searcher {
+    /// Slim Teddy over `keywords` in this order, if the CPU has it.
+    fn slim(keywords: &[(Vec<u8>, usize)]) -> Option<Searcher> {
+        let searcher = packed::Config::new()
+            .match_kind(packed::MatchKind::LeftmostLongest)
+            .only_teddy_fat(Some(false))
+            .builder()
+            .extend(keywords.iter().map(|(k, _)| k))
+            .build()?;
+        Some(Searcher {
+            engine: Engine::Teddy(searcher),
+            keywords: keywords.iter().map(|(_, i)| *i).collect(),
+        })
+    }
+
+    /// Teddy over `keywords` in this order (fat if asked for and the CPU has it), else an Aho-Corasick DFA.
+    fn new(keywords: &[(Vec<u8>, usize)], fat: bool) -> Result<Searcher, String> {
         let patterns = keywords.iter().map(|(k, _)| k);
         let teddy = |fat: Option<bool>| {
             packed::Config::new()
@@ -226,7 +335,7 @@ impl Group {
                 .build()
         };
         // Fat Teddy needs AVX2; without it, whatever Teddy the CPU allows.
-        let teddy = (keywords.len() > FAT_ABOVE)
+        let teddy = fat
             .then(|| teddy(Some(true)))
             .flatten()
             .or_else(|| teddy(None));
@@ -240,7 +349,7 @@ impl Group {
                     .map_err(|e| format!("keywords: {e}"))?,
             ),
         };
-        Ok(Group {
+        Ok(Searcher {
             engine,
             keywords: keywords.iter().map(|(_, i)| *i).collect(),
         })
@@ -369,6 +478,61 @@ mod tests {
         );
         group.sort();
         assert_eq!(group, sorted);
+    }
+
+    /// Fat and slim Teddy report the same hits: which one runs is a matter of speed only.
+    #[test]
+    fn slim_and_fat_teddy_report_the_same_hits() {
+        let list: Vec<String> = (0..40)
+            .map(|i| format!("key{i:02}x"))
+            .chain(keywords(&[
+                "secret",
+                "client_secret",
+                "passw",
+                "token",
+                "ab",
+                "://",
+            ]))
+            .collect();
+        let p = Prefilter::new(&list).unwrap();
+        if p.groups.iter().all(|g| g.slim.is_none()) {
+            return; // no SIMD Teddy on this CPU: one searcher per group, nothing to compare
+        }
+        let mut data = Vec::new();
+        for i in 0..3000u32 {
+            let line = format!(
+                "Key{:02}X = {i} CLIENT_SECRET ab passwd://token{i}\n",
+                i % 45
+            );
+            data.extend_from_slice(line.as_bytes());
+        }
+        let (mut fat, mut slim) = (Vec::new(), Vec::new());
+        p.find_all_with(&data, &mut fat, false);
+        p.find_all_with(&data, &mut slim, true);
+        assert!(fat.len() > 3000 * 5, "{}", fat.len());
+        assert_eq!(fat, slim);
+    }
+
+    /// The tuning runs the setup measured cheaper, measures each once first, and keeps trying the other one
+    /// file in `EXPLORE_EVERY`, so a change of text can change the choice.
+    #[test]
+    fn tuning_prefers_the_cheaper_setup_and_keeps_measuring_the_other() {
+        let t = Tuning::default();
+        let ms = std::time::Duration::from_millis;
+        assert_eq!(t.pick(TIMED_FROM), (false, true)); // fat first
+        t.record(false, ms(4), 1 << 20);
+        assert_eq!(t.pick(TIMED_FROM), (true, true)); // then slim
+        t.record(true, ms(2), 1 << 20);
+        let picks: Vec<bool> = (0..EXPLORE_EVERY * 2)
+            .map(|_| t.pick(TIMED_FROM).0)
+            .collect();
+        assert_eq!(picks.iter().filter(|&&slim| !slim).count(), 2);
+        assert_eq!(t.pick(100), (true, false)); // short texts are not timed
+        // Slim turns slower: a few samples later fat is chosen again.
+        for _ in 0..8 {
+            t.record(true, ms(20), 1 << 20);
+        }
+        assert_eq!(t.pick(100), (false, false));
     }
 
     #[test]
