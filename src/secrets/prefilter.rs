@@ -4,9 +4,10 @@
 //! keywords with Teddy, the packed multi-substring searcher of the `aho-corasick` crate (which cannot ignore case
 //! itself). Teddy fingerprints the first bytes of each keyword, up to four: keywords shorter than four bytes get a
 //! group (one Teddy) of their own so the others keep four-byte fingerprints, and a large group uses "fat" Teddy
-//! (16 buckets) so frequent words do not share buckets; which keywords share a bucket is chosen from the byte
-//! frequencies of text, so that buckets rarely fire on it (see `order_for_buckets`). A few passes over a chunk that sits in the L1 cache cost
-//! several times less than one pass of a byte-at-a-time automaton. A group Teddy cannot serve (no SIMD on this
+//! (16 buckets) so frequent words do not share buckets, or slim Teddy (8 buckets, twice the bytes per step) on
+//! text where that is measured faster (see `Tuning`); which keywords share a bucket is chosen from the byte
+//! frequencies of text, so that buckets rarely fire on it (see `order_for_buckets`). A few passes over a chunk
+//! that sits in the L1 cache cost several times less than one pass of a byte-at-a-time automaton. A group Teddy cannot serve (no SIMD on this
 //! CPU, more keywords than it takes) falls back to an Aho-Corasick DFA over the same lowercased chunk, so results
 //! never depend on the CPU.
 
