@@ -56,23 +56,51 @@ fn header<'a>(resp: &'a Response<Body>, name: &str) -> Option<&'a str> {
     resp.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
-/// The registry's error message from an error body (`{"errors":[{"code","message"}]}`), if any.
-fn error_text(resp: &mut Response<Body>) -> String {
-    let body = resp
-        .body_mut()
-        .with_config()
-        .limit(64 * 1024)
-        .read_to_string()
-        .unwrap_or_default();
-    serde_json::from_str::<serde_json::Value>(&body)
+/// What replaces a credential that a registry's text quotes.
+const HIDDEN: &str = "<hidden>";
+
+/// An error body is read this far at most (a registry's are a few hundred bytes).
+const ERROR_BODY_LIMIT: u64 = 64 * 1024;
+/// The server's text quoted in a message is cut here: a message is one line, not a page.
+const QUOTED_TEXT_LIMIT: usize = 200;
+
+/// `code: message` of the first error an error body lists, shortened; empty when it lists none.
+pub(super) fn error_message(body: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(body)
         .ok()
         .and_then(|v| {
             let e = v.get("errors")?.get(0)?;
             let code = e.get("code").and_then(|c| c.as_str()).unwrap_or("");
             let message = e.get("message").and_then(|m| m.as_str()).unwrap_or("");
-            Some(format!("{code}: {message}"))
+            Some(shorten(&format!("{code}: {message}")))
         })
         .unwrap_or_default()
+}
+
+/// `text` cut to [`QUOTED_TEXT_LIMIT`] characters.
+fn shorten(text: &str) -> String {
+    match text.char_indices().nth(QUOTED_TEXT_LIMIT) {
+        Some((at, _)) => format!("{}...", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
+/// The bearer token of a token service's answer (`token`, else `access_token`).
+pub(super) fn token_of(body: &[u8]) -> std::result::Result<String, &'static str> {
+    let body: serde_json::Value =
+        serde_json::from_slice(body).map_err(|_| "the answer is not a token")?;
+    body.get("token")
+        .or_else(|| body.get("access_token"))
+        .and_then(|t| t.as_str())
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .ok_or("the answer holds no token")
+}
+
+/// How long a `Retry-After` header asks to wait (seconds; an HTTP date is not honoured), capped.
+pub(super) fn retry_after(value: &str) -> Option<Duration> {
+    let seconds = value.trim().parse::<u64>().ok()?;
+    Some(Duration::from_secs(seconds).min(MAX_BACKOFF))
 }
 
 impl Client {
@@ -208,7 +236,7 @@ impl Client {
             let status = resp.status().as_u16();
             if status == 401 {
                 if authenticated_after_401 {
-                    let detail = error_text(&mut resp);
+                    let detail = self.error_text(&mut resp);
                     return Err(self.denied(&detail));
                 }
                 authenticated_after_401 = true;
@@ -219,14 +247,58 @@ impl Client {
             }
             if (status == 429 || status == 408 || status >= 500) && tries < TRIES {
                 let wait = header(&resp, "retry-after")
-                    .and_then(|s| s.trim().parse::<u64>().ok())
-                    .map_or(delay, |s| Duration::from_secs(s).min(MAX_BACKOFF));
+                    .and_then(retry_after)
+                    .unwrap_or(delay);
                 std::thread::sleep(wait);
                 delay = (delay * 2).min(MAX_BACKOFF);
                 continue;
             }
             return Ok(resp);
         }
+    }
+
+    /// The registry's error message from an error response (`{"errors":[{"code","message"}]}`), if any, with
+    /// every credential this client holds or sent replaced: a registry may quote what it was sent, and the
+    /// message goes to logs that the registry's users cannot all read.
+    fn error_text(&self, resp: &mut Response<Body>) -> String {
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(ERROR_BODY_LIMIT)
+            .read_to_vec()
+            .unwrap_or_default();
+        self.redact(&error_message(&body))
+    }
+
+    /// `text` without any credential of this client: passwords, identity tokens, the `Authorization` values
+    /// sent (basic and bearer).
+    fn redact(&self, text: &str) -> String {
+        let mut secrets: Vec<String> = Vec::new();
+        let state = self.lock();
+        let known = self.given.iter().chain(state.looked_up.iter().flatten());
+        for credential in known {
+            match credential {
+                Credential::Basic { user, password } => {
+                    secrets.push(password.clone());
+                    secrets.push(basic(user, password));
+                }
+                Credential::IdentityToken(token) => secrets.push(token.clone()),
+            }
+        }
+        secrets.extend(state.tokens.values().cloned());
+        drop(state);
+        // The value after the scheme too (`Basic <b64>`, `Bearer <token>`), longest first so that a secret
+        // containing another is replaced whole.
+        let values: Vec<String> = secrets
+            .iter()
+            .filter_map(|s| s.split_once(' ').map(|(_, v)| v.to_string()))
+            .collect();
+        secrets.extend(values);
+        secrets.retain(|s| !s.is_empty());
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        secrets
+            .iter()
+            .fold(text.to_string(), |text, secret| text.replace(secret.as_str(), HIDDEN))
     }
 
     fn denied(&self, detail: &str) -> Error {
@@ -341,26 +413,22 @@ impl Client {
             .limit(1024 * 1024)
             .read_to_vec()
             .map_err(|e| failed(e.to_string()))?;
-        let body: serde_json::Value = serde_json::from_slice(&text)
-            .map_err(|_| failed("the answer is not a token".into()))?;
-        body.get("token")
-            .or_else(|| body.get("access_token"))
-            .and_then(|t| t.as_str())
-            .filter(|t| !t.is_empty())
-            .map(str::to_string)
-            .ok_or_else(|| failed("the answer holds no token".into()))
+        token_of(&text).map_err(|why| failed(why.into()))
     }
 
     pub(crate) fn origin(&self) -> &str {
         &self.origin
     }
 
-    /// A blob's bytes as a reader that resumes where a broken connection left off.
-    pub(crate) fn blob(&self, digest: &Digest) -> Result<BlobReader<'_>> {
+    /// A blob's bytes as a reader that resumes where a broken connection left off, and that fails once the body
+    /// runs past `size` (the descriptor's, when known): a body longer than its digest's content is never
+    /// right, and one that never ends would be read (and cached) forever.
+    pub(crate) fn blob(&self, digest: &Digest, size: Option<u64>) -> Result<BlobReader<'_>> {
         let body = self.open_blob(digest, 0)?;
         Ok(BlobReader {
             client: self,
             digest: digest.clone(),
+            size,
             body: Some(body),
             offset: 0,
             resumes: 0,
@@ -378,7 +446,7 @@ impl Client {
             404 => {
                 return Err(Error::NotFound {
                     path: format!("{}: blob {digest}", self.origin),
-                    detail: format!("not in the registry ({})", error_text(&mut resp)),
+                    detail: format!("not in the registry ({})", self.error_text(&mut resp)),
                 });
             }
             _ => {
@@ -386,7 +454,7 @@ impl Client {
                     &self.origin,
                     format!(
                         "blob {digest}: the registry answered {status} {}",
-                        error_text(&mut resp)
+                        self.error_text(&mut resp)
                     ),
                 ));
             }
@@ -404,6 +472,29 @@ impl Client {
         }
         Ok(body)
     }
+}
+
+/// Every parser of what a registry sends, fed from one input without a socket (the registry fuzz target): the
+/// fields, separated by NUL, are a `WWW-Authenticate` challenge, a token service's body, an error body, the
+/// `Content-Type`, `Docker-Content-Digest` and `Retry-After` headers, and (the rest) a manifest or index body,
+/// which is checked against the digest header, classified and listed as a fetched manifest is.
+#[doc(hidden)]
+pub fn parse_responses(data: &[u8]) {
+    let mut fields = data.splitn(7, |&b| b == 0);
+    let mut next = || fields.next().unwrap_or_default();
+    let text = |field: &[u8]| String::from_utf8_lossy(field).into_owned();
+    let _ = auth::parse_challenge(&text(next()));
+    let _ = token_of(next());
+    let _ = error_message(next());
+    let media_type = super::media_type_of(&text(next()));
+    let digest = text(next()).parse::<Digest>().ok();
+    let _ = retry_after(&text(next()));
+    let body = next();
+    if let Some(digest) = digest {
+        let _ = super::verify("fuzz", "manifest", &digest, body);
+    }
+    let _ = super::classify("fuzz", body, Some(&media_type));
+    let _ = super::listed(body);
 }
 
 fn basic(user: &str, password: &str) -> String {
@@ -424,6 +515,7 @@ fn retryable(e: &ureq::Error) -> bool {
 pub(crate) struct BlobReader<'c> {
     client: &'c Client,
     digest: Digest,
+    size: Option<u64>,
     body: Option<Box<dyn Read + Send>>,
     offset: u64,
     resumes: u32,
@@ -435,6 +527,12 @@ impl Read for BlobReader<'_> {
             let error = match self.body.as_mut().map(|b| b.read(buf)) {
                 Some(Ok(n)) => {
                     self.offset += n as u64;
+                    if let Some(size) = self.size.filter(|&size| self.offset > size) {
+                        return Err(io::Error::other(format!(
+                            "the registry sent more than the {size} bytes the manifest gives for blob {}",
+                            self.digest
+                        )));
+                    }
                     return Ok(n);
                 }
                 Some(Err(e)) => e,
