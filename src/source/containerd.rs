@@ -577,4 +577,39 @@ mod tests {
         assert!(c.read_meta(&format!("blobs/sha256/{other}")).is_err());
         assert!(c.contains("index.json"));
     }
+
+    /// A content blob that is a FIFO, or a link to `/dev/zero`, is refused at once with its reason, by every
+    /// read (metadata, layer scan, re-read), not waited on or read without end.
+    #[test]
+    fn content_blobs_that_are_fifos_or_devices_are_refused_at_once() {
+        let root = tempfile::tempdir().unwrap();
+        let blobs = root.path().join(CONTENT).join("blobs/sha256");
+        std::fs::create_dir_all(&blobs).unwrap();
+        let fifo = "ab".repeat(32);
+        let zero = "cd".repeat(32);
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            blobs.join(&fifo),
+            rustix::fs::Mode::from_raw_mode(0o644),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink("/dev/zero", blobs.join(&zero)).unwrap();
+        let t = Target {
+            namespace: "default".into(),
+            name: "x".into(),
+            digest: format!("sha256:{fifo}").parse().unwrap(),
+            media_type: "m".into(),
+        };
+        let c = ContentCatalog::new("o", root.path(), &t).unwrap();
+        let start = std::time::Instant::now();
+        for hex in [&fifo, &zero] {
+            let key = format!("blobs/sha256/{hex}");
+            assert!(c.contains(&key), "refused, but present: {key}");
+            let err = c.read_meta(&key).unwrap_err().to_string();
+            assert!(err.contains("refused"), "{err}");
+            assert!(c.scan(&key, ScanOptions::default()).is_err());
+            assert!(c.reopen(&key).is_some_and(|r| r.is_err()));
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(5));
+    }
 }
