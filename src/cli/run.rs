@@ -176,6 +176,7 @@ fn registry_options(args: &RegistryArgs) -> Result<source::RegistryOptions> {
         credential,
         jobs: args.jobs,
         backoff: None,
+        metadata_timeout: None,
         cache: if args.no_cache {
             None
         } else {

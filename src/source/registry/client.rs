@@ -23,6 +23,10 @@ use crate::source::reference::{Reference, host_of};
 const TRIES: u32 = 5;
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// A metadata request (ping, manifest, token) ends within this however slowly the server answers: a body
+/// dribbled a byte at a time never trips the per-read timeout. Blobs have no such cap (a large layer on a slow
+/// link takes long) but stop at their size.
+const METADATA_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// One repository on one registry.
 pub(crate) struct Client {
@@ -36,6 +40,7 @@ pub(crate) struct Client {
     given: Option<Credential>,
     state: Mutex<AuthState>,
     backoff: Duration,
+    metadata_timeout: Duration,
 }
 
 #[derive(Default)]
@@ -128,6 +133,7 @@ impl Client {
             given: opts.credential.clone(),
             state: Mutex::new(AuthState::default()),
             backoff: opts.backoff.unwrap_or(FIRST_BACKOFF),
+            metadata_timeout: opts.metadata_timeout.unwrap_or(METADATA_TIMEOUT),
         };
         let ping = match client.send_once(false, "/v2/", None, None, None) {
             Ok(resp) => resp,
@@ -189,6 +195,12 @@ impl Client {
         }
         if let Some(start) = range {
             req = req.header("Range", format!("bytes={start}-"));
+        }
+        if !path.contains("/blobs/") {
+            req = req
+                .config()
+                .timeout_global(Some(self.metadata_timeout))
+                .build();
         }
         req.call()
     }
@@ -296,9 +308,9 @@ impl Client {
         secrets.extend(values);
         secrets.retain(|s| !s.is_empty());
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        secrets
-            .iter()
-            .fold(text.to_string(), |text, secret| text.replace(secret.as_str(), HIDDEN))
+        secrets.iter().fold(text.to_string(), |text, secret| {
+            text.replace(secret.as_str(), HIDDEN)
+        })
     }
 
     fn denied(&self, detail: &str) -> Error {
@@ -386,10 +398,21 @@ impl Client {
                 if let Some(s) = service {
                     form.push(("service", s));
                 }
-                self.agent.post(realm).send_form(form)
+                self.agent
+                    .post(realm)
+                    .config()
+                    .timeout_global(Some(self.metadata_timeout))
+                    .build()
+                    .send_form(form)
             }
             other => {
-                let mut req = self.agent.get(realm).query("scope", &scope);
+                let mut req = self
+                    .agent
+                    .get(realm)
+                    .config()
+                    .timeout_global(Some(self.metadata_timeout))
+                    .build()
+                    .query("scope", &scope);
                 if let Some(s) = service {
                     req = req.query("service", s);
                 }
@@ -504,11 +527,14 @@ fn basic(user: &str, password: &str) -> String {
     )
 }
 
+/// Dropped connections and timeouts are tried again; the whole-request timeout is not (a server that
+/// dribbles its answer will dribble it again).
 fn retryable(e: &ureq::Error) -> bool {
-    matches!(
-        e,
-        ureq::Error::Io(_) | ureq::Error::Timeout(_) | ureq::Error::ConnectionFailed
-    )
+    match e {
+        ureq::Error::Timeout(ureq::Timeout::Global) => false,
+        ureq::Error::Io(_) | ureq::Error::Timeout(_) | ureq::Error::ConnectionFailed => true,
+        _ => false,
+    }
 }
 
 /// A blob body that reopens the blob at the current offset when the connection breaks.
@@ -559,5 +585,60 @@ mod tests {
     #[test]
     fn basic_auth_is_base64_user_colon_password() {
         assert_eq!(basic("u", "p"), "Basic dTpw");
+    }
+
+    /// A server that answers `/v2/` and then dribbles every other body a byte per 50 ms, forever.
+    fn slow_loris() -> u16 {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(conn.try_clone().unwrap());
+                    let mut first = String::new();
+                    let _ = reader.read_line(&mut first);
+                    let mut line = String::new();
+                    while reader.read_line(&mut line).unwrap_or(0) > 2 {
+                        line.clear();
+                    }
+                    let mut conn = conn;
+                    if first.starts_with("GET /v2/ ") {
+                        let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
+                        return;
+                    }
+                    let head = b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n{";
+                    let mut ok = conn.write_all(head).is_ok();
+                    while ok {
+                        std::thread::sleep(Duration::from_millis(50));
+                        ok = conn.write_all(b" ").is_ok();
+                    }
+                });
+            }
+        });
+        port
+    }
+
+    /// A manifest dribbled a byte at a time (each read well inside the per-read timeout) ends at the metadata
+    /// timeout, without retries; it was read for as long as the server kept sending.
+    #[test]
+    fn a_dribbled_manifest_ends_at_the_metadata_timeout() {
+        let port = slow_loris();
+        let reference = Reference::parse(&format!("127.0.0.1:{port}/slow/app:1")).unwrap();
+        let opts = RegistryOptions {
+            metadata_timeout: Some(Duration::from_secs(1)),
+            ..RegistryOptions::default()
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let client = Client::connect(&reference, &opts).unwrap();
+            let result = client.get("manifests/1", None, None).map(|mut resp| {
+                let mut body = Vec::new();
+                resp.body_mut().as_reader().read_to_end(&mut body)
+            });
+            let _ = tx.send(matches!(result, Ok(Err(_)) | Err(_)));
+        });
+        let failed = rx.recv_timeout(Duration::from_secs(30));
+        assert_eq!(failed, Ok(true), "the dribbled body was still being read");
     }
 }

@@ -48,6 +48,8 @@ pub struct RegistryOptions {
     pub jobs: usize,
     /// First retry delay (doubling); `None` for the default.
     pub backoff: Option<Duration>,
+    /// How long one metadata request (ping, manifest, token) may take in all; `None` for the default.
+    pub metadata_timeout: Option<Duration>,
     /// The blob cache's directory (`None`: no cache) and size cap.
     pub cache: Option<PathBuf>,
     pub cache_max: u64,
@@ -62,6 +64,7 @@ impl Default for RegistryOptions {
             credential: None,
             jobs: DEFAULT_JOBS,
             backoff: None,
+            metadata_timeout: None,
             cache: None,
             cache_max: DEFAULT_CACHE_MAX,
         }
