@@ -366,7 +366,8 @@ impl Tx<'_> {
     /// Every key of `bucket` with its value, in key order.
     pub(crate) fn entries(&self, bucket: &Bucket) -> Result<Vec<(Vec<u8>, Value)>, BoltError> {
         let mut out = Vec::new();
-        // A tree reaches each of its pages once: a page seen again means the walk is going in circles.
+        // A tree reaches each of its pages once: a page seen again is a loop or pages shared (exponentially many
+        // paths through a few pages).
         let mut seen = HashSet::new();
         self.collect(bucket, 0, &mut seen, &mut out)?;
         Ok(out)
@@ -382,7 +383,7 @@ impl Tx<'_> {
         if let Bucket::Page(id) = bucket
             && !seen.insert(*id)
         {
-            return Err(damaged(*id, "the tree loops"));
+            return Err(damaged(*id, "the tree reaches this page twice"));
         }
         if depth >= MAX_DEPTH {
             return Err(damaged(0, "tree deeper than any bbolt writes"));
@@ -648,17 +649,21 @@ pub(crate) mod tests {
         assert!(bolt.read(|tx| tx.entries(&tx.root())).is_err());
     }
 
-    /// A branch listing itself 200 times under a meta claiming 2^64 pages: the walk stops at the first page it
-    /// meets again (it walked 200^64 pages: the page budget was the meta's own count).
+    /// Twenty levels of branches, each listing the next level's one page 200 times, under a meta claiming 2^64
+    /// pages: no loop and no level too deep, but 200^20 paths. The walk stops at the first page it meets again
+    /// (its budget was the meta's own page count).
     #[test]
-    fn a_walk_stops_at_the_first_repeated_page() {
+    fn a_walk_stops_at_the_first_page_it_meets_again() {
         let mut w = Writer::new(4096);
         w.put(0, meta(0, 4096, 2, u64::MAX, 1));
         w.put(1, meta(1, 4096, 2, u64::MAX, 0));
-        w.put(2, branch(2, &[(&b"a"[..], 2); 200]));
+        for id in 2..22 {
+            w.put(id as usize, branch(id, &[(&b"a"[..], id + 1); 200]));
+        }
+        w.put(22, leaf(22, &[Item::Bytes(b"a", b"1".to_vec())]));
         let (_d, bolt) = open(&w);
         let err = bolt.read(|tx| tx.entries(&tx.root())).unwrap_err();
-        assert!(err.to_string().contains("loops"), "{err}");
+        assert!(err.to_string().contains("twice"), "{err}");
     }
 
     /// However a caller walks a snapshot, it reads at most 64 pages per page of the file (at least 4096).
