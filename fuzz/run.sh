@@ -21,7 +21,7 @@ flags=(-O -s none)
 cargo +nightly fuzz build "${flags[@]}"
 for t in "${targets[@]}"; do
   case "$t" in
-    archive) max_len=131072 ;;
+    archive | containerd) max_len=131072 ;;
     config_file) max_len=16384 ;;
     *) max_len=65536 ;;
   esac

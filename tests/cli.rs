@@ -282,6 +282,12 @@ fn a_closed_stdout_ends_quietly_with_exit_0() {
         ],
         vec!["ls", path.as_str(), "--json"],
         vec!["secrets", path.as_str(), "--sarif", "-"],
+        vec!["secrets", path.as_str()],
+        vec!["ls", path.as_str()],
+        vec![path.as_str(), "--markdown", "-"],
+        vec!["diff", path.as_str(), path.as_str()],
+        vec!["diff", "--json", "-", path.as_str(), path.as_str()],
+        vec!["diff", "--markdown", "-", path.as_str(), path.as_str()],
         vec!["completions", "bash"],
         vec!["--help"],
     ] {
@@ -310,6 +316,7 @@ fn machine_output_on_stdout_is_alone_there() {
         vec!["secrets", "--sarif", "-", &path],
         vec!["secrets", &path, "--json"],
         vec!["ls", &path, "--json"],
+        vec!["diff", "--json", "-", &path, &path],
     ] {
         let out = in_dir(dir.path(), &args);
         assert!(
@@ -329,6 +336,33 @@ fn machine_output_on_stdout_is_alone_there() {
                 "{args:?}: CI text on stderr"
             );
         }
+    }
+}
+
+/// Markdown on stdout is alone there too: the CI verdict and the progress go to stderr.
+#[test]
+fn markdown_on_stdout_is_alone_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = wasteful(dir.path());
+    for args in [
+        vec!["--ci", "--markdown", "-", &path],
+        vec!["diff", "--markdown", "-", &path, &path],
+    ] {
+        let out = in_dir(dir.path(), &args);
+        assert!(
+            out.status.code() != Some(2),
+            "{args:?}: {}",
+            stderr_of(&out)
+        );
+        let text = stdout_of(&out);
+        assert!(
+            text.starts_with('#'),
+            "{args:?}: not Markdown first: {text}"
+        );
+        assert!(
+            !text.contains("Result:"),
+            "{args:?}: CI text on stdout: {text}"
+        );
     }
 }
 
@@ -408,6 +442,34 @@ fn flags_that_cannot_apply_are_refused_or_warned_about() {
     assert!(
         stdout_of(&out).contains("Efficiency"),
         "the summary still prints"
+    );
+}
+
+/// diff's flags that shape a report it is not writing: `--text` beside `--json`/`--markdown` (the text report is
+/// not printed then) is refused; `--limit` with only JSON (which lists everything) is warned about.
+#[test]
+fn diff_flags_that_cannot_apply_are_refused_or_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = wasteful(dir.path());
+    for output in ["--json", "--markdown"] {
+        let out = in_dir(dir.path(), &["diff", "--text", output, "x", &path, &path]);
+        assert_eq!(out.status.code(), Some(2), "{output}: {}", stderr_of(&out));
+        assert!(stderr_of(&out).contains("--text"), "{}", stderr_of(&out));
+    }
+    let out = in_dir(
+        dir.path(),
+        &["diff", "--limit", "3", "--json", "-", &path, &path],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("warning: --limit only applies to the text and Markdown"),
+        "{}",
+        stderr_of(&out)
+    );
+    let out = in_dir(dir.path(), &["diff", "--limit", "3", &path, &path]);
+    assert_eq!(
+        (out.status.code(), stderr_of(&out)),
+        (Some(0), String::new())
     );
 }
 

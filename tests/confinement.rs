@@ -177,3 +177,76 @@ fn cat_from_stdin_refuses_to_hold_a_huge_file() {
     assert!(out.stdout.is_empty());
     assert_bad_input(&out, "save the image to a file");
 }
+
+/// An unpacked `docker save` directory holds the same dangers as a layout: a layer linking to a host file or to
+/// `/dev/zero`, a config linking out or that is a FIFO. Each is refused at once, never read.
+#[test]
+fn an_unpacked_save_whose_layer_or_config_links_out_or_is_a_fifo_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = dir.path().join("host.tar");
+    std::fs::write(&host, layer(&[file("etc/host-secret", b"root:x")])).unwrap();
+    let files = docker_legacy(&[simple()]);
+    let config = files
+        .iter()
+        .map(|(name, _)| name)
+        .find(|n| n.ends_with(".json") && *n != "manifest.json")
+        .unwrap()
+        .clone();
+    let layer_path = files
+        .iter()
+        .map(|(name, _)| name)
+        .find(|n| n.ends_with("layer.tar"))
+        .unwrap()
+        .clone();
+    type Make<'a> = Box<dyn Fn(&Path) + 'a>;
+    let cases: [(&str, &str, Make, &str); 4] = [
+        (
+            "host",
+            &layer_path,
+            Box::new(|p| symlink(&host, p).unwrap()),
+            "outside the directory",
+        ),
+        (
+            "zero",
+            &layer_path,
+            Box::new(|p| symlink("/dev/zero", p).unwrap()),
+            "outside the directory",
+        ),
+        (
+            "config",
+            &config,
+            Box::new(|p| symlink("/etc/passwd", p).unwrap()),
+            "outside the directory",
+        ),
+        (
+            "fifo",
+            &config,
+            Box::new(|p| {
+                let status = std::process::Command::new("mkfifo")
+                    .arg(p)
+                    .status()
+                    .unwrap();
+                assert!(status.success());
+            }),
+            "a FIFO",
+        ),
+    ];
+    for (name, member, make, needle) in cases {
+        let root = dir.path().join(name);
+        write_dir(&files, &root);
+        std::fs::remove_file(root.join(member)).unwrap();
+        make(&root.join(member));
+        let root = root.to_string_lossy().into_owned();
+        for args in [
+            vec!["ls", &root, "--no-verify"],
+            vec!["cat", &root, "/etc/host-secret"],
+        ] {
+            let out = run_briefly(&args);
+            assert!(
+                !String::from_utf8_lossy(&out.stdout).contains("root:x"),
+                "{name}"
+            );
+            assert_bad_input(&out, needle);
+        }
+    }
+}

@@ -119,6 +119,16 @@ fn secrets_inputs_never_panic_or_hang() {
     replay("secrets", fuzz_entry::secrets);
 }
 
+#[test]
+fn containerd_inputs_never_panic_or_hang() {
+    replay("containerd", fuzz_entry::containerd);
+}
+
+#[test]
+fn registry_inputs_never_panic_or_hang() {
+    replay("registry", fuzz_entry::registry);
+}
+
 /// Eight index levels, each listing the next ten times: the walk visits 10^8 leaves (a 30 KB archive hangs).
 #[test]
 fn nested_index_fanout_finishes() {

@@ -305,11 +305,11 @@ fn missing_images_and_tampered_blobs_are_clear_errors() {
     assert_bad_input(&tampered, &format!("instead of {first}"));
     std::fs::write(reg.blob_file(first), saved).unwrap();
 
-    // A config changed in place.
+    // A config changed in place, its size kept (a longer one is refused for its size first).
     let config = manifest["config"]["digest"].as_str().unwrap();
     let mut bytes = std::fs::read(reg.blob_file(config)).unwrap();
-    let at = bytes.iter().position(|&b| b == b'{').unwrap();
-    bytes.insert(at + 1, b' ');
+    let at = bytes.windows(5).position(|w| w == b"linux").unwrap();
+    bytes[at] = b'L';
     std::fs::write(reg.blob_file(config), &bytes).unwrap();
     let tampered = run(&[
         "--ci",

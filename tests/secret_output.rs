@@ -465,3 +465,57 @@ fn the_secrets_list_shows_confidence_and_sorts_by_severity_then_confidence_then_
         assert!(row.contains(rule), "{row:?} in {text}");
     }
 }
+
+/// The reports and comparisons a person reads (Markdown on stdout or in a file, the diff's text and Markdown)
+/// escape what the image says like every other output; the HTML report also keeps the image's text out of its
+/// markup. JSON carries it as it is, in its own escaping.
+#[test]
+fn image_text_is_escaped_in_markdown_html_and_diff() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = hostile_image(dir.path());
+    let plain = write_file(
+        dir.path(),
+        "plain.tar",
+        &legacy_archive(
+            "plain:1",
+            &[layer(&[file("a", b"1\n")])],
+            &[("/bin/sh -c #(nop) ADD file:0 in / ", false)],
+            json!({}),
+        ),
+    );
+    let d = dir.path();
+    assert_safe("--markdown -", &run_in(d, &["--markdown", "-", &image]));
+    assert_safe("diff", &run_in(d, &["diff", &plain, &image]));
+    assert_safe(
+        "diff --text",
+        &run_in(d, &["diff", "--text", &plain, &image]),
+    );
+    assert_safe(
+        "diff --markdown -",
+        &run_in(d, &["diff", "--markdown", "-", &plain, &image]),
+    );
+    let files = run_in(
+        d,
+        &[
+            "--markdown",
+            "r.md",
+            "--html",
+            "r.html",
+            "--no-secrets",
+            &image,
+        ],
+    );
+    assert!(files.status.success(), "{}", stderr_line(&files));
+    for name in ["r.md", "r.html"] {
+        let text = std::fs::read_to_string(d.join(name)).unwrap();
+        if let Some(c) = text
+            .chars()
+            .find(|c| !matches!(c, '\n' | '\t') && is_unsafe(*c))
+        {
+            panic!("{name}: raw {c:?}");
+        }
+    }
+    let json = run_in(d, &["diff", "--json", "-", &plain, &image]);
+    let value: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert!(value.to_string().contains("\\u001b[2J"), "{value}");
+}

@@ -11,7 +11,7 @@ use std::sync::{Arc, OnceLock};
 use layerscope::layer::{self, ContentInspector, NoProgress, ScanOptions};
 use layerscope::secrets::SecretScanner;
 use layerscope::secrets::rules::Ruleset;
-use layerscope::source::{ArchiveSource, ImageSource, LoadOptions, Selection};
+use layerscope::source::{ArchiveSource, ContainerdStore, ImageSource, LoadOptions, Selection};
 use sha2::{Digest, Sha256};
 
 /// The built-in secret rules, compiled once per process (compiling them costs more than most inputs).
@@ -298,4 +298,41 @@ pub fn secrets(data: &[u8]) {
     let _ = scanner.scan_text(content);
     let mut hits = Vec::new();
     scanner.inspect(path, content, &mut hits);
+}
+
+/// containerd's metadata database: the input is a `meta.db` (bbolt pages), placed in a containerd root with an
+/// empty content store. An image is looked up by a name the seeds hold, by a name none holds (every image of
+/// every namespace is compared), and by an image ID prefix (every target digest is read); then the message
+/// listing what the store holds is built.
+pub fn containerd(data: &[u8]) {
+    let Ok(dir) = tempfile::tempdir() else {
+        return;
+    };
+    let bolt = dir.path().join("io.containerd.metadata.v1.bolt");
+    let content = dir.path().join("io.containerd.content.v1.content");
+    if std::fs::create_dir_all(&bolt)
+        .and_then(|_| std::fs::create_dir_all(&content))
+        .and_then(|_| std::fs::write(bolt.join("meta.db"), data))
+        .is_err()
+    {
+        return;
+    }
+    for reference in [
+        "layerscope-demo:1",
+        "absent/image:tag",
+        "sha256:000000000000",
+    ] {
+        let store = ContainerdStore {
+            root: dir.path().to_path_buf(),
+            namespace: None,
+            reference: reference.into(),
+        };
+        let _ = store.load(&LoadOptions::default(), &NoProgress);
+        let _ = store.not_found();
+    }
+}
+
+/// What a registry sends: see `layerscope::source::parse_registry_responses` for the input's fields.
+pub fn registry(data: &[u8]) {
+    layerscope::source::parse_registry_responses(data);
 }

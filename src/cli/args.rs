@@ -411,11 +411,12 @@ pub struct DiffArgs {
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub top: usize,
     /// Print the text report even when stdout is a terminal (where diff otherwise opens the explorer on B)
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["json", "markdown"])]
     pub text: bool,
-    /// At most N lines per list (layers, files, findings) in text and Markdown; JSON lists everything
-    #[arg(long, value_name = "N", default_value_t = 50)]
-    pub limit: usize,
+    /// At most N lines per list (layers, files, findings) in text and Markdown (default 50); JSON lists
+    /// everything
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
     /// Skip the secret scan (no secrets appeared or resolved are reported)
     #[arg(long)]
     pub no_secrets: bool,

@@ -176,6 +176,7 @@ fn registry_options(args: &RegistryArgs) -> Result<source::RegistryOptions> {
         credential,
         jobs: args.jobs,
         backoff: None,
+        metadata_timeout: None,
         cache: if args.no_cache {
             None
         } else {
@@ -595,6 +596,9 @@ fn cat(args: CatArgs) -> Result<i32> {
 }
 
 /// `layerscope diff A B`: what changed from A to B; with `--max-size-increase`, a CI gate on B's growth.
+/// Lines per list in the diff's text and Markdown unless `--limit` says otherwise.
+const DIFF_LIMIT: usize = 50;
+
 fn diff(args: DiffArgs) -> Result<i32> {
     let (Some(a), Some(b)) = (args.a.clone(), args.b.clone()) else {
         let taken = args.json.as_deref().filter(|t| !output::is_stdout(t));
@@ -615,6 +619,12 @@ fn diff(args: DiffArgs) -> Result<i32> {
     let stdout_taken = targets
         .iter()
         .any(|(_, t)| t.is_some_and(output::is_stdout));
+    if args.limit.is_some() && args.json.is_some() && args.markdown.is_none() {
+        eprintln!(
+            "warning: --limit only applies to the text and Markdown reports (JSON lists everything); ignored"
+        );
+    }
+    let limit = args.limit.unwrap_or(DIFF_LIMIT);
     // The config file's advice ignores apply to both images.
     let config = Config::load(args.config.as_deref(), Path::new(""))?;
     let ignore = config.advice_ignore;
@@ -685,11 +695,11 @@ fn diff(args: DiffArgs) -> Result<i32> {
         output::write_to(target, &report::diff::json(&result))?;
     }
     if let Some(target) = &args.markdown {
-        output::write_to(target, &report::diff::markdown(&result, args.limit))?;
+        output::write_to(target, &report::diff::markdown(&result, limit))?;
     }
     let mut human = String::new();
     if args.json.is_none() && args.markdown.is_none() {
-        human.push_str(&report::diff::text(&result, paint(), args.limit));
+        human.push_str(&report::diff::text(&result, paint(), limit));
     }
     let mut code = 0;
     if let Some(limit) = &args.max_size_increase {

@@ -7,6 +7,8 @@
 //! happened meanwhile (the newest txid is unchanged after the walk); otherwise it is read again. Every offset is
 //! checked against the page it points into, so a damaged file gives an error, never a panic.
 
+use std::cell::Cell;
+use std::collections::HashSet;
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
@@ -28,6 +30,11 @@ const MAX_DEPTH: usize = 64;
 const PAGE_SIZES: [u64; 5] = [4096, 8192, 16384, 32768, 65536];
 /// Reads attempted before giving up on a database that commits faster than it can be read.
 const ATTEMPTS: u32 = 20;
+/// Pages one snapshot may read per page of the file (and at least [`MIN_READS`]): a lookup reads each page
+/// a few times, a walk once; a damaged file whose buckets share pages would otherwise make the work grow with the
+/// square of its size.
+const READS_PER_PAGE: u64 = 64;
+const MIN_READS: u64 = 4096;
 
 /// What can go wrong reading a bbolt file.
 #[derive(Debug, thiserror::Error)]
@@ -115,10 +122,10 @@ impl Bolt {
         let mut buf = vec![0; len];
         let mut filled = 0;
         while filled < len {
-            match self
-                .file
-                .read_at(&mut buf[filled..], offset + filled as u64)
-            {
+            let Some(at) = offset.checked_add(filled as u64) else {
+                break;
+            };
+            match self.file.read_at(&mut buf[filled..], at) {
                 Ok(0) => break,
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -154,10 +161,16 @@ impl Bolt {
     ) -> Result<T, BoltError> {
         for _ in 0..ATTEMPTS {
             let meta = self.newest_meta()?;
+            let file_len = self.file.metadata()?.len();
             let tx = Tx {
                 bolt: self,
                 meta,
-                file_len: self.file.metadata()?.len(),
+                file_len,
+                reads: Cell::new(
+                    (file_len / meta.page_size)
+                        .saturating_mul(READS_PER_PAGE)
+                        .max(MIN_READS),
+                ),
             };
             let result = read(&tx);
             if self.newest_meta()?.txid == meta.txid {
@@ -174,6 +187,8 @@ pub(crate) struct Tx<'a> {
     meta: Meta,
     /// No page runs past the end of the file: a damaged overflow count must not size a buffer.
     file_len: u64,
+    /// Pages left to read: the work on a snapshot is bounded by the size of its file.
+    reads: Cell<u64>,
 }
 
 /// A bucket: its root page, or the page stored inline in its parent's value (small buckets).
@@ -277,15 +292,23 @@ impl Tx<'_> {
             Bucket::Page(id) => *id,
         };
         // Pages 0 and 1 are the metas; ids at or above the high water mark are not in this snapshot.
-        if id < 2 || id >= self.meta.pages {
-            return Err(damaged(id, "page id out of range"));
-        }
         let size = self.meta.page_size;
-        let head = self.bolt.read_at(id * size, size as usize)?;
+        let offset = id.checked_mul(size).filter(|&o| o < self.file_len);
+        let Some(offset) = offset.filter(|_| id >= 2 && id < self.meta.pages) else {
+            return Err(damaged(id, "page id out of range"));
+        };
+        let head = self.bolt.read_at(offset, size as usize)?;
         if u64_at(&head, 0) != Some(id) {
             return Err(damaged(id, "the page names another id"));
         }
         let overflow = u64::from(u32_at(&head, 12).unwrap_or(0));
+        let Some(left) = self.reads.get().checked_sub(overflow + 1) else {
+            return Err(damaged(
+                id,
+                "more page reads than a database of this size needs (buckets share pages)",
+            ));
+        };
+        self.reads.set(left);
         let end = id
             .saturating_add(overflow)
             .saturating_add(1)
@@ -297,7 +320,7 @@ impl Tx<'_> {
             head
         } else {
             self.bolt
-                .read_at(id * size, ((overflow + 1) * size) as usize)?
+                .read_at(offset, ((overflow + 1) * size) as usize)?
         };
         Ok(Page { id, data })
     }
@@ -343,9 +366,10 @@ impl Tx<'_> {
     /// Every key of `bucket` with its value, in key order.
     pub(crate) fn entries(&self, bucket: &Bucket) -> Result<Vec<(Vec<u8>, Value)>, BoltError> {
         let mut out = Vec::new();
-        // No snapshot holds more pages than its high water mark: a walk visiting more is going in circles.
-        let mut budget = self.meta.pages;
-        self.collect(bucket, 0, &mut budget, &mut out)?;
+        // A tree reaches each of its pages once: a page seen again is a loop or pages shared (exponentially many
+        // paths through a few pages).
+        let mut seen = HashSet::new();
+        self.collect(bucket, 0, &mut seen, &mut out)?;
         Ok(out)
     }
 
@@ -353,18 +377,22 @@ impl Tx<'_> {
         &self,
         bucket: &Bucket,
         depth: usize,
-        budget: &mut u64,
+        seen: &mut HashSet<u64>,
         out: &mut Vec<(Vec<u8>, Value)>,
     ) -> Result<(), BoltError> {
-        if depth >= MAX_DEPTH || *budget == 0 {
-            return Err(damaged(0, "the tree loops"));
+        if let Bucket::Page(id) = bucket
+            && !seen.insert(*id)
+        {
+            return Err(damaged(*id, "the tree reaches this page twice"));
         }
-        *budget -= 1;
+        if depth >= MAX_DEPTH {
+            return Err(damaged(0, "tree deeper than any bbolt writes"));
+        }
         let page = self.page(bucket)?;
         match page.node()? {
             Node::Branch(children) => {
                 for (_, child) in children {
-                    self.collect(&Bucket::Page(child), depth + 1, budget, out)?;
+                    self.collect(&Bucket::Page(child), depth + 1, seen, out)?;
                 }
             }
             Node::Leaf(entries) => {
@@ -606,6 +634,57 @@ pub(crate) mod tests {
             .unwrap();
         assert_eq!(calls.get(), 2);
         assert_eq!(bytes(got), b"new");
+    }
+
+    /// A child id whose file offset is past 2^64 (under a meta claiming 2^64 pages) is refused before the
+    /// offset is computed: it was an arithmetic overflow (a panic in debug builds, a wrapped read in release).
+    #[test]
+    fn page_ids_past_the_addressable_range_are_errors() {
+        let mut w = Writer::new(4096);
+        w.put(0, meta(0, 4096, 2, u64::MAX, 1));
+        w.put(1, meta(1, 4096, 2, u64::MAX, 0));
+        w.put(2, branch(2, &[(b"a", u64::MAX / 4096 + 2)]));
+        let (_d, bolt) = open(&w);
+        assert!(bolt.read(|tx| tx.get(&tx.root(), b"a")).is_err());
+        assert!(bolt.read(|tx| tx.entries(&tx.root())).is_err());
+    }
+
+    /// Twenty levels of branches, each listing the next level's one page 200 times, under a meta claiming 2^64
+    /// pages: no loop and no level too deep, but 200^20 paths. The walk stops at the first page it meets again
+    /// (its budget was the meta's own page count).
+    #[test]
+    fn a_walk_stops_at_the_first_page_it_meets_again() {
+        let mut w = Writer::new(4096);
+        w.put(0, meta(0, 4096, 2, u64::MAX, 1));
+        w.put(1, meta(1, 4096, 2, u64::MAX, 0));
+        for id in 2..22 {
+            w.put(id as usize, branch(id, &[(&b"a"[..], id + 1); 200]));
+        }
+        w.put(22, leaf(22, &[Item::Bytes(b"a", b"1".to_vec())]));
+        let (_d, bolt) = open(&w);
+        let err = bolt.read(|tx| tx.entries(&tx.root())).unwrap_err();
+        assert!(err.to_string().contains("twice"), "{err}");
+    }
+
+    /// However a caller walks a snapshot, it reads at most 64 pages per page of the file (at least 4096).
+    #[test]
+    fn a_snapshot_reads_a_bounded_number_of_pages() {
+        let mut w = Writer::new(4096);
+        w.put(0, meta(0, 4096, 2, 3, 1));
+        w.put(1, meta(1, 4096, 2, 3, 0));
+        w.put(2, leaf(2, &[Item::Bytes(b"k", b"v".to_vec())]));
+        let (_d, bolt) = open(&w);
+        let reads = std::cell::Cell::new(0);
+        let err = bolt
+            .read(|tx| -> Result<(), BoltError> {
+                loop {
+                    tx.get(&tx.root(), b"k")?;
+                    reads.set(reads.get() + 1);
+                }
+            })
+            .unwrap_err();
+        assert!(err.to_string().contains("share pages"), "{err}");
+        assert_eq!(reads.get(), MIN_READS);
     }
 
     /// Pages pointing past the end, at themselves, or out of the page give errors, not panics or loops.

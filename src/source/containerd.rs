@@ -461,6 +461,37 @@ mod tests {
         .unwrap()
     }
 
+    /// 3,000 namespaces sharing one `images` bucket of 3,000 names (a crafted meta.db; a real one never shares
+    /// pages): a name no namespace holds was compared 9 million times and 870 MB of pages were read; now the
+    /// reads stop at the snapshot's page budget with an error.
+    #[test]
+    fn namespaces_sharing_one_images_bucket_are_read_in_bounded_work() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = Writer::new(4096);
+        let key = |prefix: &str, i: usize| -> &'static [u8] {
+            format!("{prefix}{i}").into_bytes().leak()
+        };
+        let namespaces: Vec<Item> = (0..3000).map(|i| Item::Bucket(key("ns", i), 60)).collect();
+        let images: Vec<Item> = (0..3000)
+            .map(|i| Item::Inline(key("image", i), leaf(0, &[])))
+            .collect();
+        w.put(0, meta(0, 4096, 2, 200, 2));
+        w.put(1, meta(1, 4096, 2, 200, 1));
+        w.put(2, leaf(2, &[Item::Bucket(b"v1", 3)]));
+        w.put(3, leaf(3, &namespaces));
+        w.put(60, leaf(60, &[Item::Bucket(b"images", 61)]));
+        w.put(61, leaf(61, &images));
+        std::fs::create_dir_all(dir.path().join("io.containerd.metadata.v1.bolt")).unwrap();
+        w.write(&meta_db(dir.path()));
+        let store = ContainerdStore {
+            root: dir.path().to_path_buf(),
+            namespace: None,
+            reference: "absent:1".into(),
+        };
+        let err = store.find().unwrap_err();
+        assert!(err.to_string().contains("share pages"), "{err}");
+    }
+
     #[test]
     fn names_are_found_as_typed_qualified_or_short() {
         let d = "sha256:".to_string() + &"a".repeat(64);
@@ -545,5 +576,40 @@ mod tests {
         std::os::unix::fs::symlink(root.path().join("outside"), blobs.join(&other)).unwrap();
         assert!(c.read_meta(&format!("blobs/sha256/{other}")).is_err());
         assert!(c.contains("index.json"));
+    }
+
+    /// A content blob that is a FIFO, or a link to `/dev/zero`, is refused at once with its reason, by every
+    /// read (metadata, layer scan, re-read), not waited on or read without end.
+    #[test]
+    fn content_blobs_that_are_fifos_or_devices_are_refused_at_once() {
+        let root = tempfile::tempdir().unwrap();
+        let blobs = root.path().join(CONTENT).join("blobs/sha256");
+        std::fs::create_dir_all(&blobs).unwrap();
+        let fifo = "ab".repeat(32);
+        let zero = "cd".repeat(32);
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            blobs.join(&fifo),
+            rustix::fs::Mode::from_raw_mode(0o644),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink("/dev/zero", blobs.join(&zero)).unwrap();
+        let t = Target {
+            namespace: "default".into(),
+            name: "x".into(),
+            digest: format!("sha256:{fifo}").parse().unwrap(),
+            media_type: "m".into(),
+        };
+        let c = ContentCatalog::new("o", root.path(), &t).unwrap();
+        let start = std::time::Instant::now();
+        for hex in [&fifo, &zero] {
+            let key = format!("blobs/sha256/{hex}");
+            assert!(c.contains(&key), "refused, but present: {key}");
+            let err = c.read_meta(&key).unwrap_err().to_string();
+            assert!(err.contains("refused"), "{err}");
+            assert!(c.scan(&key, ScanOptions::default()).is_err());
+            assert!(c.reopen(&key).is_some_and(|r| r.is_err()));
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(5));
     }
 }

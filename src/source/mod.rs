@@ -36,6 +36,8 @@ use catalog::{Catalog, DirCatalog, TarCatalog};
 pub use containerd::{ContainerdOptions, ContainerdStore, Target as ContainerdTarget};
 pub use layout::{Selection, normalize_reference, reference_matches};
 pub use reference::Reference;
+#[doc(hidden)]
+pub use registry::parse_responses as parse_registry_responses;
 pub use registry::{
     Credential, DEFAULT_CACHE_MAX, DEFAULT_JOBS, RegistryOptions, RegistrySource, clean_cache,
     default_cache_dir,

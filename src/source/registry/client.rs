@@ -23,6 +23,10 @@ use crate::source::reference::{Reference, host_of};
 const TRIES: u32 = 5;
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// A metadata request (ping, manifest, token) ends within this however slowly the server answers: a body
+/// dribbled a byte at a time never trips the per-read timeout. Blobs have no such cap (a large layer on a slow
+/// link takes long) but stop at their size.
+const METADATA_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// One repository on one registry.
 pub(crate) struct Client {
@@ -36,6 +40,7 @@ pub(crate) struct Client {
     given: Option<Credential>,
     state: Mutex<AuthState>,
     backoff: Duration,
+    metadata_timeout: Duration,
 }
 
 #[derive(Default)]
@@ -56,23 +61,51 @@ fn header<'a>(resp: &'a Response<Body>, name: &str) -> Option<&'a str> {
     resp.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
-/// The registry's error message from an error body (`{"errors":[{"code","message"}]}`), if any.
-fn error_text(resp: &mut Response<Body>) -> String {
-    let body = resp
-        .body_mut()
-        .with_config()
-        .limit(64 * 1024)
-        .read_to_string()
-        .unwrap_or_default();
-    serde_json::from_str::<serde_json::Value>(&body)
+/// What replaces a credential that a registry's text quotes.
+const HIDDEN: &str = "<hidden>";
+
+/// An error body is read this far at most (a registry's are a few hundred bytes).
+const ERROR_BODY_LIMIT: u64 = 64 * 1024;
+/// The server's text quoted in a message is cut here: a message is one line, not a page.
+const QUOTED_TEXT_LIMIT: usize = 200;
+
+/// `code: message` of the first error an error body lists, shortened; empty when it lists none.
+pub(super) fn error_message(body: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(body)
         .ok()
         .and_then(|v| {
             let e = v.get("errors")?.get(0)?;
             let code = e.get("code").and_then(|c| c.as_str()).unwrap_or("");
             let message = e.get("message").and_then(|m| m.as_str()).unwrap_or("");
-            Some(format!("{code}: {message}"))
+            Some(shorten(&format!("{code}: {message}")))
         })
         .unwrap_or_default()
+}
+
+/// `text` cut to [`QUOTED_TEXT_LIMIT`] characters.
+fn shorten(text: &str) -> String {
+    match text.char_indices().nth(QUOTED_TEXT_LIMIT) {
+        Some((at, _)) => format!("{}...", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
+/// The bearer token of a token service's answer (`token`, else `access_token`).
+pub(super) fn token_of(body: &[u8]) -> std::result::Result<String, &'static str> {
+    let body: serde_json::Value =
+        serde_json::from_slice(body).map_err(|_| "the answer is not a token")?;
+    body.get("token")
+        .or_else(|| body.get("access_token"))
+        .and_then(|t| t.as_str())
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .ok_or("the answer holds no token")
+}
+
+/// How long a `Retry-After` header asks to wait (seconds; an HTTP date is not honoured), capped.
+pub(super) fn retry_after(value: &str) -> Option<Duration> {
+    let seconds = value.trim().parse::<u64>().ok()?;
+    Some(Duration::from_secs(seconds).min(MAX_BACKOFF))
 }
 
 impl Client {
@@ -100,6 +133,7 @@ impl Client {
             given: opts.credential.clone(),
             state: Mutex::new(AuthState::default()),
             backoff: opts.backoff.unwrap_or(FIRST_BACKOFF),
+            metadata_timeout: opts.metadata_timeout.unwrap_or(METADATA_TIMEOUT),
         };
         let ping = match client.send_once(false, "/v2/", None, None, None) {
             Ok(resp) => resp,
@@ -162,6 +196,12 @@ impl Client {
         if let Some(start) = range {
             req = req.header("Range", format!("bytes={start}-"));
         }
+        if !path.contains("/blobs/") {
+            req = req
+                .config()
+                .timeout_global(Some(self.metadata_timeout))
+                .build();
+        }
         req.call()
     }
 
@@ -208,7 +248,7 @@ impl Client {
             let status = resp.status().as_u16();
             if status == 401 {
                 if authenticated_after_401 {
-                    let detail = error_text(&mut resp);
+                    let detail = self.error_text(&mut resp);
                     return Err(self.denied(&detail));
                 }
                 authenticated_after_401 = true;
@@ -219,14 +259,58 @@ impl Client {
             }
             if (status == 429 || status == 408 || status >= 500) && tries < TRIES {
                 let wait = header(&resp, "retry-after")
-                    .and_then(|s| s.trim().parse::<u64>().ok())
-                    .map_or(delay, |s| Duration::from_secs(s).min(MAX_BACKOFF));
+                    .and_then(retry_after)
+                    .unwrap_or(delay);
                 std::thread::sleep(wait);
                 delay = (delay * 2).min(MAX_BACKOFF);
                 continue;
             }
             return Ok(resp);
         }
+    }
+
+    /// The registry's error message from an error response (`{"errors":[{"code","message"}]}`), if any, with
+    /// every credential this client holds or sent replaced: a registry may quote what it was sent, and the
+    /// message goes to logs that the registry's users cannot all read.
+    fn error_text(&self, resp: &mut Response<Body>) -> String {
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(ERROR_BODY_LIMIT)
+            .read_to_vec()
+            .unwrap_or_default();
+        self.redact(&error_message(&body))
+    }
+
+    /// `text` without any credential of this client: passwords, identity tokens, the `Authorization` values
+    /// sent (basic and bearer).
+    fn redact(&self, text: &str) -> String {
+        let mut secrets: Vec<String> = Vec::new();
+        let state = self.lock();
+        let known = self.given.iter().chain(state.looked_up.iter().flatten());
+        for credential in known {
+            match credential {
+                Credential::Basic { user, password } => {
+                    secrets.push(password.clone());
+                    secrets.push(basic(user, password));
+                }
+                Credential::IdentityToken(token) => secrets.push(token.clone()),
+            }
+        }
+        secrets.extend(state.tokens.values().cloned());
+        drop(state);
+        // The value after the scheme too (`Basic <b64>`, `Bearer <token>`), longest first so that a secret
+        // containing another is replaced whole.
+        let values: Vec<String> = secrets
+            .iter()
+            .filter_map(|s| s.split_once(' ').map(|(_, v)| v.to_string()))
+            .collect();
+        secrets.extend(values);
+        secrets.retain(|s| !s.is_empty());
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        secrets.iter().fold(text.to_string(), |text, secret| {
+            text.replace(secret.as_str(), HIDDEN)
+        })
     }
 
     fn denied(&self, detail: &str) -> Error {
@@ -314,10 +398,21 @@ impl Client {
                 if let Some(s) = service {
                     form.push(("service", s));
                 }
-                self.agent.post(realm).send_form(form)
+                self.agent
+                    .post(realm)
+                    .config()
+                    .timeout_global(Some(self.metadata_timeout))
+                    .build()
+                    .send_form(form)
             }
             other => {
-                let mut req = self.agent.get(realm).query("scope", &scope);
+                let mut req = self
+                    .agent
+                    .get(realm)
+                    .config()
+                    .timeout_global(Some(self.metadata_timeout))
+                    .build()
+                    .query("scope", &scope);
                 if let Some(s) = service {
                     req = req.query("service", s);
                 }
@@ -341,26 +436,22 @@ impl Client {
             .limit(1024 * 1024)
             .read_to_vec()
             .map_err(|e| failed(e.to_string()))?;
-        let body: serde_json::Value = serde_json::from_slice(&text)
-            .map_err(|_| failed("the answer is not a token".into()))?;
-        body.get("token")
-            .or_else(|| body.get("access_token"))
-            .and_then(|t| t.as_str())
-            .filter(|t| !t.is_empty())
-            .map(str::to_string)
-            .ok_or_else(|| failed("the answer holds no token".into()))
+        token_of(&text).map_err(|why| failed(why.into()))
     }
 
     pub(crate) fn origin(&self) -> &str {
         &self.origin
     }
 
-    /// A blob's bytes as a reader that resumes where a broken connection left off.
-    pub(crate) fn blob(&self, digest: &Digest) -> Result<BlobReader<'_>> {
+    /// A blob's bytes as a reader that resumes where a broken connection left off, and that fails once the body
+    /// runs past `size` (the descriptor's, when known): a body longer than its digest's content is never
+    /// right, and one that never ends would be read (and cached) forever.
+    pub(crate) fn blob(&self, digest: &Digest, size: Option<u64>) -> Result<BlobReader<'_>> {
         let body = self.open_blob(digest, 0)?;
         Ok(BlobReader {
             client: self,
             digest: digest.clone(),
+            size,
             body: Some(body),
             offset: 0,
             resumes: 0,
@@ -378,7 +469,7 @@ impl Client {
             404 => {
                 return Err(Error::NotFound {
                     path: format!("{}: blob {digest}", self.origin),
-                    detail: format!("not in the registry ({})", error_text(&mut resp)),
+                    detail: format!("not in the registry ({})", self.error_text(&mut resp)),
                 });
             }
             _ => {
@@ -386,7 +477,7 @@ impl Client {
                     &self.origin,
                     format!(
                         "blob {digest}: the registry answered {status} {}",
-                        error_text(&mut resp)
+                        self.error_text(&mut resp)
                     ),
                 ));
             }
@@ -406,6 +497,29 @@ impl Client {
     }
 }
 
+/// Every parser of what a registry sends, fed from one input without a socket (the registry fuzz target): the
+/// fields, separated by NUL, are a `WWW-Authenticate` challenge, a token service's body, an error body, the
+/// `Content-Type`, `Docker-Content-Digest` and `Retry-After` headers, and (the rest) a manifest or index body,
+/// which is checked against the digest header, classified and listed as a fetched manifest is.
+#[doc(hidden)]
+pub fn parse_responses(data: &[u8]) {
+    let mut fields = data.splitn(7, |&b| b == 0);
+    let mut next = || fields.next().unwrap_or_default();
+    let text = |field: &[u8]| String::from_utf8_lossy(field).into_owned();
+    let _ = auth::parse_challenge(&text(next()));
+    let _ = token_of(next());
+    let _ = error_message(next());
+    let media_type = super::media_type_of(&text(next()));
+    let digest = text(next()).parse::<Digest>().ok();
+    let _ = retry_after(&text(next()));
+    let body = next();
+    if let Some(digest) = digest {
+        let _ = super::verify("fuzz", "manifest", &digest, body);
+    }
+    let _ = super::classify("fuzz", body, Some(&media_type));
+    let _ = super::listed(body);
+}
+
 fn basic(user: &str, password: &str) -> String {
     format!(
         "Basic {}",
@@ -413,17 +527,21 @@ fn basic(user: &str, password: &str) -> String {
     )
 }
 
+/// Dropped connections and timeouts are tried again; the whole-request timeout is not (a server that
+/// dribbles its answer will dribble it again).
 fn retryable(e: &ureq::Error) -> bool {
-    matches!(
-        e,
-        ureq::Error::Io(_) | ureq::Error::Timeout(_) | ureq::Error::ConnectionFailed
-    )
+    match e {
+        ureq::Error::Timeout(ureq::Timeout::Global) => false,
+        ureq::Error::Io(_) | ureq::Error::Timeout(_) | ureq::Error::ConnectionFailed => true,
+        _ => false,
+    }
 }
 
 /// A blob body that reopens the blob at the current offset when the connection breaks.
 pub(crate) struct BlobReader<'c> {
     client: &'c Client,
     digest: Digest,
+    size: Option<u64>,
     body: Option<Box<dyn Read + Send>>,
     offset: u64,
     resumes: u32,
@@ -435,6 +553,12 @@ impl Read for BlobReader<'_> {
             let error = match self.body.as_mut().map(|b| b.read(buf)) {
                 Some(Ok(n)) => {
                     self.offset += n as u64;
+                    if let Some(size) = self.size.filter(|&size| self.offset > size) {
+                        return Err(io::Error::other(format!(
+                            "the registry sent more than the {size} bytes the manifest gives for blob {}",
+                            self.digest
+                        )));
+                    }
                     return Ok(n);
                 }
                 Some(Err(e)) => e,
@@ -461,5 +585,60 @@ mod tests {
     #[test]
     fn basic_auth_is_base64_user_colon_password() {
         assert_eq!(basic("u", "p"), "Basic dTpw");
+    }
+
+    /// A server that answers `/v2/` and then dribbles every other body a byte per 50 ms, forever.
+    fn slow_loris() -> u16 {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(conn.try_clone().unwrap());
+                    let mut first = String::new();
+                    let _ = reader.read_line(&mut first);
+                    let mut line = String::new();
+                    while reader.read_line(&mut line).unwrap_or(0) > 2 {
+                        line.clear();
+                    }
+                    let mut conn = conn;
+                    if first.starts_with("GET /v2/ ") {
+                        let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
+                        return;
+                    }
+                    let head = b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n{";
+                    let mut ok = conn.write_all(head).is_ok();
+                    while ok {
+                        std::thread::sleep(Duration::from_millis(50));
+                        ok = conn.write_all(b" ").is_ok();
+                    }
+                });
+            }
+        });
+        port
+    }
+
+    /// A manifest dribbled a byte at a time (each read well inside the per-read timeout) ends at the metadata
+    /// timeout, without retries; it was read for as long as the server kept sending.
+    #[test]
+    fn a_dribbled_manifest_ends_at_the_metadata_timeout() {
+        let port = slow_loris();
+        let reference = Reference::parse(&format!("127.0.0.1:{port}/slow/app:1")).unwrap();
+        let opts = RegistryOptions {
+            metadata_timeout: Some(Duration::from_secs(1)),
+            ..RegistryOptions::default()
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let client = Client::connect(&reference, &opts).unwrap();
+            let result = client.get("manifests/1", None, None).map(|mut resp| {
+                let mut body = Vec::new();
+                resp.body_mut().as_reader().read_to_end(&mut body)
+            });
+            let _ = tx.send(matches!(result, Ok(Err(_)) | Err(_)));
+        });
+        let failed = rx.recv_timeout(Duration::from_secs(30));
+        assert_eq!(failed, Ok(true), "the dribbled body was still being read");
     }
 }

@@ -19,6 +19,8 @@ pub use auth::Credential;
 use cache::BlobCache;
 pub use cache::{DEFAULT_CACHE_MAX, clean as clean_cache, default_cache_dir};
 use client::Client;
+#[doc(hidden)]
+pub use client::parse_responses;
 
 use super::catalog::{Catalog, META_LIMIT};
 use super::reference::Reference;
@@ -46,6 +48,8 @@ pub struct RegistryOptions {
     pub jobs: usize,
     /// First retry delay (doubling); `None` for the default.
     pub backoff: Option<Duration>,
+    /// How long one metadata request (ping, manifest, token) may take in all; `None` for the default.
+    pub metadata_timeout: Option<Duration>,
     /// The blob cache's directory (`None`: no cache) and size cap.
     pub cache: Option<PathBuf>,
     pub cache_max: u64,
@@ -60,6 +64,7 @@ impl Default for RegistryOptions {
             credential: None,
             jobs: DEFAULT_JOBS,
             backoff: None,
+            metadata_timeout: None,
             cache: None,
             cache_max: DEFAULT_CACHE_MAX,
         }
@@ -236,38 +241,8 @@ impl RegistryCatalog {
 
     /// Records the kind and size of every descriptor a manifest or index lists.
     fn learn(&self, document: &[u8]) {
-        let Ok(value) = serde_json::from_slice::<serde_json::Value>(document) else {
-            return;
-        };
         let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
-        let mut add = |d: &serde_json::Value, kind: Kind| {
-            let digest = d.get("digest").and_then(|v| v.as_str());
-            if let Some(digest) = digest.and_then(|s| s.parse::<Digest>().ok()) {
-                known.insert(
-                    key_of(&digest),
-                    (kind, d.get("size").and_then(|s| s.as_u64())),
-                );
-            }
-        };
-        for d in value
-            .get("manifests")
-            .and_then(|m| m.as_array())
-            .into_iter()
-            .flatten()
-        {
-            add(d, Kind::Manifest);
-        }
-        if let Some(c) = value.get("config") {
-            add(c, Kind::Blob);
-        }
-        for d in value
-            .get("layers")
-            .and_then(|m| m.as_array())
-            .into_iter()
-            .flatten()
-        {
-            add(d, Kind::Blob);
-        }
+        known.extend(listed(document));
     }
 
     fn kind(&self, key: &str) -> Option<Kind> {
@@ -321,12 +296,13 @@ impl RegistryCatalog {
                 .headers()
                 .get("content-type")
                 .and_then(|v| v.to_str().ok())
-                .map(|s| s.split(';').next().unwrap_or(s).trim().to_string());
+                .map(media_type_of);
             let bytes = read_limited(origin, digest.as_str(), resp.body_mut().as_reader())?;
             classify(origin, &bytes, content_type.as_deref())?;
             bytes
         } else {
-            read_limited(origin, digest.as_str(), self.client.blob(digest)?)?
+            let size = self.size_of(key);
+            read_limited(origin, digest.as_str(), self.client.blob(digest, size)?)?
         };
         verify(origin, digest.as_str(), digest, &bytes)?;
         if is_manifest {
@@ -334,6 +310,44 @@ impl RegistryCatalog {
         }
         Ok(bytes)
     }
+}
+
+/// The media type of a `Content-Type` header (its parameters dropped).
+fn media_type_of(content_type: &str) -> String {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or(content_type)
+        .trim()
+        .to_string()
+}
+
+/// The key, kind and size of every descriptor a manifest or index lists.
+fn listed(document: &[u8]) -> Vec<(String, (Kind, Option<u64>))> {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(document) else {
+        return Vec::new();
+    };
+    let array = |name: &str| {
+        value
+            .get(name)
+            .and_then(|m| m.as_array())
+            .into_iter()
+            .flatten()
+    };
+    let manifests = array("manifests").map(|d| (d, Kind::Manifest));
+    let config = value.get("config").into_iter().map(|d| (d, Kind::Blob));
+    let layers = array("layers").map(|d| (d, Kind::Blob));
+    manifests
+        .chain(config)
+        .chain(layers)
+        .filter_map(|(d, kind)| {
+            let digest = d.get("digest")?.as_str()?.parse::<Digest>().ok()?;
+            Some((
+                key_of(&digest),
+                (kind, d.get("size").and_then(|s| s.as_u64())),
+            ))
+        })
+        .collect()
 }
 
 /// The manifest of a tag from the cache, when a HEAD request names a digest the cache holds (so a second run
@@ -357,8 +371,7 @@ fn cached_manifest(
                 return None;
             }
             let digest = header_value(&resp, "docker-content-digest")?.parse().ok()?;
-            let content_type = header_value(&resp, "content-type")
-                .map(|s| s.split(';').next().unwrap_or(s).trim().to_string());
+            let content_type = header_value(&resp, "content-type").map(media_type_of);
             (digest, content_type)
         }
     };
@@ -402,7 +415,7 @@ fn fetch_manifest(client: &Client, reference: &Reference) -> Result<(Vec<u8>, St
         .headers()
         .get("content-type")
         .and_then(|v| v.to_str().ok())
-        .map(|s| s.split(';').next().unwrap_or(s).trim().to_string());
+        .map(media_type_of);
     let header_digest = resp
         .headers()
         .get("docker-content-digest")
@@ -553,7 +566,7 @@ impl Catalog for RegistryCatalog {
         }
         let reader = self
             .client
-            .blob(&digest)
+            .blob(&digest, self.size_of(key))
             .map_err(|e| ScanError(e.to_string()))?;
         let scan = match &self.cache {
             Some(cache) => layer::scan_blob(cache.tee(&digest, reader), opts)?,
@@ -575,7 +588,7 @@ impl Catalog for RegistryCatalog {
         }
         Some(
             self.client
-                .blob(&digest)
+                .blob(&digest, self.size_of(key))
                 .map(|r| Box::new(r) as Box<dyn Read + Send + '_>),
         )
     }
