@@ -17,6 +17,7 @@ use layerscope::image::{
     Format, HistoryItem, Image, ImageConfig, ImageMeta, Layer, Platform, map_history,
 };
 use layerscope::layer::{EntryKind, LayerEntry, LayerScan};
+use layerscope::tree::TreeView;
 use layerscope::tui::app::{Action, App, Pane};
 use layerscope::tui::file_tree::PathFilter;
 use layerscope::tui::keymap::Command;
@@ -193,6 +194,26 @@ fn run(label: &str, image: &Image, analysis: &Analysis, samples: usize) {
     );
     let mut r = Report::default();
     let last = image.layers.len() - 1;
+    // The part of a layer switch that classifies the nodes and sums the directories, without rows or frame.
+    let mut views = Vec::new();
+    while views.len() < samples {
+        for l in 1..=last as u32 {
+            let start = Instant::now();
+            let view = TreeView::between(&analysis.tree, Some(l - 1), l);
+            views.push(start.elapsed());
+            std::hint::black_box(view.size(0));
+        }
+    }
+    r.add("(layer view computed, no rows, no frame)", views);
+    let mut switches = Vec::new();
+    while switches.len() < samples {
+        for l in 1..=last as u32 {
+            let start = Instant::now();
+            b.app.tree.set_range(Some(l - 1), l);
+            switches.push(start.elapsed());
+        }
+    }
+    r.add("(layer switch: view and rows, no frame)", switches);
     let (down, up) = layer_sweeps(&mut b, last, samples);
     r.add("layer switch down (whole image)", down);
     r.add("layer switch up (whole image)", up);

@@ -3,8 +3,10 @@
 //!
 //! Three levels keep every key within a frame on 100k+ paths:
 //! - the unfiltered rows of a range and view (the whole tree in pre-order, each row knowing where its subtree
-//!   ends) are built in one O(nodes) pass and kept in a small LRU ([`CACHED_VIEWS`] entries), so going back to a
-//!   layer or a view costs nothing;
+//!   ends) are kept in a small LRU ([`CACHED_VIEWS`] entries), so going back to a layer or a view costs nothing;
+//!   a new range's view and rows are made from the last ones shown when the layers between touch few nodes (a
+//!   layer switch): only those nodes and the directories above them are looked at, the other subtrees' rows are
+//!   copied ([`LayerTouches`]: 4 bytes per event, built at the first switch); else one O(nodes) pass;
 //! - a filter is applied to those cached rows, not to the tree: its regex runs over the rows' paths, and a filter
 //!   that only extends the previous one (typing) runs over the previous one's matches alone; the matches of the
 //!   shorter filters stay, so a backspace is a lookup;
@@ -28,7 +30,9 @@ use regex::bytes::{Regex, RegexBuilder};
 
 use super::diff_marks::{OnlyInA, RowNode};
 use crate::layer::{EntryKind, LayerEntry};
-use crate::tree::{ChangeKind, ImageTree, NodeId, ROOT, State, TreeView};
+use crate::tree::{
+    ChangeKind, ImageTree, LayerTouches, NodeId, ROOT, State, TreeView, layers_between,
+};
 
 const NO_ROW: u32 = u32::MAX;
 
@@ -37,6 +41,10 @@ pub const CACHED_VIEWS: usize = 4;
 
 /// Filters kept per cached view while typing (each narrows the one before it).
 pub const FILTER_LEVELS: usize = 8;
+
+/// A view and its rows are made from the last one shown when the layers between the two ranges touch at most
+/// this share of the nodes (1/8); past it a full sweep costs about the same.
+const MOVE_SHARE: usize = 8;
 
 /// Change kinds the user chose to hide (ctrl+a/r/m/u).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -260,6 +268,8 @@ pub struct FileTree<'a> {
     tree: &'a ImageTree,
     /// `layerscope diff A B` (this is B): A's paths B's final image lacks, listed in every merged view.
     only_in_a: Option<Arc<OnlyInA>>,
+    /// The nodes each layer touches, built at the first layer switch.
+    touches: Option<LayerTouches>,
     view: Arc<TreeView<'a>>,
     from: Option<u32>,
     to: u32,
@@ -286,6 +296,7 @@ impl<'a> FileTree<'a> {
         let mut ft = FileTree {
             tree,
             only_in_a: None,
+            touches: None,
             view: Arc::new(TreeView::between(tree, from, to)),
             from,
             to,
@@ -418,12 +429,41 @@ impl<'a> FileTree<'a> {
                 let same_range = self
                     .cache
                     .iter()
-                    .find(|c| (c.key.from, c.key.to) == (key.from, key.to));
-                self.view = match same_range {
-                    Some(c) => Arc::clone(&c.view),
-                    None => Arc::new(TreeView::between(self.tree, key.from, key.to)),
+                    .find(|c| (c.key.from, c.key.to) == (key.from, key.to))
+                    .map(|c| Arc::clone(&c.view));
+                // The view last shown, when few nodes differ from it: this one is made from it.
+                let last = self
+                    .cache
+                    .first()
+                    .map(|c| (Arc::clone(&c.view), Arc::clone(&c.rows), c.key));
+                let changed = last
+                    .as_ref()
+                    .and_then(|(view, _, _)| self.changed_since(view.range(), (key.from, key.to)));
+                self.view = match (same_range, &last, &self.touches, &changed) {
+                    (Some(view), ..) => view,
+                    (None, Some((view, _, _)), Some(touches), Some(_)) => {
+                        match view.moved(touches, key.from, key.to) {
+                            Some(view) => Arc::new(view),
+                            None => Arc::new(TreeView::between(self.tree, key.from, key.to)),
+                        }
+                    }
+                    _ => Arc::new(TreeView::between(self.tree, key.from, key.to)),
                 };
-                let rows = Arc::new(self.flatten());
+                let rows = match (&last, changed) {
+                    (Some((_, rows, last_key)), Some(changed))
+                        if key
+                            == ViewKey {
+                                from: key.from,
+                                to: key.to,
+                                ..*last_key
+                            }
+                            && !key.sort_by_size =>
+                    {
+                        let affected = self.affected(&changed);
+                        Arc::new(self.flatten(Some((rows, &affected))))
+                    }
+                    _ => Arc::new(self.flatten(None)),
+                };
                 self.cache.insert(
                     0,
                     CachedView {
@@ -450,17 +490,67 @@ impl<'a> FileTree<'a> {
         }
     }
 
+    /// The nodes the layers between range `a` and range `b` touch (ascending, once each), when they are few
+    /// enough for a view and rows made from `a`'s to pay.
+    fn changed_since(
+        &mut self,
+        a: (Option<u32>, u32),
+        b: (Option<u32>, u32),
+    ) -> Option<Vec<NodeId>> {
+        let tree = self.tree;
+        let touches = self.touches.get_or_insert_with(|| LayerTouches::new(tree));
+        let (after, to) = layers_between(a, b);
+        if touches.count_between(after, to) > tree.node_count() / MOVE_SHARE {
+            return None;
+        }
+        let mut changed: Vec<NodeId> = touches.between(after, to).collect();
+        changed.sort_unstable();
+        changed.dedup();
+        Some(changed)
+    }
+
+    /// Per node: whether it or a node below it is in `changed` (its rows may differ between the two ranges).
+    fn affected(&self, changed: &[NodeId]) -> Vec<bool> {
+        let mut affected = vec![false; self.tree.node_count()];
+        for &node in changed {
+            let mut at = node;
+            while !affected[at as usize] {
+                affected[at as usize] = true;
+                if at == ROOT {
+                    break;
+                }
+                at = self.tree.parent(at);
+            }
+        }
+        affected
+    }
+
     /// The unfiltered rows: every path listed for itself, with the directories above it.
-    fn flatten(&self) -> Vec<Row> {
+    ///
+    /// With `reuse` (the rows of the same options at another range, and the nodes whose rows may differ
+    /// between the two ranges, with their directories): a subtree no changed node is in has the rows it had
+    /// there (copied, indices shifted) or none, as it had; only the directories above changed nodes are
+    /// walked. This holds where the children are listed in name order from the tree alone (not by size, not
+    /// merged with the other image's paths): the rows of a directory's children are then in the order of its
+    /// children, so the previous rows are matched by one cursor per directory.
+    fn flatten(&self, reuse: Option<(&[Row], &[bool])>) -> Vec<Row> {
         struct Frame<'c> {
             row: u32,
             children: Kids<'c>,
             next: usize,
+            /// The reused rows of this directory's children still to match, and where they end.
+            old: Option<(u32, u32)>,
         }
+        let matched = |kids: &Kids, old: Option<(u32, u32)>| match kids {
+            Kids::Tree(_) => old,
+            Kids::Mixed(_) => None,
+        };
         let mut out: Vec<Row> = Vec::new();
+        let children = self.kids(RowNode::Tree(ROOT), None);
         let mut stack = vec![Frame {
             row: NO_ROW,
-            children: self.kids(RowNode::Tree(ROOT), None),
+            old: matched(&children, reuse.map(|(old, _)| (0, old.len() as u32))),
+            children,
             next: 0,
         }];
         while let Some(frame) = stack.last_mut() {
@@ -479,6 +569,32 @@ impl<'a> FileTree<'a> {
             }
             let kid = frame.children.get(frame.next);
             frame.next += 1;
+            let mut old_row = None;
+            if let (Some((old, affected)), Some((next, end))) = (reuse, frame.old.as_mut()) {
+                if *next < *end && old[*next as usize].node == kid.node {
+                    old_row = Some(*next as usize);
+                    *next = old[*next as usize].end;
+                }
+                let unaffected = match kid.node {
+                    RowNode::Tree(n) => !affected[n as usize],
+                    RowNode::OnlyInA(_) => true,
+                };
+                if unaffected {
+                    if let Some(o) = old_row {
+                        let shift = (out.len() as u32).wrapping_sub(o as u32);
+                        let block = &old[o..old[o].end as usize];
+                        out.extend(block.iter().enumerate().map(|(i, r)| Row {
+                            parent: match i {
+                                0 => frame.row,
+                                _ => r.parent.wrapping_add(shift),
+                            },
+                            end: r.end.wrapping_add(shift),
+                            ..*r
+                        }));
+                    }
+                    continue;
+                }
+            }
             let o = &self.options;
             let (change, is_dir, listed) = match kid.node {
                 RowNode::Tree(node) => {
@@ -514,9 +630,15 @@ impl<'a> FileTree<'a> {
                 last: false,
                 own,
             });
+            let children = self.kids(kid.node, kid.also);
+            let old = match (reuse, old_row) {
+                (Some((old, _)), Some(o)) => Some((o as u32 + 1, old[o].end)),
+                _ => None,
+            };
             stack.push(Frame {
                 row,
-                children: self.kids(kid.node, kid.also),
+                old: matched(&children, old),
+                children,
                 next: 0,
             });
         }

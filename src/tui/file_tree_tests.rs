@@ -352,11 +352,72 @@ fn actual_rows(ft: &FileTree) -> Vec<Expected> {
 /// incrementally filtered rows equal the plain walk's.
 #[test]
 fn cached_and_incremental_rows_equal_a_fresh_walk() {
-    let tree = generated_tree();
+    replay_random_keys(&generated_tree());
+}
+
+/// A base layer of 400 paths, then 30 layers that each add, rewrite and delete a few (a file, a directory, an
+/// opaque marker): a layer switch touches few nodes, so views and rows are made from the previous layer's.
+fn slowly_changing_tree() -> ImageTree {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let names = ["a", "Bin", "lib", "x.conf", "pkg01", "d3", "Readme", "pk"];
+    let path = |rng: &mut Rng, leaf: String| {
+        let depth = 1 + rng.below(3);
+        let mut parts: Vec<String> = (0..depth)
+            .map(|_| names[rng.below(names.len())].to_string())
+            .collect();
+        parts.push(leaf);
+        parts.join("/")
+    };
+    let layers: Vec<Arc<LayerScan>> = (0..31)
+        .map(|l| {
+            let mut scan = LayerScan::default();
+            for f in 0..if l == 0 { 400 } else { 6 } {
+                let p = path(&mut rng, format!("f{}", f % 40));
+                let file = rng.below(5) != 0;
+                scan.entries.push(LayerEntry {
+                    path: p.into_bytes().into(),
+                    kind: if file {
+                        EntryKind::File
+                    } else {
+                        EntryKind::Dir
+                    },
+                    size: rng.below(5000) as u64,
+                    mode: 0o644,
+                    uid: 0,
+                    gid: 0,
+                    mtime: 0,
+                    link_target: None,
+                    digest: None,
+                });
+            }
+            if l > 0 {
+                let leaf = format!("f{}", rng.below(40));
+                let p = path(&mut rng, leaf);
+                scan.whiteouts.push(p.into_bytes().into());
+                if l % 7 == 0 {
+                    let dir = format!("{}/{}", names[rng.below(8)], names[rng.below(8)]);
+                    scan.opaques.push(dir.into_bytes().into());
+                }
+            }
+            Arc::new(scan)
+        })
+        .collect();
+    ImageTree::build(&layers)
+}
+
+/// The same random keys where a layer switch makes the view and rows from the previous layer's.
+#[test]
+fn rows_made_from_the_previous_layer_equal_a_fresh_walk() {
+    let tree = slowly_changing_tree();
+    assert!(tree.node_count() > 300);
+    replay_random_keys(&tree);
+}
+
+fn replay_random_keys(tree: &ImageTree) {
     let alphabet: Vec<char> = "pkg01d3aBrx./*+?|()[]{}, \\AeE".chars().collect();
     for seed in 1..=6u64 {
         let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
-        let mut ft = FileTree::new(&tree, None, 0, TreeOptions::default());
+        let mut ft = FileTree::new(tree, None, 0, TreeOptions::default());
         let mut text = String::new();
         for step in 0..400 {
             match rng.below(20) {
@@ -366,7 +427,13 @@ fn cached_and_incremental_rows_equal_a_fresh_walk() {
                 }
                 14 => text.clear(),
                 15 | 16 => {
-                    let to = rng.below(tree.layer_count()) as u32;
+                    // Half the switches to a neighbouring layer, as arrow keys do.
+                    let last = tree.layer_count() as u32 - 1;
+                    let to = match rng.below(2) {
+                        0 => rng.below(tree.layer_count()) as u32,
+                        _ if rng.below(2) == 0 => (ft.to() + 1).min(last),
+                        _ => ft.to().saturating_sub(1),
+                    };
                     let from = match rng.below(3) {
                         0 => to.checked_sub(1),
                         1 => None,
@@ -393,7 +460,7 @@ fn cached_and_incremental_rows_equal_a_fresh_walk() {
                 ft.options.filter = Some(filter);
             }
             ft.rebuild();
-            let expected = expected_rows(&tree, ft.from(), ft.to(), &ft.options);
+            let expected = expected_rows(tree, ft.from(), ft.to(), &ft.options);
             assert_eq!(
                 actual_rows(&ft),
                 expected,
@@ -402,7 +469,7 @@ fn cached_and_incremental_rows_equal_a_fresh_walk() {
                 ft.from(),
                 ft.to()
             );
-            let fresh = FileTree::new(&tree, ft.from(), ft.to(), ft.options.clone());
+            let fresh = FileTree::new(tree, ft.from(), ft.to(), ft.options.clone());
             assert_eq!(actual_rows(&fresh), expected);
         }
     }
