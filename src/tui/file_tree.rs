@@ -486,7 +486,7 @@ impl<'a> FileTree<'a> {
         self.view = Arc::clone(&current.view);
         match &self.options.filter {
             None => Arc::clone(&current.rows),
-            Some(filter) => Arc::new(current.filter(names, filter)),
+            Some(filter) => current.filter(names, filter),
         }
     }
 
@@ -1000,7 +1000,9 @@ fn mark_last_siblings(rows: &mut [Row]) {
 
 impl CachedView<'_> {
     /// The rows `filter` keeps: its matches among the rows listed for themselves, with their directories.
-    fn filter(&mut self, names: Names, filter: &PathFilter) -> Vec<Row> {
+    /// A filter that keeps every row (the first keys of most filters match nearly every path, and every
+    /// directory comes along) shares the unfiltered rows instead of copying them.
+    fn filter(&mut self, names: Names, filter: &PathFilter) -> Arc<Vec<Row>> {
         // The same filter again, a backspace back to a shorter one, or the same keys typed again after it: its
         // matches are kept (the longer levels too, until a different text replaces them).
         let level = match self
@@ -1028,7 +1030,10 @@ impl CachedView<'_> {
             .levels
             .get(level)
             .map_or(&[][..], |l| l.hits.as_slice());
-        subset(&self.rows, hits)
+        match subset(&self.rows, hits) {
+            Some(rows) => Arc::new(rows),
+            None => Arc::clone(&self.rows),
+        }
     }
 }
 
@@ -1112,8 +1117,8 @@ fn matching_rows(
 }
 
 /// The rows of `hits` (sorted row indices) and of every directory above them, re-linked: parents, subtree ends
-/// and last siblings as a fresh walk would give them.
-fn subset(rows: &[Row], hits: &[u32]) -> Vec<Row> {
+/// and last siblings as a fresh walk would give them. `None` when that is every row: the rows as they are.
+fn subset(rows: &[Row], hits: &[u32]) -> Option<Vec<Row>> {
     let mut keep = vec![false; rows.len()];
     for &h in hits {
         let mut at = h;
@@ -1124,6 +1129,9 @@ fn subset(rows: &[Row], hits: &[u32]) -> Vec<Row> {
             *k = true;
             at = rows[at as usize].parent;
         }
+    }
+    if keep.iter().all(|k| *k) {
+        return None;
     }
     let mut index = vec![NO_ROW; rows.len()];
     let mut out: Vec<Row> = Vec::with_capacity(hits.len());
@@ -1154,5 +1162,5 @@ fn subset(rows: &[Row], hits: &[u32]) -> Vec<Row> {
         out[o].end = out.len() as u32;
     }
     mark_last_siblings(&mut out);
-    out
+    Some(out)
 }

@@ -697,3 +697,20 @@ fn paths_only_in_a_are_in_every_merged_view_but_no_layer_changes() {
             .any(|r| r.contains("/opt") || r.contains("old.txt"))
     );
 }
+
+/// The first keys of a filter often match every path (each directory comes along): the rows are the
+/// unfiltered ones, shared, not a copy re-linked row by row.
+#[test]
+fn a_filter_keeping_every_row_shares_the_unfiltered_rows() {
+    let image = fixture::image();
+    let a = fixture::analysis(&image);
+    let mut ft = FileTree::new(&a.tree, Some(1), 2, TreeOptions::default());
+    let unfiltered = ft.rows().as_ptr();
+    ft.options.filter = Some(PathFilter::new("/").unwrap());
+    ft.rebuild();
+    assert_eq!(ft.rows().as_ptr(), unfiltered);
+    ft.options.filter = Some(PathFilter::new("/srv").unwrap());
+    ft.rebuild();
+    assert_ne!(ft.rows().as_ptr(), unfiltered);
+    assert_eq!(listing(&ft)[0], " /srv");
+}
