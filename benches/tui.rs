@@ -5,7 +5,8 @@
 //! `cargo bench --bench tui` measures, for each image, the median (p50) and 99th percentile of each kind of key:
 //! switching layers down and up (whole-image and layer-changes modes, sweeping every layer), arrows and page down
 //! in the tree, collapsing and expanding a directory, each keystroke of a filter and each backspace, and a
-//! search. Images: LAYERSCOPE_BENCH_FILES files (default 80000) over 24 layers and 2 GB of declared content, like
+//! search; and, without a frame, a layer's view swept alone and a layer switch's view and rows (made from the
+//! previous layer's). Images: LAYERSCOPE_BENCH_FILES files (default 80000) over 24 layers and 2 GB of declared content, like
 //! `benches/load.rs`'s layout; and 120,000 files over 120 layers; or the list in LAYERSCOPE_BENCH_IMAGES
 //! (`120000x120,80000x24`). Samples per scenario: LAYERSCOPE_BENCH_SAMPLES (default 200).
 
@@ -17,6 +18,7 @@ use layerscope::image::{
     Format, HistoryItem, Image, ImageConfig, ImageMeta, Layer, Platform, map_history,
 };
 use layerscope::layer::{EntryKind, LayerEntry, LayerScan};
+use layerscope::tree::{LayerTouches, TreeView};
 use layerscope::tui::app::{Action, App, Pane};
 use layerscope::tui::file_tree::PathFilter;
 use layerscope::tui::keymap::Command;
@@ -191,8 +193,37 @@ fn run(label: &str, image: &Image, analysis: &Analysis, samples: usize) {
         image.layers.len(),
         open.as_secs_f64() * 1e3
     );
+    let start = Instant::now();
+    let touches = LayerTouches::new(&analysis.tree);
+    let built = start.elapsed();
+    let events = touches.count_between(None, image.layers.len() as u32 - 1);
+    println!(
+        "  per-layer touched nodes: {events} events ({:.2} MB), built in {:.1} ms",
+        (events * 4) as f64 / 1e6,
+        built.as_secs_f64() * 1e3
+    );
     let mut r = Report::default();
     let last = image.layers.len() - 1;
+    // The part of a layer switch that classifies the nodes and sums the directories, without rows or frame.
+    let mut views = Vec::new();
+    while views.len() < samples {
+        for l in 1..=last as u32 {
+            let start = Instant::now();
+            let view = TreeView::between(&analysis.tree, Some(l - 1), l);
+            views.push(start.elapsed());
+            std::hint::black_box(view.size(0));
+        }
+    }
+    r.add("(layer view computed, no rows, no frame)", views);
+    let mut switches = Vec::new();
+    while switches.len() < samples {
+        for l in 1..=last as u32 {
+            let start = Instant::now();
+            b.app.tree.set_range(Some(l - 1), l);
+            switches.push(start.elapsed());
+        }
+    }
+    r.add("(layer switch: view and rows, no frame)", switches);
     let (down, up) = layer_sweeps(&mut b, last, samples);
     r.add("layer switch down (whole image)", down);
     r.add("layer switch up (whole image)", up);

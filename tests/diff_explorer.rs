@@ -15,14 +15,19 @@ use layerscope::layer::NoProgress;
 use layerscope::report::text::Paint;
 use layerscope::source::{self, LoadOptions};
 
-/// A and B share their base layer; B's own layer changes a file's bytes, adds one, and A's own file is gone.
+/// A and B share their base layer; B's own layer changes a file's bytes, adds one, and A's own file and its
+/// directory tree `/opt/tool` are gone.
 fn write_pair(dir: &Path) -> (String, String) {
     let base = layer(&[Ent::Dir("etc"), file("etc/os", b"linux")]);
     let a = Img::new(
         "app:1",
         vec![
             base.clone(),
-            layer(&[file("app/conf", b"x=1"), file("app/old.txt", b"old")]),
+            layer(&[
+                file("app/conf", b"x=1"),
+                file("app/old.txt", b"old"),
+                file("opt/tool/run", &[1; 50]),
+            ]),
         ],
     );
     let b = Img::new(
@@ -108,13 +113,24 @@ fn on_a_terminal_diff_opens_the_explorer_on_b_marked_against_a() {
     t.keys(&["Enter"]);
     // B's layers: the base shared with A, its own one new; the tree at B's last layer with the diff column.
     let screen = t.wait("the marked explorer", |s| {
-        s.contains("=1 +1 -1 vs app:1") && s.contains("Δ A1 R1 C1 M0") && s.contains("new.bin")
+        s.contains("=1 +1 -1 vs app:1") && s.contains("Δ A1 R4 C1 M0") && s.contains("new.bin")
     });
     assert!(screen.contains("A -rw-r--r--"), "{screen}");
     assert!(screen.contains("C -rw-r--r--"), "{screen}");
-    assert!(screen.contains("app/ (1 removed)"), "{screen}");
+    // A's removed file and A's removed directory tree: rows of their own, marked R.
+    let only_in_a = |s: &str, name: &str| {
+        s.lines()
+            .any(|l| l.contains("R only in A") && l.contains(name))
+    };
+    for name in ["old.txt", "opt/", "tool/", "run"] {
+        assert!(only_in_a(&screen, name), "{name}:\n{screen}");
+    }
     t.keys(&["d"]);
-    let screen = t.wait("only the differences", |s| s.contains("Δ only A1 R1 C1 M0"));
+    let screen = t.wait("only the differences", |s| s.contains("Δ only A1 R4 C1 M0"));
+    assert!(
+        only_in_a(&screen, "old.txt") && only_in_a(&screen, "run"),
+        "{screen}"
+    );
     assert!(
         !screen.contains("etc/"),
         "nothing in /etc differs:\n{screen}"

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use crate::layer::{EntryKind, LayerEntry, LayerScan};
 use crate::path;
-pub use view::{ChangeKind, ListedEntry, TreeView};
+pub use view::{ChangeKind, LayerTouches, ListedEntry, TreeView, layers_between};
 
 pub type NodeId = u32;
 pub const ROOT: NodeId = 0;

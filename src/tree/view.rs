@@ -1,5 +1,9 @@
 //! Read-only views of an [`ImageTree`]: the merged tree at a layer, the changes of one layer or of a range of
 //! layers, per-directory sizes, and flat listings. Views borrow the tree and hold only per-node sizes.
+//!
+//! A view is built in one sweep over every node, or from a view of a nearby range ([`TreeView::moved`]): a node
+//! no layer between the two ranges touches looks the same in both, so only the nodes those layers touch
+//! ([`LayerTouches`]) and the directories above them are looked at again.
 
 use serde::Serialize;
 
@@ -143,6 +147,92 @@ fn classify(
     }
 }
 
+/// Per layer, the nodes it has an event for (an entry, a whiteout, a path an opaque marker or a deleted directory
+/// hides), ascending: 4 bytes per event, built in one pass over the nodes' histories.
+pub struct LayerTouches {
+    /// `nodes[offsets[l]..offsets[l + 1]]` are layer `l`'s.
+    offsets: Vec<u32>,
+    nodes: Vec<NodeId>,
+}
+
+impl LayerTouches {
+    pub fn new(tree: &ImageTree) -> LayerTouches {
+        let layers = tree.layer_count();
+        let mut counts = vec![0u32; layers + 1];
+        let nodes = 1..tree.node_count() as NodeId;
+        for node in nodes.clone() {
+            for e in tree.history(node) {
+                if let Some(c) = counts.get_mut(e.layer as usize + 1) {
+                    *c += 1;
+                }
+            }
+        }
+        for l in 0..layers {
+            counts[l + 1] += counts[l];
+        }
+        let mut next = counts.clone();
+        let mut out = vec![ROOT; counts[layers] as usize];
+        for node in nodes {
+            for e in tree.history(node) {
+                if let Some(at) = next.get_mut(e.layer as usize) {
+                    out[*at as usize] = node;
+                    *at += 1;
+                }
+            }
+        }
+        LayerTouches {
+            offsets: counts,
+            nodes: out,
+        }
+    }
+
+    /// The nodes layer `layer` touches, ascending (a node once per event).
+    pub fn layer(&self, layer: u32) -> &[NodeId] {
+        let l = layer as usize;
+        match (self.offsets.get(l), self.offsets.get(l + 1)) {
+            (Some(&a), Some(&b)) => &self.nodes[a as usize..b as usize],
+            _ => &[],
+        }
+    }
+
+    /// The nodes the layers `after+1..=to` touch (`after` `None`: from layer 0), in no order, with repeats.
+    pub fn between(&self, after: Option<u32>, to: u32) -> impl Iterator<Item = NodeId> + '_ {
+        let start = after.map_or(0, |a| a + 1);
+        (start..=to).flat_map(|l| self.layer(l).iter().copied())
+    }
+
+    /// How many events the layers `after+1..=to` hold.
+    pub fn count_between(&self, after: Option<u32>, to: u32) -> usize {
+        let start = after.map_or(0, |a| a as usize + 1);
+        let end = (to as usize + 1).min(self.offsets.len().saturating_sub(1));
+        match (self.offsets.get(start), self.offsets.get(end)) {
+            (Some(&a), Some(&b)) if b > a => (b - a) as usize,
+            _ => 0,
+        }
+    }
+}
+
+/// The layers whose events can make a node look different in the ranges `a` and `b`: `(after, to)` such that a
+/// node with no event in `after+1..=to` looks the same in both.
+pub fn layers_between(a: (Option<u32>, u32), b: (Option<u32>, u32)) -> (Option<u32>, u32) {
+    let after = match (a.0, b.0) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        _ => None,
+    };
+    (after, a.1.max(b.1))
+}
+
+/// What the view sums for a node itself: a regular file's bytes at `to`.
+fn own_size(tree: &ImageTree, after: Option<Event>) -> u64 {
+    match after {
+        Some(Event {
+            layer,
+            state: State::Present { entry: Some(i) },
+        }) if tree.entry(layer, i).kind == EntryKind::File => tree.entry(layer, i).size,
+        _ => 0,
+    }
+}
+
 impl<'t> TreeView<'t> {
     /// The merged tree at `layer`, with that layer's changes.
     pub fn at_layer(tree: &'t ImageTree, layer: u32) -> TreeView<'t> {
@@ -191,6 +281,101 @@ impl<'t> TreeView<'t> {
             sizes,
             marks,
         }
+    }
+
+    /// The view of the range `from..=to` made from this one: only the nodes the layers between the two ranges
+    /// touch are classified again and only the directories above them summed again, from the sizes this view
+    /// has (exact integer deltas). `None` when a size saturated (claimed sizes past 2^64), where only a full
+    /// sweep ([`TreeView::between`]) gives the capped sums.
+    pub fn moved(
+        &self,
+        touches: &LayerTouches,
+        from: Option<u32>,
+        to: u32,
+    ) -> Option<TreeView<'t>> {
+        let tree = self.tree;
+        if self.sizes.first() == Some(&u64::MAX) {
+            return None;
+        }
+        let (after, top) = layers_between((self.from, self.to), (from, to));
+        let mut changed: Vec<NodeId> = touches.between(after, top).collect();
+        changed.sort_unstable();
+        changed.dedup();
+        let mut sizes = self.sizes.clone();
+        let mut marks = self.marks.clone();
+        // Children have larger ids than their parents: in descending order every child's change in size is
+        // known before its parent is reached. `pending` holds the directories above a changed node.
+        let mut pending: std::collections::BTreeMap<NodeId, i128> =
+            std::collections::BTreeMap::new();
+        let mut next_changed = changed.len();
+        loop {
+            let from_changed = next_changed.checked_sub(1).map(|i| changed[i]);
+            let from_pending = pending.last_key_value().map(|(n, _)| *n);
+            let node = match (from_changed, from_pending) {
+                (None, None) => break,
+                (Some(c), Some(p)) if p > c => p,
+                (Some(c), Some(p)) if p == c => {
+                    next_changed -= 1;
+                    p
+                }
+                (Some(c), _) => {
+                    next_changed -= 1;
+                    c
+                }
+                (None, Some(p)) => p,
+            };
+            let below = pending.remove(&node).unwrap_or(0);
+            if node == ROOT {
+                sizes[0] = u64::try_from(i128::from(sizes[0]) + below).ok()?;
+                break;
+            }
+            let old = i128::from(self.sizes[node as usize]);
+            let history = tree.history(node);
+            let (new_size, was_counted, is_counted) = if changed.binary_search(&node).is_ok() {
+                let (old_after, _, _) = scan_history(history, self.from, self.to);
+                let (after_e, before, touched) = scan_history(history, from, to);
+                let change = classify(tree, before, after_e, touched);
+                let shown = match change {
+                    Some(ChangeKind::Deleted) => before,
+                    _ => after_e,
+                };
+                marks[node as usize] = mark(change, shown.is_some_and(|e| tree.is_dir_event(&e)));
+                let own =
+                    i128::from(own_size(tree, after_e)) - i128::from(own_size(tree, old_after));
+                (old + own + below, old_after.is_some(), after_e.is_some())
+            } else {
+                // No event in the layers between: the same latest event at or before `to` in both.
+                let counted = history.first().is_some_and(|e| e.layer <= to);
+                (old + below, counted, counted)
+            };
+            let new_size = u64::try_from(new_size).ok().filter(|s| *s != u64::MAX)?;
+            sizes[node as usize] = new_size;
+            let delta = if is_counted { i128::from(new_size) } else { 0 }
+                - if was_counted { old } else { 0 };
+            if delta != 0 {
+                *pending.entry(tree.parent(node)).or_insert(0) += delta;
+            }
+        }
+        if let Some(root) = marks.first_mut() {
+            let change = if from.is_some() {
+                ChangeKind::Unmodified
+            } else {
+                ChangeKind::Added
+            };
+            *root = mark(Some(change), true);
+        }
+        Some(TreeView {
+            tree,
+            from,
+            to,
+            sizes,
+            marks,
+        })
+    }
+
+    /// The range the view shows: changes since layer `from` (`None`: the empty image), the tree at `to`.
+    pub fn range(&self) -> (Option<u32>, u32) {
+        (self.from, self.to)
     }
 
     pub fn tree(&self) -> &'t ImageTree {
@@ -382,6 +567,106 @@ mod tests {
         // A generous bound: the test threads share the cores; the old walk took over 40 s alone.
         let took = time_listing(20_000);
         assert!(took < Duration::from_secs(20), "20,000 deep took {took:?}");
+    }
+
+    /// Layers adding, rewriting and deleting files, a directory deleted with its files, a type change, an opaque
+    /// marker and files re-created after their directory went: a tree for comparing views.
+    fn churn(layers: u32) -> ImageTree {
+        let entry = |path: String, kind: EntryKind, size: u64| LayerEntry {
+            path: path.into_bytes().into_boxed_slice(),
+            kind,
+            size,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            mtime: 0,
+            link_target: None,
+            digest: None,
+        };
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let scans = (0..layers)
+            .map(|l| {
+                let mut scan = LayerScan::default();
+                for _ in 0..40 {
+                    let r = next();
+                    let path = format!("d{}/e{}/f{}", r % 3, (r >> 8) % 3, (r >> 16) % 6);
+                    match (r >> 24) % 10 {
+                        0 if l > 0 => scan.whiteouts.push(path.into_bytes().into()),
+                        1 if l > 0 => scan
+                            .whiteouts
+                            .push(format!("d{}/e{}", r % 3, (r >> 8) % 3).into_bytes().into()),
+                        2 if l > 0 => scan.opaques.push(format!("d{}", r % 3).into_bytes().into()),
+                        3 => scan.entries.push(entry(path, EntryKind::Dir, 0)),
+                        4 => scan.entries.push(entry(path, EntryKind::Symlink, 0)),
+                        _ => scan.entries.push(entry(path, EntryKind::File, r % 1000)),
+                    }
+                }
+                Arc::new(scan)
+            })
+            .collect::<Vec<_>>();
+        ImageTree::build(&scans)
+    }
+
+    fn assert_same(a: &TreeView, b: &TreeView, what: &str) {
+        for node in 0..a.tree.node_count() as NodeId {
+            let (x, y) = (
+                (a.change(node), a.is_dir(node), a.size(node)),
+                (b.change(node), b.is_dir(node), b.size(node)),
+            );
+            assert_eq!(x, y, "{what}: node {}", a.tree.display_path(node));
+        }
+    }
+
+    /// Every range made from every other range's view equals the range's own sweep: the classification, the
+    /// directory flag and the sizes of every node.
+    #[test]
+    fn a_view_moved_from_another_range_equals_its_own_sweep() {
+        let tree = churn(8);
+        let touches = LayerTouches::new(&tree);
+        let mut ranges = vec![];
+        for to in 0..8u32 {
+            ranges.push((None, to));
+            for from in 0..to {
+                ranges.push((Some(from), to));
+            }
+        }
+        for &(f1, t1) in &ranges {
+            let start = TreeView::between(&tree, f1, t1);
+            for &(f2, t2) in &ranges {
+                let moved = start.moved(&touches, f2, t2).unwrap();
+                let swept = TreeView::between(&tree, f2, t2);
+                assert_eq!(moved.range(), (f2, t2));
+                assert_same(&moved, &swept, &format!("{f1:?}..{t1} -> {f2:?}..{t2}"));
+            }
+        }
+    }
+
+    #[test]
+    fn layer_touches_list_every_event_by_layer() {
+        let tree = churn(5);
+        let touches = LayerTouches::new(&tree);
+        for layer in 0..5 {
+            let mut expected: Vec<NodeId> = (1..tree.node_count() as NodeId)
+                .flat_map(|n| {
+                    tree.history(n)
+                        .iter()
+                        .filter(|e| e.layer == layer)
+                        .map(move |_| n)
+                })
+                .collect();
+            expected.sort_unstable();
+            assert_eq!(touches.layer(layer), expected);
+        }
+        assert_eq!(
+            touches.count_between(Some(1), 3),
+            touches.layer(2).len() + touches.layer(3).len()
+        );
     }
 
     #[test]

@@ -133,8 +133,8 @@ impl App<'_> {
         if needle.is_empty() {
             return;
         }
-        let tree = &self.analysis.tree;
-        let rows = self.tree.rows();
+        let ft = &self.tree;
+        let rows = ft.rows();
         let start = self
             .tree
             .visible()
@@ -151,9 +151,9 @@ impl App<'_> {
         let (mut next, mut prev) = (None, None);
         for (i, row) in rows.iter().enumerate() {
             let hit = if by_path {
-                holds(&path::display_absolute(&tree.path(row.node)).into_bytes())
+                holds(&path::display_absolute(&ft.raw_path(row.node)).into_bytes())
             } else {
-                holds(tree.name(row.node))
+                holds(ft.name(row.node))
             };
             if !hit {
                 continue;
@@ -176,7 +176,7 @@ impl App<'_> {
         match found {
             Some(i) => {
                 let node = rows[i].node;
-                self.tree.reveal(node);
+                self.tree.reveal_row(node);
                 self.status = Some(format!("/{}: {total} matches", self.search));
             }
             None => self.status = Some(format!("/{}: no match", self.search)),
@@ -222,6 +222,7 @@ impl App<'_> {
     /// Marks this image's paths and layers against another image's (`layerscope diff A B`, this is B) and
     /// shows the whole image at its last layer, where the marks (a comparison of final trees) apply.
     pub fn mark_against(&mut self, marks: DiffMarks) {
+        self.tree.set_only_in_a(marks.only_in_a());
         self.diff = Some(marks);
         self.mode = Mode::Image;
         self.select_layer(self.layer_count().saturating_sub(1));
@@ -324,12 +325,32 @@ impl App<'_> {
         }
     }
 
+    /// The status line refusing to show or extract a path of the other image's only (`layerscope diff A B`):
+    /// its bytes are in A, which the explorer does not hold.
+    fn refuse_only_in_a(&mut self, id: u32) {
+        let Some(p) = self.tree.only_in_a_path(id) else {
+            return;
+        };
+        let shown = path::display_absolute(&p.raw_path);
+        let shown = self.analysis.redactor.mask(&shown);
+        let size = crate::report::text::size(p.size);
+        self.status = Some(format!(
+            "only in A: {shown} ({size} there); this image (B) lacks it, so there are no bytes to show"
+        ));
+    }
+
     pub(super) fn view_selected(&mut self) -> Effect {
         let Some(row) = self.tree.selected_row().copied() else {
             return Effect::None;
         };
+        let Some(node) = row.tree_node() else {
+            if let Some(id) = row.only_in_a() {
+                self.refuse_only_in_a(id);
+            }
+            return Effect::None;
+        };
         let tree = &self.analysis.tree;
-        let shown = tree.display_path(row.node);
+        let shown = tree.display_path(node);
         let Some((layer, entry)) = self.selected_version() else {
             self.status = Some(format!("{shown}: {}", self.no_bytes_reason()));
             return Effect::None;
@@ -357,8 +378,14 @@ impl App<'_> {
         let Some(row) = self.tree.selected_row().copied() else {
             return;
         };
+        let Some(node) = row.tree_node() else {
+            if let Some(id) = row.only_in_a() {
+                self.refuse_only_in_a(id);
+            }
+            return;
+        };
         let Some((layer, entry)) = self.selected_version() else {
-            let shown = self.analysis.tree.display_path(row.node);
+            let shown = self.analysis.tree.display_path(node);
             self.status = Some(format!("{shown}: {}", self.no_bytes_reason()));
             return;
         };

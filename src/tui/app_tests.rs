@@ -686,7 +686,7 @@ fn a_diff_opens_on_the_last_layer_and_d_lists_only_the_differences() {
         .iter()
         .map(|r| {
             let node = app.tree.rows()[*r as usize].node;
-            app.analysis.tree.display_path(node)
+            crate::path::display_absolute(&app.tree.raw_path(node))
         })
         .collect();
     assert_eq!(
@@ -697,10 +697,17 @@ fn a_diff_opens_on_the_last_layer_and_d_lists_only_the_differences() {
             "/home",
             "/home/ci",
             "/home/ci/.netrc",
+            "/opt",
+            "/opt/tool",
+            "/opt/tool/bin",
+            "/opt/tool/bin/run",
+            "/opt/tool/share",
+            "/opt/tool/share/README",
             "/srv",
             "/srv/app",
             "/srv/app/app.conf.bak",
             "/srv/app/big.bin",
+            "/srv/app/old.txt",
             "/tmp"
         ]
     );
@@ -866,4 +873,24 @@ fn a_stale_extraction_outcome_is_ignored() {
         Some("wrote 1 bytes to /tmp/b")
     );
     assert!(app.extracting.is_none());
+}
+
+#[test]
+fn viewing_or_extracting_a_path_only_in_a_is_refused_in_one_line() {
+    let image = fixture::image();
+    let analysis = fixture::analysis(&image);
+    let mut app = app(&image, &analysis);
+    app.mark_against(fixture::diff_marks(&image, &analysis));
+    app.focus = Pane::Tree;
+    find(&mut app, "old.txt");
+    let row = *app.tree.selected_row().unwrap();
+    assert!(row.only_in_a().is_some());
+    assert_eq!(cmd(&mut app, C::ViewFile), Effect::None);
+    assert!(app.overlay.is_none());
+    let refused = "only in A: /srv/app/old.txt (4 B there); this image (B) lacks it, so there are no bytes to show";
+    assert_eq!(app.status.as_deref(), Some(refused));
+    app.status = None;
+    cmd(&mut app, C::Extract);
+    assert!(app.prompt.is_none());
+    assert_eq!(app.status.as_deref(), Some(refused));
 }

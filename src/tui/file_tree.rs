@@ -3,17 +3,23 @@
 //!
 //! Three levels keep every key within a frame on 100k+ paths:
 //! - the unfiltered rows of a range and view (the whole tree in pre-order, each row knowing where its subtree
-//!   ends) are built in one O(nodes) pass and kept in a small LRU ([`CACHED_VIEWS`] entries), so going back to a
-//!   layer or a view costs nothing;
+//!   ends) are kept in a small LRU ([`CACHED_VIEWS`] entries), so going back to a layer or a view costs nothing;
+//!   a new range's view and rows are made from the last ones shown when the layers between touch few nodes (a
+//!   layer switch): only those nodes and the directories above them are looked at, the other subtrees' rows are
+//!   copied ([`LayerTouches`]: 4 bytes per event, built at the first switch); else one O(nodes) pass;
 //! - a filter is applied to those cached rows, not to the tree: its regex runs over the rows' paths, and a filter
 //!   that only extends the previous one (typing) runs over the previous one's matches alone; the matches of the
 //!   shorter filters stay, so a backspace is a lookup;
 //! - `visible` is the list of row indices not under a collapsed directory, patched in place when one directory is
 //!   expanded or collapsed (a splice of its subtree, found by binary search: `visible` is sorted).
 //!
-//! Memory: a cached entry holds 9 bytes per tree node (the view's sizes and change marks), 20 bytes per unfiltered
-//! row and 4 bytes per filter match per kept filter ([`FILTER_LEVELS`] at most): about 3.7 MB per entry on a
+//! Memory: a cached entry holds 9 bytes per tree node (the view's sizes and change marks), 24 bytes per unfiltered
+//! row and 4 bytes per filter match per kept filter ([`FILTER_LEVELS`] at most): about 4 MB per entry on a
 //! 120,000-path tree without a filter.
+//!
+//! In `layerscope diff A B` the rows of B's merged views also hold A's paths B lacks ([`OnlyInA`]), merged in
+//! name order into the children of their directories; a directory without such paths lists its tree children
+//! as they are, so other explorers walk exactly as before.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -22,8 +28,11 @@ use std::sync::Arc;
 use memchr::memmem::Finder;
 use regex::bytes::{Regex, RegexBuilder};
 
-use crate::layer::LayerEntry;
-use crate::tree::{ChangeKind, ImageTree, NodeId, ROOT, State, TreeView};
+use super::diff_marks::{OnlyInA, RowNode};
+use crate::layer::{EntryKind, LayerEntry};
+use crate::tree::{
+    ChangeKind, ImageTree, LayerTouches, NodeId, ROOT, State, TreeView, layers_between,
+};
 
 const NO_ROW: u32 = u32::MAX;
 
@@ -32,6 +41,10 @@ pub const CACHED_VIEWS: usize = 4;
 
 /// Filters kept per cached view while typing (each narrows the one before it).
 pub const FILTER_LEVELS: usize = 8;
+
+/// A view and its rows are made from the last one shown when the layers between the two ranges touch at most
+/// this share of the nodes (1/8); past it a full sweep costs about the same.
+const MOVE_SHARE: usize = 8;
 
 /// Change kinds the user chose to hide (ctrl+a/r/m/u).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -56,7 +69,8 @@ impl Hidden {
 /// One path of the filtered tree, in pre-order.
 #[derive(Debug, Clone, Copy)]
 pub struct Row {
-    pub node: NodeId,
+    /// A node of the tree, or (`layerscope diff A B`) a path of A this image lacks.
+    pub node: RowNode,
     /// Row index of the parent directory (`u32::MAX` at the top).
     pub parent: u32,
     /// Row index just past this row's subtree.
@@ -69,6 +83,75 @@ pub struct Row {
     /// Listed for itself (not hidden, not unmodified in a changes-only view), not only as the directory of
     /// listed paths: only such rows can match a filter.
     own: bool,
+}
+
+impl Row {
+    /// The tree node of the row (`None` for a path of the other image's only).
+    pub fn tree_node(&self) -> Option<NodeId> {
+        match self.node {
+            RowNode::Tree(node) => Some(node),
+            RowNode::OnlyInA(_) => None,
+        }
+    }
+
+    /// Whether the row is a path of the other image (A) this image lacks.
+    pub fn only_in_a(&self) -> Option<u32> {
+        match self.node {
+            RowNode::OnlyInA(id) => Some(id),
+            RowNode::Tree(_) => None,
+        }
+    }
+}
+
+/// The names of rows: the tree's, and those of the other image's paths this one lacks.
+#[derive(Clone, Copy)]
+struct Names<'t> {
+    tree: &'t ImageTree,
+    only_in_a: Option<&'t OnlyInA>,
+}
+
+impl<'t> Names<'t> {
+    fn name(&self, node: RowNode) -> &'t [u8] {
+        match (node, self.only_in_a) {
+            (RowNode::Tree(n), _) => self.tree.name(n),
+            (RowNode::OnlyInA(id), Some(only)) => only.name(id),
+            (RowNode::OnlyInA(_), None) => &[],
+        }
+    }
+}
+
+/// One child to list in a walk; `also`: the other image's path of the same name, a directory whose paths B lacks
+/// are listed under this tree node.
+#[derive(Clone, Copy)]
+struct Kid {
+    node: RowNode,
+    also: Option<u32>,
+}
+
+/// The children a walk lists below a row: the tree's (borrowed, the usual case), or merged with the other
+/// image's paths this one lacks.
+enum Kids<'c> {
+    Tree(Cow<'c, [NodeId]>),
+    Mixed(Vec<Kid>),
+}
+
+impl Kids<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Kids::Tree(c) => c.len(),
+            Kids::Mixed(k) => k.len(),
+        }
+    }
+
+    fn get(&self, i: usize) -> Kid {
+        match self {
+            Kids::Tree(c) => Kid {
+                node: RowNode::Tree(c[i]),
+                also: None,
+            },
+            Kids::Mixed(k) => k[i],
+        }
+    }
 }
 
 /// The tree filter: a regex on the absolute path, case-insensitive unless it has a capital letter, with ASCII
@@ -150,7 +233,8 @@ pub struct TreeOptions {
     pub hidden: Hidden,
     pub sort_by_size: bool,
     pub filter: Option<PathFilter>,
-    /// Only these paths (their directories kept as context), e.g. those that differ from another image.
+    /// Only these paths (their directories kept as context), e.g. those that differ from another image. The
+    /// other image's paths this one lacks are differences: they are listed too.
     pub only: Option<Arc<HashSet<NodeId>>>,
 }
 
@@ -182,6 +266,10 @@ struct FilterLevel {
 
 pub struct FileTree<'a> {
     tree: &'a ImageTree,
+    /// `layerscope diff A B` (this is B): A's paths B's final image lacks, listed in every merged view.
+    only_in_a: Option<Arc<OnlyInA>>,
+    /// The nodes each layer touches, built at the first layer switch.
+    touches: Option<LayerTouches>,
     view: Arc<TreeView<'a>>,
     from: Option<u32>,
     to: u32,
@@ -194,7 +282,7 @@ pub struct FileTree<'a> {
     visible: Vec<u32>,
     collapse_all: bool,
     /// Directories whose state differs from `collapse_all`.
-    toggled: HashSet<NodeId>,
+    toggled: HashSet<RowNode>,
     /// Index into `visible`.
     pub cursor: usize,
     /// First visible row on screen.
@@ -207,6 +295,8 @@ impl<'a> FileTree<'a> {
     pub fn new(tree: &'a ImageTree, from: Option<u32>, to: u32, options: TreeOptions) -> Self {
         let mut ft = FileTree {
             tree,
+            only_in_a: None,
+            touches: None,
             view: Arc::new(TreeView::between(tree, from, to)),
             from,
             to,
@@ -256,6 +346,46 @@ impl<'a> FileTree<'a> {
         self.rebuild();
     }
 
+    /// Lists the other image's paths this one lacks (`layerscope diff A B`, this is B) in every merged view.
+    pub fn set_only_in_a(&mut self, only_in_a: Arc<OnlyInA>) {
+        self.only_in_a = (!only_in_a.is_empty()).then_some(only_in_a);
+        self.cache.clear();
+        self.rebuild();
+    }
+
+    fn names(&self) -> Names<'_> {
+        Names {
+            tree: self.tree,
+            only_in_a: self.only_in_a.as_deref(),
+        }
+    }
+
+    /// A row's name (raw bytes; show it through `path::display`).
+    pub fn name(&self, node: RowNode) -> &[u8] {
+        self.names().name(node)
+    }
+
+    /// A row's path as the tree holds it (relative, raw bytes; show it through `path::display_absolute`).
+    pub fn raw_path(&self, node: RowNode) -> Vec<u8> {
+        match node {
+            RowNode::Tree(n) => self.tree.path(n),
+            RowNode::OnlyInA(id) => self
+                .only_in_a
+                .as_ref()
+                .and_then(|o| o.get(id))
+                .map_or_else(Vec::new, |p| p.raw_path.to_vec()),
+        }
+    }
+
+    /// The row above a row's node in the model: the tree's parent, or the other image's path's.
+    fn parent_node(&self, node: RowNode) -> Option<RowNode> {
+        match node {
+            RowNode::Tree(ROOT) => None,
+            RowNode::Tree(n) => Some(RowNode::Tree(self.tree.parent(n))),
+            RowNode::OnlyInA(id) => self.only_in_a.as_ref().map(|o| o.parent(id)),
+        }
+    }
+
     pub fn set_options(&mut self, options: TreeOptions) {
         self.options = options;
         self.rebuild();
@@ -264,7 +394,7 @@ impl<'a> FileTree<'a> {
     /// Recomputes `rows` and `visible` from the range and options, keeping the selected path when it is still
     /// listed (else its nearest listed ancestor).
     pub fn rebuild(&mut self) {
-        let selected = self.selected_node();
+        let selected = self.selected_row().map(|r| r.node);
         self.rows = self.filtered_rows();
         self.rebuild_visible();
         match selected {
@@ -299,12 +429,41 @@ impl<'a> FileTree<'a> {
                 let same_range = self
                     .cache
                     .iter()
-                    .find(|c| (c.key.from, c.key.to) == (key.from, key.to));
-                self.view = match same_range {
-                    Some(c) => Arc::clone(&c.view),
-                    None => Arc::new(TreeView::between(self.tree, key.from, key.to)),
+                    .find(|c| (c.key.from, c.key.to) == (key.from, key.to))
+                    .map(|c| Arc::clone(&c.view));
+                // The view last shown, when few nodes differ from it: this one is made from it.
+                let last = self
+                    .cache
+                    .first()
+                    .map(|c| (Arc::clone(&c.view), Arc::clone(&c.rows), c.key));
+                let changed = last
+                    .as_ref()
+                    .and_then(|(view, _, _)| self.changed_since(view.range(), (key.from, key.to)));
+                self.view = match (same_range, &last, &self.touches, &changed) {
+                    (Some(view), ..) => view,
+                    (None, Some((view, _, _)), Some(touches), Some(_)) => {
+                        match view.moved(touches, key.from, key.to) {
+                            Some(view) => Arc::new(view),
+                            None => Arc::new(TreeView::between(self.tree, key.from, key.to)),
+                        }
+                    }
+                    _ => Arc::new(TreeView::between(self.tree, key.from, key.to)),
                 };
-                let rows = Arc::new(self.flatten());
+                let rows = match (&last, changed) {
+                    (Some((_, rows, last_key)), Some(changed))
+                        if key
+                            == ViewKey {
+                                from: key.from,
+                                to: key.to,
+                                ..*last_key
+                            }
+                            && !key.sort_by_size =>
+                    {
+                        let affected = self.affected(&changed);
+                        Arc::new(self.flatten(Some((rows, &affected))))
+                    }
+                    _ => Arc::new(self.flatten(None)),
+                };
                 self.cache.insert(
                     0,
                     CachedView {
@@ -317,28 +476,81 @@ impl<'a> FileTree<'a> {
                 self.cache.truncate(CACHED_VIEWS);
             }
         }
-        let tree = self.tree;
+        let names = Names {
+            tree: self.tree,
+            only_in_a: self.only_in_a.as_deref(),
+        };
         let Some(current) = self.cache.first_mut() else {
             return Arc::default();
         };
         self.view = Arc::clone(&current.view);
         match &self.options.filter {
             None => Arc::clone(&current.rows),
-            Some(filter) => Arc::new(current.filter(tree, filter)),
+            Some(filter) => current.filter(names, filter),
         }
     }
 
+    /// The nodes the layers between range `a` and range `b` touch (ascending, once each), when they are few
+    /// enough for a view and rows made from `a`'s to pay.
+    fn changed_since(
+        &mut self,
+        a: (Option<u32>, u32),
+        b: (Option<u32>, u32),
+    ) -> Option<Vec<NodeId>> {
+        let tree = self.tree;
+        let touches = self.touches.get_or_insert_with(|| LayerTouches::new(tree));
+        let (after, to) = layers_between(a, b);
+        if touches.count_between(after, to) > tree.node_count() / MOVE_SHARE {
+            return None;
+        }
+        let mut changed: Vec<NodeId> = touches.between(after, to).collect();
+        changed.sort_unstable();
+        changed.dedup();
+        Some(changed)
+    }
+
+    /// Per node: whether it or a node below it is in `changed` (its rows may differ between the two ranges).
+    fn affected(&self, changed: &[NodeId]) -> Vec<bool> {
+        let mut affected = vec![false; self.tree.node_count()];
+        for &node in changed {
+            let mut at = node;
+            while !affected[at as usize] {
+                affected[at as usize] = true;
+                if at == ROOT {
+                    break;
+                }
+                at = self.tree.parent(at);
+            }
+        }
+        affected
+    }
+
     /// The unfiltered rows: every path listed for itself, with the directories above it.
-    fn flatten(&self) -> Vec<Row> {
+    ///
+    /// With `reuse` (the rows of the same options at another range, and the nodes whose rows may differ
+    /// between the two ranges, with their directories): a subtree no changed node is in has the rows it had
+    /// there (copied, indices shifted) or none, as it had; only the directories above changed nodes are
+    /// walked. This holds where the children are listed in name order from the tree alone (not by size, not
+    /// merged with the other image's paths): the rows of a directory's children are then in the order of its
+    /// children, so the previous rows are matched by one cursor per directory.
+    fn flatten(&self, reuse: Option<(&[Row], &[bool])>) -> Vec<Row> {
         struct Frame<'c> {
             row: u32,
-            children: Cow<'c, [NodeId]>,
+            children: Kids<'c>,
             next: usize,
+            /// The reused rows of this directory's children still to match, and where they end.
+            old: Option<(u32, u32)>,
         }
+        let matched = |kids: &Kids, old: Option<(u32, u32)>| match kids {
+            Kids::Tree(_) => old,
+            Kids::Mixed(_) => None,
+        };
         let mut out: Vec<Row> = Vec::new();
+        let children = self.kids(RowNode::Tree(ROOT), None);
         let mut stack = vec![Frame {
             row: NO_ROW,
-            children: self.children(ROOT),
+            old: matched(&children, reuse.map(|(old, _)| (0, old.len() as u32))),
+            children,
             next: 0,
         }];
         while let Some(frame) = stack.last_mut() {
@@ -355,36 +567,168 @@ impl<'a> FileTree<'a> {
                 }
                 continue;
             }
-            let node = frame.children[frame.next];
+            let kid = frame.children.get(frame.next);
             frame.next += 1;
-            let Some(change) = self.view.change(node) else {
-                continue;
+            let mut old_row = None;
+            if let (Some((old, affected)), Some((next, end))) = (reuse, frame.old.as_mut()) {
+                if *next < *end && old[*next as usize].node == kid.node {
+                    old_row = Some(*next as usize);
+                    *next = old[*next as usize].end;
+                }
+                let unaffected = match kid.node {
+                    RowNode::Tree(n) => !affected[n as usize],
+                    RowNode::OnlyInA(_) => true,
+                };
+                if unaffected {
+                    if let Some(o) = old_row {
+                        let shift = (out.len() as u32).wrapping_sub(o as u32);
+                        let block = &old[o..old[o].end as usize];
+                        out.extend(block.iter().enumerate().map(|(i, r)| Row {
+                            parent: match i {
+                                0 => frame.row,
+                                _ => r.parent.wrapping_add(shift),
+                            },
+                            end: r.end.wrapping_add(shift),
+                            ..*r
+                        }));
+                    }
+                    continue;
+                }
+            }
+            let o = &self.options;
+            let (change, is_dir, listed) = match kid.node {
+                RowNode::Tree(node) => {
+                    let Some(change) = self.view.change(node) else {
+                        continue;
+                    };
+                    let listed = o.only.as_ref().is_none_or(|only| only.contains(&node));
+                    (change, self.view.is_dir(node), listed)
+                }
+                // A path B lacks: removed, as far as B's view goes, and always a difference.
+                RowNode::OnlyInA(id) => {
+                    let kind = self
+                        .only_in_a
+                        .as_ref()
+                        .and_then(|a| a.get(id))
+                        .map(|p| p.kind);
+                    (ChangeKind::Deleted, kind == Some(EntryKind::Dir), true)
+                }
             };
             let parent = frame.row;
-            let o = &self.options;
-            let own = !o.hidden.hides(change)
-                && (!o.changes_only || change != ChangeKind::Unmodified)
-                && o.only.as_ref().is_none_or(|only| only.contains(&node));
+            let own = listed
+                && !o.hidden.hides(change)
+                && (!o.changes_only || change != ChangeKind::Unmodified);
             let depth = (stack.len() - 1).min(u16::MAX as usize) as u16;
             let row = out.len() as u32;
             out.push(Row {
-                node,
+                node: kid.node,
                 parent,
                 end: row + 1,
                 depth,
                 change,
-                is_dir: self.view.is_dir(node),
+                is_dir,
                 last: false,
                 own,
             });
+            let children = self.kids(kid.node, kid.also);
+            let old = match (reuse, old_row) {
+                (Some((old, _)), Some(o)) => Some((o as u32 + 1, old[o].end)),
+                _ => None,
+            };
             stack.push(Frame {
                 row,
-                children: self.children(node),
+                old: matched(&children, old),
+                children,
                 next: 0,
             });
         }
         mark_last_siblings(&mut out);
         out
+    }
+
+    /// The children to list below `node` (and below `also`, the other image's path of the same name): the
+    /// tree's alone unless the other image's paths this one lacks are listed (merged views of a diff).
+    fn kids(&self, node: RowNode, also: Option<u32>) -> Kids<'a> {
+        let only = self
+            .only_in_a
+            .as_deref()
+            .filter(|_| !self.options.changes_only);
+        let none: &[u32] = &[];
+        let (tree_kids, theirs): (&[NodeId], &[u32]) = match node {
+            RowNode::Tree(n) => (
+                self.tree.children(n),
+                only.map_or(none, |o| match also {
+                    Some(id) => o.children(id),
+                    None => o.below(n),
+                }),
+            ),
+            RowNode::OnlyInA(id) => (&[], only.map_or(none, |o| o.children(id))),
+        };
+        let Some(only) = only.filter(|_| !theirs.is_empty()) else {
+            return match node {
+                RowNode::Tree(n) => Kids::Tree(self.children(n)),
+                RowNode::OnlyInA(_) => Kids::Mixed(Vec::new()),
+            };
+        };
+        let tree = self.tree;
+        // Both lists are in name order: merge them. A path listed in B's view stands for A's of the same name
+        // (a directory taking A's paths below it), unless only A's is a directory: then both are rows.
+        let mut out = Vec::with_capacity(tree_kids.len() + theirs.len());
+        let (mut i, mut j) = (0, 0);
+        while i < tree_kids.len() || j < theirs.len() {
+            let order = match (tree_kids.get(i), theirs.get(j)) {
+                (Some(t), Some(a)) => tree.name(*t).cmp(only.name(*a)),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                _ => std::cmp::Ordering::Greater,
+            };
+            match order {
+                std::cmp::Ordering::Less => {
+                    out.push(Kid {
+                        node: RowNode::Tree(tree_kids[i]),
+                        also: None,
+                    });
+                    i += 1;
+                }
+                std::cmp::Ordering::Greater => {
+                    out.push(Kid {
+                        node: RowNode::OnlyInA(theirs[j]),
+                        also: None,
+                    });
+                    j += 1;
+                }
+                std::cmp::Ordering::Equal => {
+                    let (t, a) = (tree_kids[i], theirs[j]);
+                    let a_dir = only.get(a).is_some_and(|p| p.kind == EntryKind::Dir);
+                    let listed = self.view.change(t).is_some();
+                    let b_dir = listed && self.view.is_dir(t);
+                    if listed {
+                        out.push(Kid {
+                            node: RowNode::Tree(t),
+                            also: (a_dir && b_dir).then_some(a),
+                        });
+                    }
+                    if !listed || (a_dir && !b_dir) {
+                        out.push(Kid {
+                            node: RowNode::OnlyInA(a),
+                            also: None,
+                        });
+                    }
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        if self.options.sort_by_size {
+            out.sort_by_key(|k| std::cmp::Reverse(self.kid_size(only, k.node)));
+        }
+        Kids::Mixed(out)
+    }
+
+    fn kid_size(&self, only: &OnlyInA, node: RowNode) -> u64 {
+        match node {
+            RowNode::Tree(n) => self.view.size(n),
+            RowNode::OnlyInA(id) => only.get(id).map_or(0, |p| p.size),
+        }
     }
 
     fn children(&self, node: NodeId) -> Cow<'a, [NodeId]> {
@@ -397,7 +741,7 @@ impl<'a> FileTree<'a> {
         Cow::Owned(sorted)
     }
 
-    fn is_collapsed(&self, node: NodeId) -> bool {
+    fn is_collapsed(&self, node: RowNode) -> bool {
         self.collapse_all != self.toggled.contains(&node)
     }
 
@@ -433,8 +777,9 @@ impl<'a> FileTree<'a> {
             .map(|r| &self.rows[*r as usize])
     }
 
+    /// The tree node of the selected row (`None` also for a path of the other image's only).
     pub fn selected_node(&self) -> Option<NodeId> {
-        self.selected_row().map(|r| r.node)
+        self.selected_row().and_then(Row::tree_node)
     }
 
     /// Expands (`false`) or collapses (`true`) the directory at visible index `v`, patching `visible` in place.
@@ -471,7 +816,7 @@ impl<'a> FileTree<'a> {
 
     /// ctrl+space: collapse every directory, or expand every one when all are collapsed.
     pub fn toggle_collapse_all(&mut self) {
-        let selected = self.selected_node();
+        let selected = self.selected_row().map(|r| r.node);
         self.collapse_all = !self.collapse_all;
         self.toggled.clear();
         self.rebuild_visible();
@@ -483,6 +828,11 @@ impl<'a> FileTree<'a> {
 
     /// Selects `node`'s row (or its nearest listed ancestor's), expanding collapsed directories above it.
     pub fn reveal(&mut self, node: NodeId) -> bool {
+        self.reveal_row(RowNode::Tree(node))
+    }
+
+    /// [`FileTree::reveal`] for any row: a tree node or a path of the other image's only.
+    pub fn reveal_row(&mut self, node: RowNode) -> bool {
         let Some(f) = self.rows.iter().position(|r| r.node == node) else {
             return false;
         };
@@ -503,12 +853,12 @@ impl<'a> FileTree<'a> {
 
     /// After a rebuild: the row of `node`, else of its deepest listed ancestor, else the first row; if that row is
     /// under a collapsed directory, the collapsed directory.
-    fn reselect(&mut self, node: NodeId) {
+    fn reselect(&mut self, node: RowNode) {
         let mut chain = Vec::new();
-        let mut n = node;
-        while n != ROOT {
-            chain.push(n);
-            n = self.tree.parent(n);
+        let mut n = Some(node);
+        while let Some(at) = n.filter(|at| *at != RowNode::Tree(ROOT)) {
+            chain.push(at);
+            n = self.parent_node(at);
         }
         let mut best: Option<(usize, usize)> = None;
         for (f, row) in self.rows.iter().enumerate() {
@@ -588,12 +938,13 @@ impl<'a> FileTree<'a> {
 
     /// The event showing `row`'s entry: at the end of the range, or just before it for a deleted path.
     pub fn event_of(&self, row: &Row) -> Option<crate::tree::Event> {
+        let node = row.tree_node()?;
         let at = match row.change {
             ChangeKind::Deleted => self.from,
             _ => Some(self.to()),
         };
         self.tree
-            .state_at(row.node, at)
+            .state_at(node, at)
             .filter(|e| matches!(e.state, State::Present { .. }))
     }
 
@@ -603,12 +954,22 @@ impl<'a> FileTree<'a> {
     }
 
     /// The size column: a directory's total (0 once deleted), a file's bytes (a hardlink's target's).
+    /// A path of the other image's only: its size there.
     pub fn size_of(&self, row: &Row) -> u64 {
+        let node = match row.node {
+            RowNode::Tree(node) => node,
+            RowNode::OnlyInA(id) => return self.only_in_a_path(id).map_or(0, |p| p.size),
+        };
         match (row.is_dir, row.change) {
             (true, ChangeKind::Deleted) => 0,
-            (true, _) => self.view.size(row.node),
+            (true, _) => self.view.size(node),
             _ => self.event_of(row).map_or(0, |e| self.tree.shown_size(&e)),
         }
+    }
+
+    /// Path `id` of the other image's paths this one lacks.
+    pub fn only_in_a_path(&self, id: u32) -> Option<&super::diff_marks::OnlyInAPath> {
+        self.only_in_a.as_ref().and_then(|o| o.get(id))
     }
 
     /// Tree guides before a row's name: `│   ├── `.
@@ -639,7 +1000,9 @@ fn mark_last_siblings(rows: &mut [Row]) {
 
 impl CachedView<'_> {
     /// The rows `filter` keeps: its matches among the rows listed for themselves, with their directories.
-    fn filter(&mut self, tree: &ImageTree, filter: &PathFilter) -> Vec<Row> {
+    /// A filter that keeps every row (the first keys of most filters match nearly every path, and every
+    /// directory comes along) shares the unfiltered rows instead of copying them.
+    fn filter(&mut self, names: Names, filter: &PathFilter) -> Arc<Vec<Row>> {
         // The same filter again, a backspace back to a shorter one, or the same keys typed again after it: its
         // matches are kept (the longer levels too, until a different text replaces them).
         let level = match self
@@ -652,7 +1015,7 @@ impl CachedView<'_> {
                 let narrowed = self.levels.iter().rposition(|l| filter.narrows(&l.filter));
                 self.levels.truncate(narrowed.map_or(0, |k| k + 1));
                 let candidates = self.levels.last().map(|l| l.hits.as_slice());
-                let hits = matching_rows(tree, &self.rows, filter, candidates);
+                let hits = matching_rows(names, &self.rows, filter, candidates);
                 if self.levels.len() == FILTER_LEVELS {
                     self.levels.remove(0);
                 }
@@ -667,7 +1030,10 @@ impl CachedView<'_> {
             .levels
             .get(level)
             .map_or(&[][..], |l| l.hits.as_slice());
-        subset(&self.rows, hits)
+        match subset(&self.rows, hits) {
+            Some(rows) => Arc::new(rows),
+            None => Arc::clone(&self.rows),
+        }
     }
 }
 
@@ -677,7 +1043,7 @@ impl CachedView<'_> {
 /// directory's path matches everything below it, and can only newly match across the end of that path: below a
 /// match nothing is searched, elsewhere only the new name and the few bytes before it.
 fn matching_rows(
-    tree: &ImageTree,
+    names: Names,
     rows: &[Row],
     filter: &PathFilter,
     candidates: Option<&[u32]>,
@@ -686,7 +1052,7 @@ fn matching_rows(
     if let Some(candidates) = candidates
         && candidates.len() < rows.len() / 16
     {
-        let mut chain: Vec<NodeId> = Vec::new();
+        let mut chain: Vec<RowNode> = Vec::new();
         return candidates
             .iter()
             .copied()
@@ -700,7 +1066,7 @@ fn matching_rows(
                 path.clear();
                 for node in chain.iter().rev() {
                     path.push(b'/');
-                    path.extend_from_slice(tree.name(*node));
+                    path.extend_from_slice(names.name(*node));
                 }
                 filter.is_match(&path)
             })
@@ -732,7 +1098,7 @@ fn matching_rows(
             let parent_end = ends.last().copied().unwrap_or(0);
             path.truncate(parent_end);
             path.push(b'/');
-            path.extend_from_slice(tree.name(row.node));
+            path.extend_from_slice(names.name(row.node));
             match &filter.literal {
                 Some(finder) => {
                     let window = &path[parent_end.saturating_sub(overlap)..];
@@ -751,8 +1117,8 @@ fn matching_rows(
 }
 
 /// The rows of `hits` (sorted row indices) and of every directory above them, re-linked: parents, subtree ends
-/// and last siblings as a fresh walk would give them.
-fn subset(rows: &[Row], hits: &[u32]) -> Vec<Row> {
+/// and last siblings as a fresh walk would give them. `None` when that is every row: the rows as they are.
+fn subset(rows: &[Row], hits: &[u32]) -> Option<Vec<Row>> {
     let mut keep = vec![false; rows.len()];
     for &h in hits {
         let mut at = h;
@@ -763,6 +1129,9 @@ fn subset(rows: &[Row], hits: &[u32]) -> Vec<Row> {
             *k = true;
             at = rows[at as usize].parent;
         }
+    }
+    if keep.iter().all(|k| *k) {
+        return None;
     }
     let mut index = vec![NO_ROW; rows.len()];
     let mut out: Vec<Row> = Vec::with_capacity(hits.len());
@@ -793,5 +1162,5 @@ fn subset(rows: &[Row], hits: &[u32]) -> Vec<Row> {
         out[o].end = out.len() as u32;
     }
     mark_last_siblings(&mut out);
-    out
+    Some(out)
 }

@@ -10,15 +10,18 @@ use crate::layer::{EntryKind, LayerEntry, LayerScan};
 use crate::tree::{ChangeKind, ImageTree, NodeId, ROOT, TreeView};
 
 fn listing(ft: &FileTree) -> Vec<String> {
-    let tree = ft.view().tree();
     ft.visible()
         .iter()
         .map(|f| {
             let row = &ft.rows()[*f as usize];
+            // A path of the other image's only: `R`, as the diff column shows it.
+            let marker = match row.only_in_a() {
+                Some(_) => "R",
+                None => crate::tui::theme::marker(row.change),
+            };
             format!(
-                "{}{}",
-                crate::tui::theme::marker(row.change),
-                tree.display_path(row.node)
+                "{marker}{}",
+                crate::path::display_absolute(&ft.raw_path(row.node))
             )
         })
         .collect()
@@ -153,7 +156,10 @@ fn selection_follows_the_path_across_layers() {
     ft.move_to(conf);
     ft.set_range(Some(1), 2);
     let row = ft.selected_row().unwrap();
-    assert_eq!(a.tree.display_path(row.node), "/srv/app/app.conf");
+    assert_eq!(
+        a.tree.display_path(row.tree_node().unwrap()),
+        "/srv/app/app.conf"
+    );
     assert_eq!(row.change, ChangeKind::Modified);
     // Gone at layer 0: the nearest listed ancestor is selected instead.
     ft.set_range(None, 0);
@@ -179,7 +185,11 @@ fn sizes_are_directory_totals_and_zero_once_deleted() {
     let ft = FileTree::new(&a.tree, Some(1), 2, TreeOptions::default());
     let size = |path: &str| {
         let node = a.tree.lookup(path.as_bytes()).unwrap();
-        let row = ft.rows().iter().find(|r| r.node == node).unwrap();
+        let row = ft
+            .rows()
+            .iter()
+            .find(|r| r.tree_node() == Some(node))
+            .unwrap();
         ft.size_of(row)
     };
     assert_eq!(size("/srv/app"), 3020);
@@ -323,7 +333,17 @@ fn expected_rows(
 fn actual_rows(ft: &FileTree) -> Vec<Expected> {
     ft.rows()
         .iter()
-        .map(|r| (r.node, r.parent, r.end, r.depth, r.change, r.is_dir, r.last))
+        .map(|r| {
+            (
+                r.tree_node().unwrap(),
+                r.parent,
+                r.end,
+                r.depth,
+                r.change,
+                r.is_dir,
+                r.last,
+            )
+        })
         .collect()
 }
 
@@ -332,11 +352,72 @@ fn actual_rows(ft: &FileTree) -> Vec<Expected> {
 /// incrementally filtered rows equal the plain walk's.
 #[test]
 fn cached_and_incremental_rows_equal_a_fresh_walk() {
-    let tree = generated_tree();
+    replay_random_keys(&generated_tree());
+}
+
+/// A base layer of 400 paths, then 30 layers that each add, rewrite and delete a few (a file, a directory, an
+/// opaque marker): a layer switch touches few nodes, so views and rows are made from the previous layer's.
+fn slowly_changing_tree() -> ImageTree {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let names = ["a", "Bin", "lib", "x.conf", "pkg01", "d3", "Readme", "pk"];
+    let path = |rng: &mut Rng, leaf: String| {
+        let depth = 1 + rng.below(3);
+        let mut parts: Vec<String> = (0..depth)
+            .map(|_| names[rng.below(names.len())].to_string())
+            .collect();
+        parts.push(leaf);
+        parts.join("/")
+    };
+    let layers: Vec<Arc<LayerScan>> = (0..31)
+        .map(|l| {
+            let mut scan = LayerScan::default();
+            for f in 0..if l == 0 { 400 } else { 6 } {
+                let p = path(&mut rng, format!("f{}", f % 40));
+                let file = rng.below(5) != 0;
+                scan.entries.push(LayerEntry {
+                    path: p.into_bytes().into(),
+                    kind: if file {
+                        EntryKind::File
+                    } else {
+                        EntryKind::Dir
+                    },
+                    size: rng.below(5000) as u64,
+                    mode: 0o644,
+                    uid: 0,
+                    gid: 0,
+                    mtime: 0,
+                    link_target: None,
+                    digest: None,
+                });
+            }
+            if l > 0 {
+                let leaf = format!("f{}", rng.below(40));
+                let p = path(&mut rng, leaf);
+                scan.whiteouts.push(p.into_bytes().into());
+                if l % 7 == 0 {
+                    let dir = format!("{}/{}", names[rng.below(8)], names[rng.below(8)]);
+                    scan.opaques.push(dir.into_bytes().into());
+                }
+            }
+            Arc::new(scan)
+        })
+        .collect();
+    ImageTree::build(&layers)
+}
+
+/// The same random keys where a layer switch makes the view and rows from the previous layer's.
+#[test]
+fn rows_made_from_the_previous_layer_equal_a_fresh_walk() {
+    let tree = slowly_changing_tree();
+    assert!(tree.node_count() > 300);
+    replay_random_keys(&tree);
+}
+
+fn replay_random_keys(tree: &ImageTree) {
     let alphabet: Vec<char> = "pkg01d3aBrx./*+?|()[]{}, \\AeE".chars().collect();
     for seed in 1..=6u64 {
         let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
-        let mut ft = FileTree::new(&tree, None, 0, TreeOptions::default());
+        let mut ft = FileTree::new(tree, None, 0, TreeOptions::default());
         let mut text = String::new();
         for step in 0..400 {
             match rng.below(20) {
@@ -346,7 +427,13 @@ fn cached_and_incremental_rows_equal_a_fresh_walk() {
                 }
                 14 => text.clear(),
                 15 | 16 => {
-                    let to = rng.below(tree.layer_count()) as u32;
+                    // Half the switches to a neighbouring layer, as arrow keys do.
+                    let last = tree.layer_count() as u32 - 1;
+                    let to = match rng.below(2) {
+                        0 => rng.below(tree.layer_count()) as u32,
+                        _ if rng.below(2) == 0 => (ft.to() + 1).min(last),
+                        _ => ft.to().saturating_sub(1),
+                    };
                     let from = match rng.below(3) {
                         0 => to.checked_sub(1),
                         1 => None,
@@ -373,7 +460,7 @@ fn cached_and_incremental_rows_equal_a_fresh_walk() {
                 ft.options.filter = Some(filter);
             }
             ft.rebuild();
-            let expected = expected_rows(&tree, ft.from(), ft.to(), &ft.options);
+            let expected = expected_rows(tree, ft.from(), ft.to(), &ft.options);
             assert_eq!(
                 actual_rows(&ft),
                 expected,
@@ -382,7 +469,7 @@ fn cached_and_incremental_rows_equal_a_fresh_walk() {
                 ft.from(),
                 ft.to()
             );
-            let fresh = FileTree::new(&tree, ft.from(), ft.to(), ft.options.clone());
+            let fresh = FileTree::new(tree, ft.from(), ft.to(), ft.options.clone());
             assert_eq!(actual_rows(&fresh), expected);
         }
     }
@@ -480,4 +567,150 @@ fn literal_filters_spanning_a_slash_equal_a_fresh_walk() {
         assert_eq!(actual_rows(&ft), expected, "filter {text:?}");
     }
     assert!(tried > 10, "only {tried} texts tried");
+}
+
+/// The fixture's B with A's paths B lacks listed (as `layerscope diff A B` sets them), at `from..=to`.
+fn marked<'a>(
+    a: &'a crate::analysis::Analysis,
+    image: &crate::image::Image,
+    range: (Option<u32>, u32),
+    options: TreeOptions,
+) -> FileTree<'a> {
+    let marks = fixture::diff_marks(image, a);
+    let mut ft = FileTree::new(&a.tree, range.0, range.1, options);
+    ft.set_only_in_a(marks.only_in_a());
+    ft
+}
+
+#[test]
+fn paths_only_in_a_are_rows_under_their_nearest_directory_of_b() {
+    let image = fixture::image();
+    let a = fixture::analysis(&image);
+    let ft = marked(&a, &image, (Some(1), 2), TreeOptions::default());
+    let rows = listing(&ft);
+    // A's whole /opt tree, the missing directories included, and A's old.txt beside B's files, in name order.
+    let at = rows.iter().position(|r| r == "-/home/ci/.netrc").unwrap();
+    assert_eq!(
+        rows[at..at + 8],
+        [
+            "-/home/ci/.netrc",
+            "R/opt",
+            "R/opt/tool",
+            "R/opt/tool/bin",
+            "R/opt/tool/bin/run",
+            "R/opt/tool/share",
+            "R/opt/tool/share/README",
+            " /srv",
+        ]
+    );
+    let big = rows
+        .iter()
+        .position(|r| r.ends_with("/srv/app/big.bin"))
+        .unwrap();
+    assert_eq!(rows[big + 1], "R/srv/app/old.txt");
+    // Each path is one row: B's own .netrc, deleted in this layer, stands for A's.
+    assert_eq!(rows.iter().filter(|r| r.ends_with("/.netrc")).count(), 1);
+    let row = |path: &str| {
+        *ft.rows()
+            .iter()
+            .find(|r| crate::path::display_absolute(&ft.raw_path(r.node)) == path)
+            .unwrap()
+    };
+    let opt = row("/opt");
+    assert!(opt.only_in_a().is_some() && opt.is_dir);
+    assert_eq!((ft.size_of(&opt), ft.entry_of(&opt).is_none()), (109, true));
+    let run = row("/opt/tool/bin/run");
+    assert!(!run.is_dir);
+    assert_eq!(ft.size_of(&run), 100);
+    assert_eq!(ft.event_of(&run), None);
+    let at = rows.iter().position(|r| r == "R/opt/tool/bin/run").unwrap();
+    assert_eq!(ft.guides(ft.visible()[at]), "│       │   └── ");
+}
+
+#[test]
+fn paths_only_in_a_are_filtered_sorted_and_collapsed_like_other_rows() {
+    let image = fixture::image();
+    let a = fixture::analysis(&image);
+    let mut ft = marked(&a, &image, (Some(1), 2), TreeOptions::default());
+    ft.options.filter = Some(PathFilter::new("read").unwrap());
+    ft.rebuild();
+    assert_eq!(
+        listing(&ft),
+        [
+            "R/opt",
+            "R/opt/tool",
+            "R/opt/tool/share",
+            "R/opt/tool/share/README"
+        ]
+    );
+    // Typing on: narrowed from the previous matches, as for B's paths.
+    ft.options.filter = Some(PathFilter::new("readme").unwrap());
+    ft.rebuild();
+    assert_eq!(listing(&ft).len(), 4);
+    ft.options.filter = Some(PathFilter::new("old").unwrap());
+    ft.rebuild();
+    assert_eq!(listing(&ft), [" /srv", " /srv/app", "R/srv/app/old.txt"]);
+    ft.options.filter = None;
+    // By size: A's /opt (109 B) after B's /usr (5 kB), /srv (3 kB) and /bin (1.2 kB).
+    ft.options.sort_by_size = true;
+    ft.rebuild();
+    let top: Vec<String> = listing(&ft)
+        .into_iter()
+        .filter(|r| r[1..].matches('/').count() == 1)
+        .collect();
+    assert_eq!(top[..4], [" /usr", " /srv", " /bin", "R/opt"]);
+    // Collapsing A's directory hides its rows, expanding brings them back.
+    ft.options.sort_by_size = false;
+    ft.rebuild();
+    let before = ft.visible().len();
+    let opt = listing(&ft).iter().position(|r| r == "R/opt").unwrap();
+    assert!(ft.set_collapsed(opt, true));
+    assert_eq!(ft.visible().len(), before - 5);
+    assert!(ft.set_collapsed(opt, false));
+    assert_eq!(ft.visible().len(), before);
+    // Hiding removed paths (ctrl+r) hides them too.
+    ft.options.hidden.removed = true;
+    ft.rebuild();
+    assert!(!listing(&ft).iter().any(|r| r.contains("/opt")));
+}
+
+#[test]
+fn paths_only_in_a_are_in_every_merged_view_but_no_layer_changes() {
+    let image = fixture::image();
+    let a = fixture::analysis(&image);
+    // The base layer's merged view: /srv/app is not there yet, /opt is (under the root).
+    let ft = marked(&a, &image, (None, 0), TreeOptions::default());
+    let rows = listing(&ft);
+    assert!(rows.contains(&"R/opt/tool/bin/run".to_string()), "{rows:?}");
+    assert!(!rows.iter().any(|r| r.ends_with("old.txt")), "{rows:?}");
+    let ft = marked(&a, &image, (Some(0), 1), TreeOptions::default());
+    assert!(listing(&ft).contains(&"R/srv/app/old.txt".to_string()));
+    // A layer's changes list what the layer changed, nothing of A's.
+    let changes = TreeOptions {
+        changes_only: true,
+        ..TreeOptions::default()
+    };
+    let ft = marked(&a, &image, (Some(1), 2), changes);
+    assert!(
+        !listing(&ft)
+            .iter()
+            .any(|r| r.contains("/opt") || r.contains("old.txt"))
+    );
+}
+
+/// The first keys of a filter often match every path (each directory comes along): the rows are the
+/// unfiltered ones, shared, not a copy re-linked row by row.
+#[test]
+fn a_filter_keeping_every_row_shares_the_unfiltered_rows() {
+    let image = fixture::image();
+    let a = fixture::analysis(&image);
+    let mut ft = FileTree::new(&a.tree, Some(1), 2, TreeOptions::default());
+    let unfiltered = ft.rows().as_ptr();
+    ft.options.filter = Some(PathFilter::new("/").unwrap());
+    ft.rebuild();
+    assert_eq!(ft.rows().as_ptr(), unfiltered);
+    ft.options.filter = Some(PathFilter::new("/srv").unwrap());
+    ft.rebuild();
+    assert_ne!(ft.rows().as_ptr(), unfiltered);
+    assert_eq!(listing(&ft)[0], " /srv");
 }

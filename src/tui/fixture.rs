@@ -293,8 +293,8 @@ pub fn advised_analysis(image: &Image) -> Analysis {
 }
 
 /// An earlier build of [`image`], to diff it against: the same base layer (shared), then a layer of its own
-/// with `bin/ash` linked elsewhere, `big.bin` with other bytes, an `old.txt` the later build dropped and the
-/// `.netrc` it deleted; `app.conf` already as the later build leaves it.
+/// with `bin/ash` linked elsewhere, `big.bin` with other bytes, an `old.txt` and a tree `/opt/tool` the later
+/// build dropped and the `.netrc` it deleted; `app.conf` already as the later build leaves it.
 pub fn before_image() -> Image {
     let base = layers().into_iter().next().unwrap_or_default();
     let own = vec![
@@ -302,6 +302,8 @@ pub fn before_image() -> Image {
         E::File("srv/app/app.conf", b"port=9090\nworkers=4\n".to_vec()),
         E::File("srv/app/big.bin", vec![2u8; 3000]),
         E::File("srv/app/old.txt", b"old\n".to_vec()),
+        E::File("opt/tool/bin/run", vec![9u8; 100]),
+        E::File("opt/tool/share/README", b"the tool\n".to_vec()),
         E::File(
             "home/ci/.netrc",
             b"machine x login ci password hunter2hunter2\n".to_vec(),

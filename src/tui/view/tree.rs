@@ -1,6 +1,7 @@
 //! The file tree pane: the merged tree at the selected layer (or one layer's or a range's changes) with change
 //! colours and markers, permission, uid:gid and size columns, directory totals and link targets, and the
-//! selected file's content digest in the bottom border. Only the rows on screen are formatted.
+//! selected file's content digest in the bottom border (for a path of the other image's only, `only in A` and
+//! its size there). Only the rows on screen are formatted.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -11,9 +12,10 @@ use super::{fit, inner, padded, pane};
 use crate::layer::EntryKind;
 use crate::path;
 use crate::report::text::{mode_string, size};
-use crate::tree::{ChangeKind, NodeId};
+use crate::tree::ChangeKind;
 use crate::tui::app::{App, Mode, Pane};
-use crate::tui::diff_marks::{DiffMarks, Mark};
+use crate::tui::diff_marks::{DiffMarks, Mark, RowNode};
+use crate::tui::file_tree::Row;
 use crate::tui::theme::{Theme, marker};
 
 fn title(app: &App) -> String {
@@ -64,6 +66,11 @@ fn title(app: &App) -> String {
 /// first hex digits and an ellipsis (the viewer, `v`, shows it whole). Nothing for rows without content.
 fn selected_details(app: &App, width: usize) -> Option<String> {
     let row = app.tree.selected_row()?;
+    if let Some(id) = row.only_in_a() {
+        let p = app.tree.only_in_a_path(id)?;
+        let text = format!(" only in A · {} {} ", p.kind.name(), size(p.size));
+        return (width >= 16).then(|| fit(&text, width));
+    }
     let kind = app.tree.entry_of(row)?.kind;
     if !matches!(kind, EntryKind::File | EntryKind::Hardlink) {
         return None;
@@ -75,19 +82,23 @@ fn selected_details(app: &App, width: usize) -> Option<String> {
     (width >= 16).then(|| fit(&text, width))
 }
 
-/// The diff column (`layerscope diff A B`): the path's mark against A, `•` on a directory holding one, `-` on
-/// one whose removed paths only it shows.
-fn diff_mark(marks: &DiffMarks, node: NodeId, is_dir: bool, theme: Theme) -> Span<'static> {
-    let (text, kind) = match marks.mark(node) {
+/// The diff column (`layerscope diff A B`): the path's mark against A (`R` on a path of A's only), `•` on a
+/// directory holding one.
+fn diff_mark(marks: &DiffMarks, row: &Row, theme: Theme) -> Span<'static> {
+    let mark = match row.node {
+        RowNode::Tree(node) => marks.mark(node),
+        RowNode::OnlyInA(_) => Some(Mark::Removed),
+    };
+    let holds = row.is_dir && row.tree_node().is_some_and(|n| marks.holds_changes(n));
+    let (text, kind) = match mark {
         Some(Mark::Added) => ("A", ChangeKind::Added),
         Some(Mark::Removed) => ("R", ChangeKind::Deleted),
         Some(Mark::Content) => ("C", ChangeKind::Modified),
         Some(Mark::Metadata) => ("M", ChangeKind::Modified),
-        None if is_dir && marks.holds_changes(node) => ("•", ChangeKind::Unmodified),
-        None if marks.removed_below(node) > 0 => ("-", ChangeKind::Deleted),
+        None if holds => ("•", ChangeKind::Unmodified),
         None => (" ", ChangeKind::Unmodified),
     };
-    let style = match marks.mark(node) {
+    let style = match mark {
         Some(Mark::Metadata) => theme.metadata(),
         _ => theme.change(kind),
     };
@@ -116,7 +127,6 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     header.push_str("Name");
     let mut lines = vec![Line::styled(fit(&header, width), theme.title())];
     let ft = &app.tree;
-    let tree = &app.analysis.tree;
     let rows = body.height.saturating_sub(1) as usize;
     let visible = ft.visible();
     if visible.is_empty() {
@@ -129,27 +139,41 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         let f = visible[v];
         let row = &ft.rows()[f as usize];
         let entry = ft.entry_of(row);
-        let kind = entry.map_or(EntryKind::Dir, |e| e.kind);
+        let a_only = row.only_in_a().and_then(|id| ft.only_in_a_path(id));
+        let kind = a_only.map_or(entry.map_or(EntryKind::Dir, |e| e.kind), |p| p.kind);
         let style = theme.change(row.change);
-        let mut spans = vec![Span::styled(format!("{} ", marker(row.change)), style)];
+        // A path of A's only was not removed by a layer of this image: no change marker, only the diff's `R`.
+        let change = if a_only.is_some() {
+            " "
+        } else {
+            marker(row.change)
+        };
+        let mut spans = vec![Span::styled(format!("{change} "), style)];
         if let Some(marks) = &app.diff {
-            spans.push(diff_mark(marks, row.node, row.is_dir, theme));
+            spans.push(diff_mark(marks, row, theme));
         }
         if attrs {
-            let mut cols = format!("{} ", mode_string(kind, entry.map_or(0o755, |e| e.mode)));
+            let mut cols = match a_only {
+                // A's mode and owner are not kept beside the diff: the column says whose path it is.
+                Some(_) => "only in A  ".to_string(),
+                None => format!("{} ", mode_string(kind, entry.map_or(0o755, |e| e.mode))),
+            };
             if owners {
-                let ids = format!(
-                    "{}:{}",
-                    entry.map_or(0, |e| e.uid),
-                    entry.map_or(0, |e| e.gid)
-                );
+                let ids = match a_only {
+                    Some(_) => String::new(),
+                    None => format!(
+                        "{}:{}",
+                        entry.map_or(0, |e| e.uid),
+                        entry.map_or(0, |e| e.gid)
+                    ),
+                };
                 cols.push_str(&format!("{ids:>9} "));
             }
             cols.push_str(&format!("{:>9} ", size(ft.size_of(row))));
             spans.push(Span::styled(cols, style));
         }
         spans.push(Span::styled(ft.guides(f), theme.dim()));
-        let mut name = path::display(tree.name(row.node));
+        let mut name = path::display(ft.name(row.node));
         if row.is_dir {
             name.push('/');
             if ft.row_collapsed(f) {
@@ -158,10 +182,6 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
                     name.push_str(&format!(" …{inside}"));
                 }
             }
-        }
-        let removed = app.diff.as_ref().map_or(0, |m| m.removed_below(row.node));
-        if removed > 0 {
-            name.push_str(&format!(" ({removed} removed)"));
         }
         if let Some(target) = entry.and_then(|e| e.link_target.as_deref()) {
             match kind {
