@@ -20,8 +20,9 @@
 # "no output". Device-attribute and cursor-position queries are answered as a terminal would.
 #
 # First frame: the switch to the alternate screen (every explorer measured draws there; a program still loading
-# in the normal screen, as dive does, has no frame yet). Loaded: the first time after that the output stays quiet
-# for --ready ms (default 1500); keys start then.
+# in the normal screen, as dive does, has no frame yet). First explorable layer (layerscope only): the first
+# frame of the explorer proper (its layers pane), which opens on the lower layers while upper ones load. Loaded:
+# the first time after that the output stays quiet for --ready ms (default 1500); keys start then.
 #
 # Keys: --keys layerscope (default), dive or xray picks the key plan; each plan presses the same kinds of key
 # (End first: the last layer has the biggest tree): layer switch up/down, tree arrows down/up, collapse/expand
@@ -113,6 +114,8 @@ BACKSPACE, ENTER, ESC = b"\x7f", b"\r", b"\x1b"
 # Every explorer measured draws on the alternate screen; switching to it is its first frame. (Before it, a
 # program may still be loading with the terminal in cooked mode, where keys would only be echoed.)
 ALT_SCREEN = b"\x1b[?1049h"
+# The layers pane's title: layerscope's explorer is on screen (on the lower layers while upper ones load).
+EXPLORER = b" Layers ("
 FILTER = "pkg01.*d3"
 
 def plan(name):
@@ -211,7 +214,7 @@ def pct(values, q):
     return v[min(len(v) - 1, len(v) * q // 100)]
 
 def bench(argv, keys, rounds, settle_ms, ready_ms, cols, rows):
-    results, firsts, readies, silent = {}, [], [], {}
+    results, firsts, explorables, readies, silent = {}, [], [], [], {}
     for _ in range(rounds):
         start = time.perf_counter()
         term = Term(argv, cols, rows)
@@ -219,7 +222,10 @@ def bench(argv, keys, rounds, settle_ms, ready_ms, cols, rows):
             first = term.until(ALT_SCREEN, 600)
             if first is None:
                 usage(f"{argv[0]} did not switch to the alternate screen within 600 s")
-            _, ready = term.settle(first, ready_ms / 1000, 600)
+            explorable = term.until(EXPLORER, 600) if keys == "layerscope" else None
+            if explorable is not None:
+                explorables.append(explorable - start)
+            _, ready = term.settle(explorable or first, ready_ms / 1000, 600)
             firsts.append(first - start)
             readies.append((ready or first) - start)
             # Quiet for a while before each key: no earlier burst leaks into a key's time.
@@ -242,6 +248,8 @@ def bench(argv, keys, rounds, settle_ms, ready_ms, cols, rows):
     print(f"command: {' '.join(argv)}")
     print(f"terminal {cols}x{rows}, {rounds} runs, settle {settle_ms} ms, ready after {ready_ms} ms quiet")
     print(f"  {'first frame':<34} p50 {ms(pct(firsts, 50))}   (runs: {', '.join(ms(v).strip() for v in firsts)})")
+    if explorables:
+        print(f"  {'first explorable layer':<34} p50 {ms(pct(explorables, 50))}   (runs: {', '.join(ms(v).strip() for v in explorables)})")
     print(f"  {'loaded (output quiet)':<34} p50 {ms(pct(readies, 50))}   (runs: {', '.join(ms(v).strip() for v in readies)})")
     groups = {}
     for label, values in results.items():
