@@ -114,8 +114,9 @@ BACKSPACE, ENTER, ESC = b"\x7f", b"\r", b"\x1b"
 # Every explorer measured draws on the alternate screen; switching to it is its first frame. (Before it, a
 # program may still be loading with the terminal in cooked mode, where keys would only be echoed.)
 ALT_SCREEN = b"\x1b[?1049h"
-# The layers pane's title: layerscope's explorer is on screen (on the lower layers while upper ones load).
-EXPLORER = b" Layers ("
+# The layers pane's title: layerscope's explorer is on screen (on the lower layers while upper ones load). No
+# leading space: a frame writes only the cells that changed, and the loading view's title starts with one too.
+EXPLORER = b"Layers ("
 FILTER = "pkg01.*d3"
 
 def plan(name):
@@ -176,12 +177,20 @@ class Term:
 
     def until(self, marker, limit):
         """Time at which `marker` arrived (None: not within `limit` s)."""
-        start, seen = time.perf_counter(), b""
-        while time.perf_counter() - start < limit:
-            seen = (seen + self.read(limit - (time.perf_counter() - start)))[-4096:]
-            if marker in seen:
-                return time.perf_counter()
-        return None
+        return self.until_each([marker], limit)[0]
+
+    def until_each(self, markers, limit):
+        """Times at which each of `markers` arrived, one after the other (None: not within `limit` s). The
+        bytes after one marker count for the next, even when both came in one read."""
+        start, seen, times = time.perf_counter(), b"", []
+        while len(times) < len(markers) and time.perf_counter() - start < limit:
+            seen += self.read(limit - (time.perf_counter() - start))
+            while len(times) < len(markers) and markers[len(times)] in seen:
+                marker = markers[len(times)]
+                times.append(time.perf_counter())
+                seen = seen[seen.index(marker) + len(marker):]
+            seen = seen[-4096:]
+        return times + [None] * (len(markers) - len(times))
 
     def settle(self, start, quiet, limit):
         """Time of the first and of the last byte of the burst after `start` (None, None: nothing came)."""
@@ -219,10 +228,10 @@ def bench(argv, keys, rounds, settle_ms, ready_ms, cols, rows):
         start = time.perf_counter()
         term = Term(argv, cols, rows)
         try:
-            first = term.until(ALT_SCREEN, 600)
+            markers = [ALT_SCREEN, EXPLORER] if keys == "layerscope" else [ALT_SCREEN]
+            first, explorable = (term.until_each(markers, 600) + [None])[:2]
             if first is None:
                 usage(f"{argv[0]} did not switch to the alternate screen within 600 s")
-            explorable = term.until(EXPLORER, 600) if keys == "layerscope" else None
             if explorable is not None:
                 explorables.append(explorable - start)
             _, ready = term.settle(explorable or first, ready_ms / 1000, 600)

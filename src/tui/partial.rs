@@ -2,8 +2,9 @@
 //! whose scans (and those of every layer below) are complete. A thread of its own applies the layers in order
 //! to one [`TreeBuilder`] as they arrive (in any order) and sends a [`Partial`] to the UI loop when the
 //! explorable layers grew, at most every [`SNAPSHOT_EVERY`]: a snapshot is a copy of the tree built so far, and
-//! the whole tree is built once, whatever the number of layers. The thread ends when the load does (its
-//! sender, held by the load's progress, goes away); the full model then replaces the last partial one.
+//! the whole tree is built once, whatever the number of layers. The thread ends when every layer is applied
+//! (the full model is then only the analysis away: no copy of the whole tree competes with it) or when the
+//! load ends (its sender, held by the load's progress, goes away); the full model replaces the last partial one.
 
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
@@ -16,7 +17,7 @@ use crate::layer::LayerScan;
 use crate::tree::{ImageTree, TreeBuilder};
 
 /// The shortest time between two partial models (each costs a copy of the tree and the UI a rebuild of rows).
-pub const SNAPSHOT_EVERY: Duration = Duration::from_millis(150);
+pub const SNAPSHOT_EVERY: Duration = Duration::from_millis(200);
 
 /// What the load reports to the builder.
 pub enum Arrival {
@@ -139,6 +140,14 @@ fn build(rx: &Receiver<Arrival>, outbox: &Outbox) {
             Err(RecvTimeoutError::Disconnected) => return,
         }
         let due = last.is_none_or(|at| at.elapsed() >= SNAPSHOT_EVERY);
+        // Every layer read: the full model is only the analysis away, and a copy of the whole tree now would
+        // compete with it for the cores.
+        let complete = prefix
+            .as_ref()
+            .is_some_and(|p| p.builder.layer_count() == p.waiting.len());
+        if complete {
+            return;
+        }
         if let Some(p) = prefix.as_ref().filter(|_| grown && due) {
             let partial = Partial::new(p.image.clone(), p.builder.snapshot());
             if !outbox.send(Message::Partial(Arc::new(partial))) {

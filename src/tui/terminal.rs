@@ -328,7 +328,7 @@ where
         jobs: Pending(Vec::new()),
     };
     let loaded = loop {
-        match next {
+        match newest(&wait, next, &mut held)? {
             Next::Full(loaded) => break *loaded,
             Next::Partial(model) => {
                 next = match explore_partial(&mut wait, &mut terminal, &model, &mut held, color)? {
@@ -345,6 +345,24 @@ where
 enum Next {
     Partial(Arc<Partial>),
     Full(Box<Loaded>),
+}
+
+/// The newest model among the messages already waiting: an explorer built on a model already superseded
+/// would only delay the newer one. Keys waiting meanwhile are kept for the explorer, in order.
+fn newest(wait: &Wait, mut next: Next, held: &mut Held) -> Result<Next> {
+    while matches!(next, Next::Partial(_)) {
+        let Some(message) = wait.next() else {
+            break;
+        };
+        match message {
+            Message::Input(event) => held.queued.push(event.map_err(io)?),
+            Message::Loading(report) => held.loading.report = report,
+            Message::Partial(model) => next = Next::Partial(model),
+            Message::Loaded(result) => next = Next::Full(Box::new((*result)?)),
+            Message::Done(_) => {}
+        }
+    }
+    Ok(next)
 }
 
 /// What the explorer keeps from one model to the next while the image loads.

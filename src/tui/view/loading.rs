@@ -139,6 +139,8 @@ pub mod partial {
                     bar((share * 8.0).floor() as usize),
                 )
             }
+            // Not started, or a source that does not say how far a layer is (engine stores).
+            Some((0, None)) => ("…".to_string(), bar(0)),
             Some((read, _)) => (size(read), bar(0)),
         })
     }
