@@ -20,8 +20,9 @@
 # "no output". Device-attribute and cursor-position queries are answered as a terminal would.
 #
 # First frame: the switch to the alternate screen (every explorer measured draws there; a program still loading
-# in the normal screen, as dive does, has no frame yet). Loaded: the first time after that the output stays quiet
-# for --ready ms (default 1500); keys start then.
+# in the normal screen, as dive does, has no frame yet). First explorable layer (layerscope only): the first
+# frame of the explorer proper (its layers pane), which opens on the lower layers while upper ones load. Loaded:
+# the first time after that the output stays quiet for --ready ms (default 1500); keys start then.
 #
 # Keys: --keys layerscope (default), dive or xray picks the key plan; each plan presses the same kinds of key
 # (End first: the last layer has the biggest tree): layer switch up/down, tree arrows down/up, collapse/expand
@@ -113,6 +114,9 @@ BACKSPACE, ENTER, ESC = b"\x7f", b"\r", b"\x1b"
 # Every explorer measured draws on the alternate screen; switching to it is its first frame. (Before it, a
 # program may still be loading with the terminal in cooked mode, where keys would only be echoed.)
 ALT_SCREEN = b"\x1b[?1049h"
+# The layers pane's title: layerscope's explorer is on screen (on the lower layers while upper ones load). No
+# leading space: a frame writes only the cells that changed, and the loading view's title starts with one too.
+EXPLORER = b"Layers ("
 FILTER = "pkg01.*d3"
 
 def plan(name):
@@ -173,12 +177,20 @@ class Term:
 
     def until(self, marker, limit):
         """Time at which `marker` arrived (None: not within `limit` s)."""
-        start, seen = time.perf_counter(), b""
-        while time.perf_counter() - start < limit:
-            seen = (seen + self.read(limit - (time.perf_counter() - start)))[-4096:]
-            if marker in seen:
-                return time.perf_counter()
-        return None
+        return self.until_each([marker], limit)[0]
+
+    def until_each(self, markers, limit):
+        """Times at which each of `markers` arrived, one after the other (None: not within `limit` s). The
+        bytes after one marker count for the next, even when both came in one read."""
+        start, seen, times = time.perf_counter(), b"", []
+        while len(times) < len(markers) and time.perf_counter() - start < limit:
+            seen += self.read(limit - (time.perf_counter() - start))
+            while len(times) < len(markers) and markers[len(times)] in seen:
+                marker = markers[len(times)]
+                times.append(time.perf_counter())
+                seen = seen[seen.index(marker) + len(marker):]
+            seen = seen[-4096:]
+        return times + [None] * (len(markers) - len(times))
 
     def settle(self, start, quiet, limit):
         """Time of the first and of the last byte of the burst after `start` (None, None: nothing came)."""
@@ -211,15 +223,18 @@ def pct(values, q):
     return v[min(len(v) - 1, len(v) * q // 100)]
 
 def bench(argv, keys, rounds, settle_ms, ready_ms, cols, rows):
-    results, firsts, readies, silent = {}, [], [], {}
+    results, firsts, explorables, readies, silent = {}, [], [], [], {}
     for _ in range(rounds):
         start = time.perf_counter()
         term = Term(argv, cols, rows)
         try:
-            first = term.until(ALT_SCREEN, 600)
+            markers = [ALT_SCREEN, EXPLORER] if keys == "layerscope" else [ALT_SCREEN]
+            first, explorable = (term.until_each(markers, 600) + [None])[:2]
             if first is None:
                 usage(f"{argv[0]} did not switch to the alternate screen within 600 s")
-            _, ready = term.settle(first, ready_ms / 1000, 600)
+            if explorable is not None:
+                explorables.append(explorable - start)
+            _, ready = term.settle(explorable or first, ready_ms / 1000, 600)
             firsts.append(first - start)
             readies.append((ready or first) - start)
             # Quiet for a while before each key: no earlier burst leaks into a key's time.
@@ -242,6 +257,8 @@ def bench(argv, keys, rounds, settle_ms, ready_ms, cols, rows):
     print(f"command: {' '.join(argv)}")
     print(f"terminal {cols}x{rows}, {rounds} runs, settle {settle_ms} ms, ready after {ready_ms} ms quiet")
     print(f"  {'first frame':<34} p50 {ms(pct(firsts, 50))}   (runs: {', '.join(ms(v).strip() for v in firsts)})")
+    if explorables:
+        print(f"  {'first explorable layer':<34} p50 {ms(pct(explorables, 50))}   (runs: {', '.join(ms(v).strip() for v in explorables)})")
     print(f"  {'loaded (output quiet)':<34} p50 {ms(pct(readies, 50))}   (runs: {', '.join(ms(v).strip() for v in readies)})")
     groups = {}
     for label, values in results.items():

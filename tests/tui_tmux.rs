@@ -2,7 +2,8 @@
 //! image. The layers pane shows the instructions, moving to a layer shows the files it added, a filter and the
 //! help overlay work, `q` exits 0 and leaves the terminal as it was (main screen back, cooked mode); SIGTERM,
 //! SIGHUP and the terminal going away end it promptly. Fed through a FIFO, the loading view is on screen before
-//! the image arrives: keys typed then apply once it is loaded, `q` quits at once.
+//! the image arrives: keys typed then apply once it is loaded, `q` quits at once. From a registry that holds
+//! back one layer, the lower layers are explored while it loads, and the full model keeps the explorer's state.
 //!
 //! Skips when tmux is missing, unless LAYERSCOPE_REQUIRE_ENGINES=1 (CI), where it fails instead.
 
@@ -354,4 +355,222 @@ fn q_while_loading_quits_at_once() {
     assert_eq!(exit_line(&t), "EXIT=0");
     let screen = t.wait("the shell back", |s| !s.contains("loading -"));
     assert!(!screen.contains("opening…"), "{screen}");
+}
+
+/// A registry of one image (`app:1`, three uncompressed layers) on 127.0.0.1 over plain HTTP, that holds back
+/// the second half of layer 1's blob until `release` is set: the explorer's lower layer is loaded, an upper one
+/// is still loading, for as long as the test wants.
+struct SlowRegistry {
+    port: u16,
+    release: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// A layer tar of regular files (name, content).
+fn layer_tar(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, data) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(0);
+        b.append_data(&mut h, name, *data).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+fn sha256(data: &[u8]) -> String {
+    use sha2::Digest;
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(data)))
+}
+
+impl SlowRegistry {
+    fn start() -> SlowRegistry {
+        use std::collections::HashMap;
+        use std::sync::Arc;
+        use std::sync::atomic::AtomicBool;
+        let big = vec![b'x'; 4 << 20];
+        let layers = [
+            layer_tar(&[("etc/hello.txt", b"hello\n"), ("etc/motd", b"hi\n")]),
+            layer_tar(&[("var/big.bin", &big)]),
+            layer_tar(&[("srv/top.txt", b"top\n")]),
+        ];
+        let config = serde_json::to_vec(&serde_json::json!({
+            "architecture": "amd64", "os": "linux", "config": {},
+            "rootfs": {"type": "layers", "diff_ids": layers.iter().map(|l| sha256(l)).collect::<Vec<_>>()},
+            "history": [
+                {"created_by": "/bin/sh -c #(nop) ADD etc in /"},
+                {"created_by": "/bin/sh -c make big"},
+                {"created_by": "/bin/sh -c make top"},
+            ],
+        }))
+        .unwrap();
+        let descriptor = |media: &str, data: &[u8]| serde_json::json!({"mediaType": media, "digest": sha256(data), "size": data.len()});
+        let manifest = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": descriptor("application/vnd.oci.image.config.v1+json", &config),
+            "layers": layers.iter()
+                .map(|l| descriptor("application/vnd.oci.image.layer.v1.tar", l))
+                .collect::<Vec<_>>(),
+        }))
+        .unwrap();
+        let held = sha256(&layers[1]);
+        let mut blobs: HashMap<String, Vec<u8>> =
+            layers.iter().map(|l| (sha256(l), l.clone())).collect();
+        blobs.insert(sha256(&config), config);
+        let blobs = Arc::new(blobs);
+        let manifest = Arc::new(manifest);
+        let release = Arc::new(AtomicBool::new(false));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let gate = release.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (blobs, manifest, gate, held) =
+                    (blobs.clone(), manifest.clone(), gate.clone(), held.clone());
+                std::thread::spawn(move || serve(stream, &blobs, &manifest, &gate, &held));
+            }
+        });
+        SlowRegistry { port, release }
+    }
+}
+
+/// Answers the requests of one connection (keep-alive) until the client closes it; a TLS hello is refused by
+/// closing, so the client falls back to plain HTTP (allowed on a loopback address).
+fn serve(
+    mut stream: std::net::TcpStream,
+    blobs: &std::collections::HashMap<String, Vec<u8>>,
+    manifest: &[u8],
+    release: &std::sync::atomic::AtomicBool,
+    held: &str,
+) {
+    use std::io::{Read, Write};
+    let mut buf = Vec::new();
+    loop {
+        let head_end = loop {
+            if let Some(at) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break at + 4;
+            }
+            if buf.first() == Some(&0x16) {
+                return;
+            }
+            let mut chunk = [0u8; 4096];
+            match stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        };
+        let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+        buf.drain(..head_end);
+        let mut words = head.split_whitespace();
+        let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+        let (status, kind, body): (&str, &str, &[u8]) = if path == "/v2/" {
+            ("200 OK", "application/json", b"{}")
+        } else if path.starts_with("/v2/app/manifests/") {
+            (
+                "200 OK",
+                "application/vnd.oci.image.manifest.v1+json",
+                manifest,
+            )
+        } else if let Some(blob) = path
+            .strip_prefix("/v2/app/blobs/")
+            .and_then(|d| blobs.get(d))
+        {
+            ("200 OK", "application/octet-stream", blob)
+        } else {
+            ("404 Not Found", "application/json", b"{\"errors\":[]}")
+        };
+        let digest = sha256(body);
+        let header = format!(
+            "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nDocker-Content-Digest: {digest}\r\n\r\n",
+            body.len()
+        );
+        if stream.write_all(header.as_bytes()).is_err() || method == "HEAD" {
+            continue;
+        }
+        let body = if path.ends_with(held) {
+            let half = body.len() / 2;
+            if stream.write_all(&body[..half]).is_err() {
+                return;
+            }
+            let _ = stream.flush();
+            while !release.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            &body[half..]
+        } else {
+            body
+        };
+        if stream.write_all(body).is_err() {
+            return;
+        }
+    }
+}
+
+/// The explorer opens on the lower layers while an upper one still loads: the bottom layer's files can be
+/// explored, a layer still loading shows its progress, one read but waiting for a lower one says so; once the
+/// whole image is loaded the full model takes over, keeping the selected layer and the filter.
+#[test]
+fn lower_layers_are_explorable_while_an_upper_one_loads() {
+    if !tmux_available() {
+        return;
+    }
+    let registry = SlowRegistry::start();
+    let t = start("partial");
+    let line = format!(
+        "'{}' registry://127.0.0.1:{}/app:1 --no-cache; echo EXIT=$? > '{}'",
+        env!("CARGO_BIN_EXE_layerscope"),
+        registry.port,
+        t.exit_file().display()
+    );
+    t.text(&line);
+    t.keys(&["Enter"]);
+    // Layer 0 explorable, layer 1 held back half-way, layer 2 read but waiting for layer 1.
+    let screen = t.wait("layer 0 explorable", |s| {
+        s.contains("Layers (3)")
+            && s.contains("1 of 3 explorable")
+            && s.contains("hello.txt")
+            && s.contains("analysing…")
+    });
+    assert!(screen.contains("Files · image at layer 0"), "{screen}");
+    t.wait("layer 2 read", |s| s.contains("   2      read "));
+    t.keys(&["Down"]);
+    let screen = t.wait("layer 1's progress in the tree pane", |s| {
+        s.contains("Files · layer 1 loading") && s.contains("layer 1: ")
+    });
+    assert!(
+        screen.contains("of 4.00 MiB") || screen.contains("of 4.20 MB"),
+        "{screen}"
+    );
+    t.keys(&["Down"]);
+    t.wait("layer 2 waiting for layer 1", |s| {
+        s.contains("layer 2: read") && s.contains("waiting for layers below it: 1")
+    });
+    // Back on layer 0: its tree, filtered.
+    t.keys(&["Home", "Enter", "f"]);
+    t.text("hello");
+    t.keys(&["Enter"]);
+    let screen = t.wait("layer 0 filtered", |s| {
+        s.contains("filter /hello/") && s.contains("hello.txt") && !s.contains("motd")
+    });
+    assert!(
+        screen.contains("1 of 3 explorable"),
+        "loaded too soon:\n{screen}"
+    );
+    // The rest of layer 1 arrives: the full model keeps the layer and the filter, and the figures come.
+    registry
+        .release
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let screen = t.wait("the full model", |s| {
+        s.contains("Layers (3)") && !s.contains("explorable") && !s.contains("analysing…")
+    });
+    assert!(screen.contains("Files · image at layer 0"), "{screen}");
+    assert!(screen.contains("filter /hello/"), "{screen}");
+    assert!(screen.contains("efficiency"), "{screen}");
+    t.keys(&["Tab", "End"]);
+    t.wait("layer 2 explorable", |s| {
+        s.contains("Files · image at layer 2")
+    });
+    t.keys(&["q"]);
+    assert_eq!(exit_line(&t), "EXIT=0");
 }

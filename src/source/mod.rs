@@ -303,6 +303,57 @@ impl Catalog for Reopen {
     }
 }
 
+/// Records what a load reports through [`Progress::image_resolved`] and [`Progress::layer_scanned`], in tests.
+#[cfg(test)]
+#[derive(Default)]
+pub(crate) struct ScanRecorder {
+    /// The layer count of each image resolved, and whether any of its scans was filled already.
+    resolved: std::sync::Mutex<Vec<(usize, bool)>>,
+    /// (layer, scan) in the order reported, and whether the image was resolved by then.
+    scanned: std::sync::Mutex<Vec<(usize, Arc<LayerScan>, bool)>>,
+}
+
+#[cfg(test)]
+impl Progress for ScanRecorder {
+    fn image_resolved(&self, image: &Image) {
+        let filled = image.layers.iter().any(|l| !l.scan.entries.is_empty());
+        self.resolved
+            .lock()
+            .unwrap()
+            .push((image.layers.len(), filled));
+    }
+    fn layer_scanned(&self, index: usize, scan: &Arc<LayerScan>) {
+        let resolved = !self.resolved.lock().unwrap().is_empty();
+        self.scanned
+            .lock()
+            .unwrap()
+            .push((index, scan.clone(), resolved));
+    }
+}
+
+#[cfg(test)]
+impl ScanRecorder {
+    /// The image was resolved once, empty, before any layer; then every layer was reported exactly once (in
+    /// any order), with the very scan the loaded image holds.
+    pub(crate) fn check(&self, image: &Image) {
+        assert_eq!(
+            *self.resolved.lock().unwrap(),
+            vec![(image.layers.len(), false)]
+        );
+        let mut scanned = self.scanned.lock().unwrap().clone();
+        scanned.sort_by_key(|(index, _, _)| *index);
+        let indices: Vec<usize> = scanned.iter().map(|(i, _, _)| *i).collect();
+        assert_eq!(indices, (0..image.layers.len()).collect::<Vec<_>>());
+        for (index, scan, resolved) in scanned {
+            assert!(resolved, "layer {index} reported before the image");
+            assert!(
+                Arc::ptr_eq(&scan, &image.layers[index].scan),
+                "layer {index}"
+            );
+        }
+    }
+}
+
 /// An image archive or layout named by a path, or read from stdin (`-`).
 pub struct ArchiveSource {
     name: String,
@@ -459,6 +510,48 @@ pub(crate) fn load_catalog(
         keys.dedup();
         let total: Option<u64> = keys.iter().map(|k| catalog.size_of(k)).sum();
         progress.begin(keys.len(), total);
+        // The image as known before any layer is read; each layer's scan fills in as it completes.
+        let histories = map_history(&resolved.config.history, resolved.layers.len());
+        let skeleton = Image {
+            meta: ImageMeta {
+                source: name.to_string(),
+                format: resolved.format,
+                layout: resolved.layout,
+                archive_compression: catalog.archive_compression(),
+                reference: resolved.reference.clone(),
+                platform: resolved.platform.clone(),
+                config_digest: resolved.config_digest.to_string(),
+                manifest_digest: resolved.manifest_digest.as_ref().map(|d| d.to_string()),
+                config: resolved.config.clone(),
+                verification: match (verify, catalog.checks_content()) {
+                    (true, _) => Verification::default(),
+                    (false, true) => Verification::diff_ids_unchecked(),
+                    (false, false) => Verification::unverified(),
+                },
+            },
+            layers: resolved
+                .layers
+                .iter()
+                .enumerate()
+                .zip(histories)
+                .map(|((index, lref), history)| Layer {
+                    index,
+                    blob_path: lref.key.clone(),
+                    media_type: lref.media_type.as_ref().map(ToString::to_string),
+                    diff_id: diff_ids.get(index).cloned().unwrap_or_default(),
+                    history,
+                    scan: Arc::default(),
+                })
+                .collect(),
+        };
+        progress.image_resolved(&skeleton);
+        let mut indices: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (index, lref) in resolved.layers.iter().enumerate() {
+            match known(index) {
+                Some(scan) => progress.layer_scanned(index, &scan),
+                None => indices.entry(lref.key.as_str()).or_default().push(index),
+            }
+        }
         let scans: HashMap<&str, Result<Arc<LayerScan>, ScanError>> = keys
             .par_iter()
             .map(|k| {
@@ -467,12 +560,17 @@ pub(crate) fn load_catalog(
                     progress: &named,
                     ..scan
                 };
-                (*k, catalog.scan(k, scan))
+                let result = catalog.scan(k, scan);
+                if let Ok(scan) = &result {
+                    for index in indices.get(k).into_iter().flatten() {
+                        progress.layer_scanned(*index, scan);
+                    }
+                }
+                (*k, result)
             })
             .collect();
-        let histories = map_history(&resolved.config.history, resolved.layers.len());
         let mut layers = Vec::with_capacity(resolved.layers.len());
-        for ((index, lref), history) in resolved.layers.iter().enumerate().zip(histories) {
+        for ((index, lref), mut layer) in resolved.layers.iter().enumerate().zip(skeleton.layers) {
             let known = known(index);
             let scan = match known
                 .as_ref()
@@ -505,31 +603,13 @@ pub(crate) fn load_catalog(
             if verify && known.is_none() {
                 verify_layer(name, index, lref, declared.as_deref(), &scan)?;
             }
-            layers.push(Layer {
-                index,
-                blob_path: lref.key.clone(),
-                media_type: lref.media_type.as_ref().map(ToString::to_string),
-                diff_id: declared.unwrap_or_else(|| scan.diff_id.clone()),
-                history,
-                scan,
-            });
+            if declared.is_none() {
+                layer.diff_id = scan.diff_id.clone();
+            }
+            layer.scan = scan;
+            layers.push(layer);
         }
-        let meta = ImageMeta {
-            source: name.to_string(),
-            format: resolved.format,
-            layout: resolved.layout,
-            archive_compression: catalog.archive_compression(),
-            reference: resolved.reference,
-            platform: resolved.platform,
-            config_digest: resolved.config_digest.to_string(),
-            manifest_digest: resolved.manifest_digest.map(|d| d.to_string()),
-            config: resolved.config,
-            verification: match (verify, catalog.checks_content()) {
-                (true, _) => Verification::default(),
-                (false, true) => Verification::diff_ids_unchecked(),
-                (false, false) => Verification::unverified(),
-            },
-        };
+        let meta = skeleton.meta;
         Ok(LoadedImage {
             image: Image { meta, layers },
             reader: Box::new(CatalogEntries(catalog, opts.limits)),
@@ -718,6 +798,107 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
+    }
+
+    /// A legacy `docker save` of four layers, the second and fourth the same blob (as Docker dedups the
+    /// empty layer), the third much larger than the others.
+    fn save_of_four() -> Vec<(String, Vec<u8>)> {
+        let layer = |names: &[&str], size: usize| {
+            let mut b = tar::Builder::new(Vec::new());
+            for name in names {
+                let mut h = tar::Header::new_gnu();
+                h.set_size(size as u64);
+                h.set_mode(0o644);
+                b.append_data(&mut h, name, &vec![b'x'; size][..]).unwrap();
+            }
+            b.into_inner().unwrap()
+        };
+        let blobs = [
+            layer(&["a", "b"], 10),
+            layer(&["empty"], 0),
+            layer(&["big1", "big2"], 1 << 20),
+        ];
+        let order = [0, 1, 2, 1];
+        let config = serde_json::to_vec(&serde_json::json!({
+            "architecture": "amd64", "os": "linux",
+            "rootfs": {"type": "layers", "diff_ids": order.iter()
+                .map(|b| Digest::sha256_of(&blobs[*b]).to_string()).collect::<Vec<_>>()},
+        }))
+        .unwrap();
+        let manifest = serde_json::json!([{
+            "Config": "config.json", "RepoTags": ["t:1"],
+            "Layers": order.iter().map(|b| format!("l{b}/layer.tar")).collect::<Vec<_>>(),
+        }]);
+        let mut files: Vec<(String, Vec<u8>)> = blobs
+            .iter()
+            .enumerate()
+            .map(|(i, blob)| (format!("l{i}/layer.tar"), blob.clone()))
+            .collect();
+        files.push(("config.json".into(), config));
+        files.push((
+            "manifest.json".into(),
+            serde_json::to_vec(&manifest).unwrap(),
+        ));
+        files
+    }
+
+    fn outer_tar(files: &[(String, Vec<u8>)]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, data) in files {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            b.append_data(&mut h, name, &data[..]).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn every_source_reports_the_image_then_every_layer_once() {
+        let files = save_of_four();
+        let opts = options(b"");
+        // A directory (a catalog read in place).
+        let dir = tempfile::tempdir().unwrap();
+        for (name, data) in &files {
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, data).unwrap();
+        }
+        let recorder = ScanRecorder::default();
+        let source = ArchiveSource::new(&dir.path().to_string_lossy());
+        let loaded = source.load(&opts, &recorder).unwrap();
+        assert_eq!(loaded.image.layers.len(), 4);
+        recorder.check(&loaded.image);
+        // A tar file (indexed, blobs read in parallel).
+        let tar = dir.path().join("image.tar");
+        std::fs::write(&tar, outer_tar(&files)).unwrap();
+        let recorder = ScanRecorder::default();
+        let loaded = ArchiveSource::new(&tar.to_string_lossy())
+            .load(&opts, &recorder)
+            .unwrap();
+        recorder.check(&loaded.image);
+        // A stream (read in order, resolved at its end).
+        let recorder = ScanRecorder::default();
+        let outer = outer_tar(&files);
+        let catalog = stream_catalog("-", &outer[..], opts.scan_options(&recorder)).unwrap();
+        let loaded = load_catalog("-", catalog, &opts, &recorder).unwrap();
+        recorder.check(&loaded.image);
+        // Layers known from another image are reported too, not read again.
+        let known: HashMap<String, Arc<LayerScan>> = loaded
+            .image
+            .layers
+            .iter()
+            .map(|l| (l.diff_id.clone(), l.scan.clone()))
+            .collect();
+        let opts = LoadOptions {
+            known_layers: Some(Arc::new(known)),
+            ..opts
+        };
+        let recorder = ScanRecorder::default();
+        let loaded = ArchiveSource::new(&tar.to_string_lossy())
+            .load(&opts, &recorder)
+            .unwrap();
+        recorder.check(&loaded.image);
     }
 
     #[test]

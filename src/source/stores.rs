@@ -130,37 +130,7 @@ fn assemble(found: StoreImage, opts: &LoadOptions, progress: &dyn Progress) -> R
         }
     }
     progress.begin(found.layers.len(), None);
-    let scan_opts = opts.scan_options(progress);
-    let scans = found
-        .layers
-        .par_iter()
-        .enumerate()
-        .map(|(index, (diff_id, dir, _))| {
-            overlay::scan_dir(dir, diff_id, scan_opts)
-                .map(Arc::new)
-                .map_err(|e| Error::Layer {
-                    index,
-                    path: dir.display().to_string(),
-                    detail: e.0,
-                })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let histories = map_history(&config.history, scans.len());
-    let layers = scans
-        .into_iter()
-        .zip(histories)
-        .zip(&found.layers)
-        .enumerate()
-        .map(|(index, ((scan, history), (diff_id, dir, _)))| Layer {
-            index,
-            blob_path: dir.display().to_string(),
-            media_type: None,
-            diff_id: diff_id.clone(),
-            history,
-            scan,
-        })
-        .collect();
-    let dirs = found.layers.into_iter().map(|(_, _, d)| d).collect();
+    let histories = map_history(&config.history, found.layers.len());
     let meta = ImageMeta {
         source: found.source,
         format: found.format,
@@ -177,6 +147,46 @@ fn assemble(found: StoreImage, opts: &LoadOptions, progress: &dyn Progress) -> R
             Verification::diff_ids_unchecked()
         },
     };
+    // The image as known before any layer is read; each layer's scan fills in as it completes.
+    let mut skeleton = Image {
+        meta,
+        layers: histories
+            .into_iter()
+            .zip(&found.layers)
+            .enumerate()
+            .map(|(index, (history, (diff_id, dir, _)))| Layer {
+                index,
+                blob_path: dir.display().to_string(),
+                media_type: None,
+                diff_id: diff_id.clone(),
+                history,
+                scan: Arc::default(),
+            })
+            .collect(),
+    };
+    progress.image_resolved(&skeleton);
+    let scan_opts = opts.scan_options(progress);
+    let scans = found
+        .layers
+        .par_iter()
+        .enumerate()
+        .map(|(index, (diff_id, dir, _))| {
+            let scan = overlay::scan_dir(dir, diff_id, scan_opts)
+                .map(Arc::new)
+                .map_err(|e| Error::Layer {
+                    index,
+                    path: dir.display().to_string(),
+                    detail: e.0,
+                })?;
+            progress.layer_scanned(index, &scan);
+            Ok(scan)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    for (layer, scan) in skeleton.layers.iter_mut().zip(scans) {
+        layer.scan = scan;
+    }
+    let dirs = found.layers.into_iter().map(|(_, _, d)| d).collect();
+    let (meta, layers) = (skeleton.meta, skeleton.layers);
     Ok(LoadedImage {
         image: Image { meta, layers },
         reader: Box::new(DirEntries(dirs)),
@@ -484,6 +494,29 @@ mod tests {
             ),
             Err(e) => assert!(e.to_string().contains(needle), "{e}"),
         }
+    }
+
+    #[test]
+    fn engine_stores_report_the_image_then_every_layer_once() {
+        let top = tempfile::tempdir().unwrap();
+        let root = top.path().join("docker");
+        docker_store(&root, None);
+        let recorder = crate::source::ScanRecorder::default();
+        let store = DockerStore {
+            root: root.clone(),
+            reference: "app:1".into(),
+        };
+        let loaded = store.load(&LoadOptions::default(), &recorder).unwrap();
+        recorder.check(&loaded.image);
+        let root = top.path().join("storage");
+        containers_storage(&root, LAYER_ID);
+        let recorder = crate::source::ScanRecorder::default();
+        let store = ContainersStorage {
+            root,
+            reference: "app:1".into(),
+        };
+        let loaded = store.load(&LoadOptions::default(), &recorder).unwrap();
+        recorder.check(&loaded.image);
     }
 
     #[test]

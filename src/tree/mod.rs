@@ -174,6 +174,7 @@ pub struct LayerCounts {
     pub deleted: u64,
 }
 
+#[derive(Clone)]
 pub struct ImageTree {
     nodes: Vec<Node>,
     /// Every distinct name once, back to back (no allocation per name: a million files have a million names).
@@ -185,6 +186,7 @@ pub struct ImageTree {
 }
 
 /// Interned path components in one byte arena, addressed by `u32` ids.
+#[derive(Clone)]
 struct Names {
     bytes: Vec<u8>,
     /// Where name `id` ends in `bytes` (it starts where `id - 1` ends).
@@ -263,9 +265,15 @@ struct Builder {
     child_of: ChildIds,
 }
 
-impl ImageTree {
-    /// Applies the layers bottom to top.
-    pub fn build(layers: &[Arc<LayerScan>]) -> ImageTree {
+/// Builds an [`ImageTree`] one layer at a time, bottom to top, and gives the tree of the layers applied so far
+/// at any point ([`TreeBuilder::snapshot`]): the explorer explores the lower layers while upper ones still load.
+/// A node's id is the order in which its path was first seen, so every snapshot's ids stay valid in the later
+/// snapshots and in the finished tree, which equals [`ImageTree::build`] of the same layers.
+pub struct TreeBuilder(Builder);
+
+impl TreeBuilder {
+    /// An empty tree, with room for `entries` entries (the sum over the layers to come, when known).
+    pub fn new(entries: usize) -> TreeBuilder {
         let mut b = Builder {
             tree: ImageTree {
                 nodes: vec![Node::new(ROOT, 0)],
@@ -273,41 +281,80 @@ impl ImageTree {
                     bytes: Vec::new(),
                     ends: vec![0],
                 },
-                layers: layers.to_vec(),
+                layers: Vec::new(),
                 hardlinks: HashMap::new(),
-                counts: Vec::with_capacity(layers.len()),
+                counts: Vec::new(),
             },
             name_ids: NameIds::default(),
             child_of: ChildIds::default(),
         };
         // Nearly one node per entry: room for all at once, rather than doubling (and copying) twenty times.
-        let entries: usize = layers.iter().map(|l| l.entries.len()).sum();
         b.tree.nodes.reserve_exact(entries + 1);
         // The table is empty: nothing to rehash yet.
         b.child_of.table.reserve(entries, |_| 0);
-        for (index, scan) in layers.iter().enumerate() {
-            b.apply(index as u32, scan);
-        }
+        TreeBuilder(b)
+    }
+
+    /// Applies the next layer up.
+    pub fn push(&mut self, scan: Arc<LayerScan>) {
+        // Pushed first: applying an entry looks at the entries of its own layer.
+        let index = self.0.tree.layers.len() as u32;
+        self.0.tree.layers.push(scan.clone());
+        self.0.apply(index, &scan);
+    }
+
+    /// How many layers are applied.
+    pub fn layer_count(&self) -> usize {
+        self.0.tree.layers.len()
+    }
+
+    /// The tree of the layers applied so far (a copy: the builder goes on).
+    pub fn snapshot(&self) -> ImageTree {
+        let mut tree = self.0.tree.clone();
+        tree.sort_children();
+        tree
+    }
+
+    /// The tree of every layer applied.
+    pub fn finish(self) -> ImageTree {
         // The lookup tables go before sorting: they are not needed any more, and the peak is near here.
         let Builder {
             mut tree,
             name_ids,
             child_of,
-        } = b;
+        } = self.0;
         drop((name_ids, child_of));
-        for index in 0..tree.nodes.len() {
-            let Some(mut children) = tree.nodes[index].children.take() else {
+        tree.sort_children();
+        tree
+    }
+}
+
+impl ImageTree {
+    /// Applies the layers bottom to top.
+    pub fn build(layers: &[Arc<LayerScan>]) -> ImageTree {
+        let mut b = TreeBuilder::new(layers.iter().map(|l| l.entries.len()).sum());
+        b.0.tree.layers.reserve_exact(layers.len());
+        b.0.tree.counts.reserve_exact(layers.len());
+        for scan in layers {
+            b.push(scan.clone());
+        }
+        b.finish()
+    }
+
+    /// Sorts every directory's children by name (they are kept in creation order while building).
+    fn sort_children(&mut self) {
+        for index in 0..self.nodes.len() {
+            let Some(mut children) = self.nodes[index].children.take() else {
                 continue;
             };
-            let (nodes, names) = (&tree.nodes, &tree.names);
+            let (nodes, names) = (&self.nodes, &self.names);
             children.sort_unstable_by(|a, b| {
                 names
                     .get(nodes[*a as usize].name)
                     .cmp(names.get(nodes[*b as usize].name))
             });
-            tree.nodes[index].children = Some(children);
+            self.nodes[index].children = Some(children);
         }
-        tree
     }
 
     pub fn layer_count(&self) -> usize {

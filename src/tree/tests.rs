@@ -451,3 +451,63 @@ fn visible_versions_are_a_bit_per_entry() {
     // One word for each layer with entries (the third has only whiteouts).
     assert_eq!(visible.bits.iter().map(|w| w.len()).sum::<usize>(), 2);
 }
+
+/// Everything a tree holds, by node id: path, events, children; then the per-layer counts and hardlinks.
+fn dump(tree: &ImageTree) -> Vec<String> {
+    let mut out: Vec<String> = (0..tree.node_count() as NodeId)
+        .map(|n| {
+            format!(
+                "{n} {} {:?} {:?}",
+                tree.display_path(n),
+                tree.history(n),
+                tree.children(n)
+            )
+        })
+        .collect();
+    out.extend((0..tree.layer_count()).map(|l| format!("{l}: {:?}", tree.counts(l))));
+    let mut links: Vec<_> = tree.hardlinks.iter().collect();
+    links.sort();
+    out.push(format!("{links:?}"));
+    out
+}
+
+#[test]
+fn each_snapshot_of_an_incremental_build_is_the_full_build_of_its_layers() {
+    let layers = vec![
+        L::new()
+            .dir("etc")
+            .file("etc/a", 1)
+            .file("etc/b", 2)
+            .dir("var/cache"),
+        L::new()
+            .file("var/cache/x", 3)
+            .link("etc/hard", "etc/a")
+            .file("z", 9),
+        L::new().whiteout("etc/b").opaque("var").file("var/new", 4),
+        L::new().file("etc", 5).dir("z").file("z/in", 6),
+        L::new()
+            .dir("etc")
+            .file("etc/again", 7)
+            .symlink("s", "etc/again"),
+    ];
+    let scans: Vec<Arc<LayerScan>> = layers.into_iter().map(|l| Arc::new(l.scan)).collect();
+    let mut builder = TreeBuilder::new(0);
+    let mut snapshots = Vec::new();
+    for scan in &scans {
+        builder.push(scan.clone());
+        snapshots.push(builder.snapshot());
+    }
+    for (k, snapshot) in snapshots.iter().enumerate() {
+        let full = ImageTree::build(&scans[..=k]);
+        assert_eq!(dump(snapshot), dump(&full), "layers 0..={k}");
+        assert_eq!(snapshot.layer_count(), k + 1);
+    }
+    // The finished tree is the full build; the ids of every snapshot name the same paths in it.
+    let full = builder.finish();
+    assert_eq!(dump(&full), dump(&ImageTree::build(&scans)));
+    for snapshot in &snapshots {
+        for n in 0..snapshot.node_count() as NodeId {
+            assert_eq!(snapshot.path(n), full.path(n));
+        }
+    }
+}

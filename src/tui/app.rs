@@ -8,10 +8,11 @@ use ratatui::layout::Rect;
 use super::content::Content;
 use super::diff_marks::DiffMarks;
 use super::effects::{Job, JobId, Outcome};
-use super::file_tree::{FileTree, TreeOptions};
+use super::file_tree::{FileTree, TreeOptions, TreeState};
 use super::keymap::{self, Command, Context};
 use super::layout::Areas;
 pub use super::layout::Pane;
+use super::loading::Loading;
 use super::secret_list::SecretList;
 use crate::analysis::Analysis;
 use crate::image::Image;
@@ -185,6 +186,29 @@ pub struct App<'a> {
     pub extracting: Option<Extraction>,
     /// The id of the last job started.
     pub last_job: JobId,
+    /// The image still loads: the model is partial (every layer listed, the bottom ones explorable, no waste,
+    /// secrets or advice yet), and this is how far the load is.
+    pub loading: Option<Loading>,
+}
+
+/// The explorer's state apart from the model it explores: carried from one partial model to the next, then to
+/// the full one, so the swap keeps the selected layer, the tree's cursor, collapsed directories and filter,
+/// the open overlay and prompt. Node ids stay valid from one model to the next (see `tree::TreeBuilder`).
+pub struct Carried {
+    focus: Pane,
+    layer: usize,
+    layers_top: usize,
+    mode: Mode,
+    tree: TreeState,
+    filter_text: String,
+    search: String,
+    image_list: ListCursor,
+    show_low: bool,
+    overlay: Option<Overlay>,
+    prompt: Option<Prompt>,
+    status: Option<String>,
+    extracting: Option<Extraction>,
+    last_job: JobId,
 }
 
 impl<'a> App<'a> {
@@ -218,16 +242,71 @@ impl<'a> App<'a> {
             diff: None,
             extracting: None,
             last_job: 0,
+            loading: None,
         };
         app.resize(size);
         app
     }
 
+    /// The state to carry to the next model ([`App::restore`]).
+    pub fn carry(self) -> Carried {
+        Carried {
+            tree: self.tree.state(),
+            focus: self.focus,
+            layer: self.layer,
+            layers_top: self.layers_top,
+            mode: self.mode,
+            filter_text: self.filter_text,
+            search: self.search,
+            image_list: self.image_list,
+            show_low: self.secrets.show_low,
+            overlay: self.overlay,
+            prompt: self.prompt,
+            status: self.status,
+            extracting: self.extracting,
+            last_job: self.last_job,
+        }
+    }
+
+    /// Takes on the state of the explorer of an earlier model of the same image.
+    pub fn restore(&mut self, carried: Carried) {
+        self.focus = carried.focus;
+        self.layer = carried.layer.min(self.layer_count().saturating_sub(1));
+        self.layers_top = carried.layers_top;
+        self.mode = carried.mode;
+        self.tree = FileTree::with_state(&self.analysis.tree, carried.tree);
+        self.filter_text = carried.filter_text;
+        self.search = carried.search;
+        self.image_list = carried.image_list;
+        if self.secrets.show_low != carried.show_low {
+            self.secrets.toggle_low(&self.analysis.secrets);
+        }
+        self.overlay = carried.overlay;
+        self.prompt = carried.prompt;
+        self.status = carried.status;
+        self.extracting = carried.extracting;
+        self.last_job = carried.last_job;
+        // The tree may show another range now (the selected layer became explorable).
+        self.apply_view();
+        self.resize(self.size);
+    }
+
+    /// Layers listed: every layer of the image (while loading too).
     pub fn layer_count(&self) -> usize {
-        self.image
-            .layers
-            .len()
-            .min(self.analysis.tree.layer_count())
+        match self.loading {
+            Some(_) => self.image.layers.len(),
+            None => self
+                .image
+                .layers
+                .len()
+                .min(self.analysis.tree.layer_count()),
+        }
+    }
+
+    /// Whether the tree can show the selected layer (and range): every layer up to it is loaded.
+    pub fn explorable(&self) -> bool {
+        let (_, to, _) = self.range();
+        self.loading.is_none() || (to as usize) < self.analysis.tree.layer_count()
     }
 
     pub fn areas(&self) -> Areas {
@@ -375,6 +454,11 @@ impl<'a> App<'a> {
         match self.focus {
             Pane::Layers => self.layers_command(c),
             Pane::Image => self.list_command(c),
+            // The tree of a layer still loading is not on screen: nothing in it to act on yet.
+            Pane::Tree if !self.explorable() && c != Command::SwitchPane => {
+                self.status = Some(format!("layer {} is still loading", self.layer));
+                Effect::None
+            }
             Pane::Tree => self.tree_command(c),
         }
     }
@@ -452,7 +536,8 @@ impl<'a> App<'a> {
     }
 
     fn apply_view(&mut self) {
-        if self.layer_count() == 0 {
+        // A layer still loading: the tree pane says how far it is, the tree keeps its last range meanwhile.
+        if self.layer_count() == 0 || !self.explorable() {
             return;
         }
         let (from, to, changes_only) = self.range();

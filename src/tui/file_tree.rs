@@ -291,6 +291,21 @@ pub struct FileTree<'a> {
     pub page: usize,
 }
 
+/// A tree pane's state apart from the tree it shows, carried from one tree to another whose node ids name the
+/// same paths (a later snapshot of one incremental build, or the finished tree: see `tree::TreeBuilder`).
+#[derive(Debug, Clone)]
+pub struct TreeState {
+    from: Option<u32>,
+    to: u32,
+    options: TreeOptions,
+    attributes: bool,
+    collapse_all: bool,
+    toggled: HashSet<NodeId>,
+    selected: Option<NodeId>,
+    top: usize,
+    page: usize,
+}
+
 impl<'a> FileTree<'a> {
     pub fn new(tree: &'a ImageTree, from: Option<u32>, to: u32, options: TreeOptions) -> Self {
         let mut ft = FileTree {
@@ -312,6 +327,41 @@ impl<'a> FileTree<'a> {
             page: 10,
         };
         ft.rebuild();
+        ft
+    }
+
+    /// This pane's state, to carry to another tree (see [`TreeState`]).
+    pub fn state(&self) -> TreeState {
+        TreeState {
+            from: self.from,
+            to: self.to,
+            options: self.options.clone(),
+            attributes: self.attributes,
+            collapse_all: self.collapse_all,
+            toggled: self.toggled.clone(),
+            selected: self.selected_node(),
+            top: self.top,
+            page: self.page,
+        }
+    }
+
+    /// A pane on `tree` in `state`: the same range (within the tree's layers), options, filter and collapsed
+    /// directories, the same path selected (else its nearest listed ancestor) and the same scroll.
+    pub fn with_state(tree: &'a ImageTree, state: TreeState) -> FileTree<'a> {
+        let last = tree.layer_count().saturating_sub(1) as u32;
+        let to = state.to.min(last);
+        let from = state.from.filter(|f| *f < to);
+        let mut ft = FileTree::new(tree, from, to, state.options);
+        ft.attributes = state.attributes;
+        ft.collapse_all = state.collapse_all;
+        ft.toggled = state.toggled;
+        ft.page = state.page;
+        ft.rebuild_visible();
+        if let Some(node) = state.selected.filter(|n| (*n as usize) < tree.node_count()) {
+            ft.reselect(node);
+        }
+        ft.top = state.top;
+        ft.clamp();
         ft
     }
 

@@ -2,12 +2,17 @@
 //! and report through [`LoadProgress`], the library's `layer::Progress` (the trait the CLI's stderr progress
 //! implements too): a [`LoadReport`] goes to the UI whenever a layer blob starts or ends, and at most every
 //! [`REPORT_EVERY`] while bytes flow, so a 2 GB image costs the UI a few frames a second, not one per chunk.
+//! The resolved image and each scanned layer also go to the partial model's builder (`partial.rs`), which
+//! makes the lower layers explorable while upper ones load.
 
-use std::sync::Mutex;
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::partial::Arrival;
 use crate::analysis::Analysis;
-use crate::layer::Progress;
+use crate::image::Image;
+use crate::layer::{LayerScan, Progress};
 use crate::source::LoadedImage;
 
 /// The shortest time between two reports of bytes read.
@@ -34,6 +39,28 @@ pub struct LoadReport {
     /// The layer blobs read so far or being read, in the order they started (sources reading several at once
     /// name them; others report only the counts above).
     pub blobs: Vec<BlobRead>,
+    /// Each layer's blob (the catalog key of [`BlobRead::key`], or a store's layer directory), once the image
+    /// is resolved.
+    pub layer_blobs: Vec<String>,
+    /// Which layers are scanned, by index, once the image is resolved.
+    pub scanned: Vec<bool>,
+}
+
+impl LoadReport {
+    /// How far layer `index` is: scanned (`None`), else the bytes read of its blob and their total if known.
+    pub fn layer_read(&self, index: usize) -> Option<(u64, Option<u64>)> {
+        if self.scanned.get(index).copied().unwrap_or(false) {
+            return None;
+        }
+        let key = self.layer_blobs.get(index)?;
+        Some(
+            self.blobs
+                .iter()
+                .rev()
+                .find(|b| &b.key == key)
+                .map_or((0, None), |b| (b.read, b.total)),
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +86,8 @@ pub struct Loading {
 pub struct LoadProgress<F> {
     state: Mutex<(LoadReport, Option<Instant>)>,
     send: F,
+    /// The resolved image and each scanned layer, for the partial model's builder.
+    arrivals: Option<Sender<Arrival>>,
 }
 
 impl<F: Fn(LoadReport) + Sync> LoadProgress<F> {
@@ -66,6 +95,20 @@ impl<F: Fn(LoadReport) + Sync> LoadProgress<F> {
         LoadProgress {
             state: Mutex::new((LoadReport::default(), None)),
             send,
+            arrivals: None,
+        }
+    }
+
+    /// Also sends the resolved image and each scanned layer to `arrivals`.
+    pub fn with_arrivals(mut self, arrivals: Sender<Arrival>) -> LoadProgress<F> {
+        self.arrivals = Some(arrivals);
+        self
+    }
+
+    fn arrive(&self, arrival: Arrival) {
+        if let Some(tx) = &self.arrivals {
+            // The builder stops only when the explorer no longer wants a partial model.
+            let _ = tx.send(arrival);
         }
     }
 
@@ -126,6 +169,23 @@ impl<F: Fn(LoadReport) + Sync> Progress for LoadProgress<F> {
                 b.finished = true;
             }
         });
+    }
+
+    fn image_resolved(&self, image: &Image) {
+        self.change(true, |r| {
+            r.layer_blobs = image.layers.iter().map(|l| l.blob_path.clone()).collect();
+            r.scanned = vec![false; image.layers.len()];
+        });
+        self.arrive(Arrival::Image(Box::new(image.clone())));
+    }
+
+    fn layer_scanned(&self, index: usize, scan: &Arc<LayerScan>) {
+        self.change(true, |r| {
+            if let Some(s) = r.scanned.get_mut(index) {
+                *s = true;
+            }
+        });
+        self.arrive(Arrival::Layer(index, scan.clone()));
     }
 }
 

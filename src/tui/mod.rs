@@ -9,6 +9,7 @@
 //! - [`advice_list`]: the advice rows and where Enter on a finding leads.
 //! - [`diff_marks`]: for `layerscope diff A B`, B's paths and layers marked against A (kept beside the tree).
 //! - [`effects`]: reading and extracting file bytes, asked for by `update` and reported back as actions.
+//! - [`partial`]: the model while the image loads (the lower layers explorable), built off the UI thread.
 //! - `terminal`: raw mode, alternate screen, mouse, restoring the terminal on exit, panic and signals.
 //!
 //! The core modules (source, layer, tree, analysis, report, ci, secrets) never import this one.
@@ -25,6 +26,7 @@ pub mod file_tree;
 pub mod keymap;
 pub mod layout;
 pub mod loading;
+pub mod partial;
 pub mod secret_list;
 mod terminal;
 pub mod theme;

@@ -186,6 +186,7 @@ fn loading_view_with_layers_in_flight() {
                 blob('b', 1_200_000_000, 600_000_000, false),
                 blob('c', 700_000_000, 100_000_000, false),
             ],
+            ..LoadReport::default()
         },
         queued: 3,
     };

@@ -16,7 +16,7 @@ use std::fs::File;
 use std::io::{IsTerminal, Stdout, stdin, stdout};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
-use std::sync::mpsc::Receiver;
+use std::sync::mpsc::{Receiver, Sender};
 use std::time::Duration;
 
 use crossterm::event::{
@@ -35,9 +35,11 @@ use ratatui::layout::Rect;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
-use super::app::{Action, App, Effect};
+use super::app::{Action, App, Carried, Effect};
+use super::effects::{Job, JobId};
 use super::keymap::{self, Command, Context};
 use super::loading::{LoadProgress, Loaded, Loading};
+use super::partial::{Arrival, Partial};
 use super::worker::{self, Message, Outbox, Worker};
 use crate::layer::Progress;
 use crate::{Error, Result};
@@ -267,14 +269,17 @@ fn pump<S, T>(
 
 /// Runs the explorer until the user quits; the exit code (0, or 128 + the signal that ended it; 129 when the
 /// terminal went away). `load` reads and analyses the image `source` on a thread of its own, reporting to the
-/// loading view, which is on screen at once; keys typed meanwhile are applied once the explorer opens, and q
-/// quits at once (the process ends, and the load with it).
+/// loading view, which is on screen at once; as soon as the bottom layer is scanned the explorer opens on the
+/// partial model (`partial.rs`), each newer one swapped in keeping the explorer's state, then the full one.
+/// Keys typed before the explorer opens are applied then, and q quits at once (the process ends, and the load
+/// with it).
 pub fn run<F>(source: &str, load: F, color: bool) -> Result<i32>
 where
     F: FnOnce(&dyn Progress) -> Result<Loaded> + Send + 'static,
 {
     let mut wait = Wait::new()?;
-    start_load(load, wait.outbox.clone())?;
+    let arrivals = super::partial::start(wait.outbox.clone()).map_err(io)?;
+    start_load(load, arrivals, wait.outbox.clone())?;
     let _session = Session::enter()?;
     let mut terminal = Terminal::new(CrosstermBackend::new(stdout())).map_err(io)?;
     terminal.clear().map_err(io)?;
@@ -305,21 +310,101 @@ where
                     loading.report = report;
                     Flow::Continue
                 }
-                Message::Loaded(result) => Flow::Done((*result)?),
+                Message::Partial(model) => Flow::Done(Next::Partial(model)),
+                Message::Loaded(result) => Flow::Done(Next::Full(Box::new((*result)?))),
                 Message::Done(_) => Flow::Continue,
             })
         },
     )?;
-    let loaded = match ended {
-        Ok(loaded) => loaded,
+    let mut next = match ended {
+        Ok(next) => next,
         Err(code) => return Ok(code),
     };
-    let (_, queued) = state;
-    explore(&mut wait, &mut terminal, loaded, queued, color)
+    let (loading, queued) = state;
+    let mut held = Held {
+        loading,
+        queued,
+        carried: None,
+        jobs: Pending(Vec::new()),
+    };
+    let loaded = loop {
+        match newest(&wait, next, &mut held)? {
+            Next::Full(loaded) => break *loaded,
+            Next::Partial(model) => {
+                next = match explore_partial(&mut wait, &mut terminal, &model, &mut held, color)? {
+                    Ok(next) => next,
+                    Err(code) => return Ok(code),
+                };
+            }
+        }
+    };
+    explore(&mut wait, &mut terminal, loaded, held, color)
 }
 
-/// Reads and analyses the image on a thread of its own; its reports and its end go to the inbox.
-fn start_load<F>(load: F, outbox: Outbox) -> Result<()>
+/// What ends a loading stage: a newer partial model, or the full one.
+enum Next {
+    Partial(Arc<Partial>),
+    Full(Box<Loaded>),
+}
+
+/// The newest model among the messages already waiting: an explorer built on a model already superseded
+/// would only delay the newer one. Keys waiting meanwhile are kept for the explorer, in order.
+fn newest(wait: &Wait, mut next: Next, held: &mut Held) -> Result<Next> {
+    while matches!(next, Next::Partial(_)) {
+        let Some(message) = wait.next() else {
+            break;
+        };
+        match message {
+            Message::Input(event) => held.queued.push(event.map_err(io)?),
+            Message::Loading(report) => held.loading.report = report,
+            Message::Partial(model) => next = Next::Partial(model),
+            Message::Loaded(result) => next = Next::Full(Box::new((*result)?)),
+            Message::Done(_) => {}
+        }
+    }
+    Ok(next)
+}
+
+/// What the explorer keeps from one model to the next while the image loads.
+struct Held {
+    loading: Loading,
+    /// Keys typed before the explorer opened, applied to the first model explored.
+    queued: Vec<Event>,
+    carried: Option<Carried>,
+    /// Jobs asked for while no model could run them (viewing or extracting a file), started once loaded.
+    jobs: Pending,
+}
+
+/// Runs jobs: the worker once the image is loaded, a queue before.
+trait Jobs {
+    fn start(&mut self, id: JobId, job: Job);
+    fn cancel(&mut self, id: JobId);
+}
+
+impl Jobs for Worker {
+    fn start(&mut self, id: JobId, job: Job) {
+        Worker::start(self, id, job);
+    }
+    fn cancel(&mut self, id: JobId) {
+        Worker::cancel(self, id);
+    }
+}
+
+/// Jobs asked for while loading, in order (the worker replaces each lane's unfinished job by the next).
+struct Pending(Vec<(JobId, Job)>);
+
+impl Jobs for Pending {
+    fn start(&mut self, id: JobId, job: Job) {
+        self.0.push((id, job));
+    }
+    fn cancel(&mut self, id: JobId) {
+        self.0.retain(|(pending, _)| *pending != id);
+    }
+}
+
+/// Reads and analyses the image on a thread of its own; its reports and its end go to the inbox, the resolved
+/// image and each scanned layer to the partial model's builder (`arrivals`).
+fn start_load<F>(load: F, arrivals: Sender<Arrival>, outbox: Outbox) -> Result<()>
 where
     F: FnOnce(&dyn Progress) -> Result<Loaded> + Send + 'static,
 {
@@ -329,7 +414,8 @@ where
             let reports = outbox.clone();
             let progress = LoadProgress::new(move |report| {
                 reports.send(Message::Loading(report));
-            });
+            })
+            .with_arrivals(arrivals);
             // A panic is reported (and the terminal restored) by the session's hook; the explorer then ends.
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| load(&progress)))
                 .unwrap_or_else(|_| {
@@ -338,6 +424,8 @@ where
                         std::io::Error::other("the load stopped unexpectedly"),
                     ))
                 });
+            // The builder stops with the load: no partial model after the full one.
+            drop(progress);
             outbox.send(Message::Loaded(Box::new(result)));
         })
         .map(|_| ())
@@ -357,12 +445,69 @@ fn gone_or(wait: &mut Wait, error: Error) -> Result<i32> {
     }
 }
 
-/// The explorer proper, once the image is loaded: keys typed while loading first, then the loop.
+/// The explorer on one partial model, until a newer model comes (or the user quits).
+fn explore_partial(
+    wait: &mut Wait,
+    terminal: &mut Term,
+    model: &Partial,
+    held: &mut Held,
+    color: bool,
+) -> Result<std::result::Result<Next, i32>> {
+    let size = terminal.size().map_err(io)?;
+    let mut app = App::new(
+        &model.image,
+        &model.analysis,
+        color,
+        Rect::new(0, 0, size.width, size.height),
+    );
+    app.loading = Some(std::mem::take(&mut held.loading));
+    if let Some(carried) = held.carried.take() {
+        app.restore(carried);
+    }
+    for event in std::mem::take(&mut held.queued) {
+        if let Flow::Exit(code) = input(&mut app, &mut held.jobs, Ok(event))? {
+            return Ok(Err(code));
+        }
+    }
+    let jobs = &mut held.jobs;
+    let ended = pump(
+        wait,
+        terminal,
+        &mut app,
+        |frame, app| super::view::draw(frame, app),
+        |app, message| {
+            Ok(match message {
+                Message::Input(event) => match input(app, jobs, event)? {
+                    Flow::Exit(code) => Flow::Exit(code),
+                    _ => Flow::Continue,
+                },
+                Message::Done(action) => match act(app, jobs, action) {
+                    Flow::Exit(code) => Flow::Exit(code),
+                    _ => Flow::Continue,
+                },
+                Message::Loading(report) => {
+                    if let Some(loading) = &mut app.loading {
+                        loading.report = report;
+                    }
+                    Flow::Continue
+                }
+                Message::Partial(model) => Flow::Done(Next::Partial(model)),
+                Message::Loaded(result) => Flow::Done(Next::Full(Box::new((*result)?))),
+            })
+        },
+    )?;
+    held.loading = app.loading.take().unwrap_or_default();
+    held.carried = Some(app.carry());
+    Ok(ended)
+}
+
+/// The explorer proper, once the image is loaded: the state of the partial explorer (or the keys typed while
+/// loading) first, then the loop.
 fn explore(
     wait: &mut Wait,
     terminal: &mut Term,
     loaded: Loaded,
-    queued: Vec<Event>,
+    held: Held,
     color: bool,
 ) -> Result<i32> {
     let Loaded {
@@ -380,12 +525,20 @@ fn explore(
         color,
         Rect::new(0, 0, size.width, size.height),
     );
-    app.status = note;
+    if let Some(carried) = held.carried {
+        app.restore(carried);
+    }
+    if app.status.is_none() {
+        app.status = note;
+    }
     if let Some(marks) = diff {
         app.mark_against(marks);
     }
+    for (id, job) in held.jobs.0 {
+        worker.start(id, job);
+    }
     let result = (|| {
-        for event in queued {
+        for event in held.queued {
             if let Flow::Exit(code) = input(&mut app, &mut worker, Ok(event))? {
                 return Ok(code);
             }
@@ -411,7 +564,7 @@ fn explore_loop(
             Ok(match message {
                 Message::Input(event) => input(app, worker, event)?,
                 Message::Done(action) => act(app, worker, action),
-                Message::Loading(_) | Message::Loaded(_) => Flow::Continue,
+                Message::Loading(_) | Message::Partial(_) | Message::Loaded(_) => Flow::Continue,
             })
         },
     )?;
@@ -423,22 +576,22 @@ fn explore_loop(
 
 fn input(
     app: &mut App,
-    worker: &mut Worker,
+    jobs: &mut dyn Jobs,
     event: std::io::Result<Event>,
 ) -> Result<Flow<Infallible>> {
     Ok(match to_action(app, event.map_err(io)?) {
-        Some(action) => act(app, worker, action),
+        Some(action) => act(app, jobs, action),
         None => Flow::Continue,
     })
 }
 
-/// Updates the app and hands the effect to the worker.
-fn act(app: &mut App, worker: &mut Worker, action: Action) -> Flow<Infallible> {
+/// Updates the app and hands the effect to the jobs' runner.
+fn act(app: &mut App, jobs: &mut dyn Jobs, action: Action) -> Flow<Infallible> {
     match app.update(action) {
         Effect::None => {}
         Effect::Quit => return Flow::Exit(0),
-        Effect::Run { id, job } => worker.start(id, job),
-        Effect::Cancel(id) => worker.cancel(id),
+        Effect::Run { id, job } => jobs.start(id, job),
+        Effect::Cancel(id) => jobs.cancel(id),
     }
     Flow::Continue
 }

@@ -20,6 +20,7 @@ use mio::Waker;
 use super::app::Action;
 use super::effects::{self, Job, JobId, Lane};
 use super::loading::{LoadReport, Loaded};
+use super::partial::Partial;
 use crate::Result;
 use crate::source::LoadedImage;
 
@@ -29,6 +30,8 @@ pub enum Message {
     /// A job's outcome, as an action for `App::update`.
     Done(Action),
     Loading(LoadReport),
+    /// The lower layers are explorable: the model so far (`partial.rs`).
+    Partial(Arc<Partial>),
     Loaded(Box<Result<Loaded>>),
 }
 

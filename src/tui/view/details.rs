@@ -35,16 +35,25 @@ pub fn lines(app: &App, width: usize, theme: Theme) -> (Vec<Line<'static>>, usiz
         vec![label(what), Span::styled(n.to_string(), theme.change(kind))]
     };
     // "files" names the unit of the three counts; each item stays whole when the pane is narrow.
+    // A layer still loading: its figures come when it does.
+    let figures = match (stats, &app.loading) {
+        (None, Some(_)) => vec![vec![label("size "), Span::raw("loading…")]],
+        _ => Vec::new(),
+    };
     out.extend(flow(
-        vec![
+        if !figures.is_empty() {
+            figures
+        } else {
             vec![
-                label("size "),
-                Span::raw(size(stats.map_or(0, |s| s.size_bytes))),
-            ],
-            count("files added ", counts.added, ChangeKind::Added),
-            count("modified ", counts.modified, ChangeKind::Modified),
-            count("deleted ", counts.deleted, ChangeKind::Deleted),
-        ],
+                vec![
+                    label("size "),
+                    Span::raw(size(stats.map_or(0, |s| s.size_bytes))),
+                ],
+                count("files added ", counts.added, ChangeKind::Added),
+                count("modified ", counts.modified, ChangeKind::Modified),
+                count("deleted ", counts.deleted, ChangeKind::Deleted),
+            ]
+        },
         width,
     ));
     let essential = out.len();

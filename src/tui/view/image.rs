@@ -17,22 +17,32 @@ pub fn summary(app: &App, width: usize, theme: Theme) -> Vec<Line<'static>> {
     let waste = &app.analysis.waste;
     let label = |t: &'static str| Span::styled(t, theme.dim());
     let secrets = &app.secrets;
+    let analysing = |figure: String| super::loading::partial::figure(app, figure);
     let mut lines = flow(
         vec![
-            vec![label("total "), Span::raw(size(app.analysis.size_bytes))],
-            vec![label("wasted "), Span::raw(size(waste.wasted_bytes))],
+            vec![
+                label("total "),
+                Span::raw(analysing(size(app.analysis.size_bytes))),
+            ],
+            vec![
+                label("wasted "),
+                Span::raw(analysing(size(waste.wasted_bytes))),
+            ],
             vec![
                 label("efficiency "),
-                Span::raw(format!("{:.1} %", waste.efficiency * 100.0)),
+                Span::raw(analysing(format!("{:.1} %", waste.efficiency * 100.0))),
             ],
             vec![
                 label("user waste "),
-                Span::raw(format!("{:.1} %", waste.user_wasted_ratio * 100.0)),
+                Span::raw(analysing(format!(
+                    "{:.1} %",
+                    waste.user_wasted_ratio * 100.0
+                ))),
             ],
             vec![
                 label("secrets "),
                 Span::styled(
-                    secrets.summary(),
+                    analysing(secrets.summary()),
                     if secrets.counted == 0 {
                         theme.dim()
                     } else {

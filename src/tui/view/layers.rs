@@ -44,7 +44,15 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         }
         None => String::new(),
     };
-    let title = format!(" Layers ({}) · {mode}{vs} ", app.layer_count());
+    let loading = match &app.loading {
+        Some(_) => format!(
+            " · {} of {} explorable",
+            app.analysis.tree.layer_count(),
+            app.layer_count()
+        ),
+        None => String::new(),
+    };
+    let title = format!(" Layers ({}) · {mode}{vs}{loading} ", app.layer_count());
     frame.render_widget(pane(title, focused, theme), area);
     let body = inner(area);
     let width = body.width as usize;
@@ -84,15 +92,17 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             Some(_) => "+",
             None => "",
         };
+        // A layer still loading shows how far it is instead.
+        let (figure, bar) = super::loading::partial::layer_columns(app, i)
+            .unwrap_or_else(|| (size(bytes), bar(bytes, largest)));
         let head = format!(
-            "{}{shared}{i:>3} {:>9} ",
+            "{}{shared}{i:>3} {figure:>9} ",
             if in_range { "┃" } else { " " },
-            size(bytes)
         );
         let rest = width.saturating_sub(head.chars().count() + BAR + 1);
         let spans = vec![
             Span::raw(head),
-            Span::styled(bar(bytes, largest), theme.bar()),
+            Span::styled(bar, theme.bar()),
             Span::raw(" "),
             Span::raw(fit(&instruction, rest)),
         ];

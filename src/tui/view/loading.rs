@@ -97,3 +97,115 @@ fn blobs(blobs: &[BlobRead], room: usize, width: usize, theme: Theme) -> Vec<Lin
     }
     lines
 }
+
+/// The explorer while the image loads (a partial model, `App::loading`): what the panes show in place of what
+/// is not known yet.
+pub mod partial {
+    use ratatui::Frame;
+    use ratatui::layout::Rect;
+    use ratatui::text::Line;
+    use ratatui::widgets::{Paragraph, Wrap};
+
+    use super::BAR;
+    use crate::report::text::size;
+    use crate::tui::app::{App, Pane};
+    use crate::tui::theme::Theme;
+    use crate::tui::view::{fit, inner, pane};
+
+    /// What a figure of the whole image (waste, efficiency, secrets) says while the image loads.
+    pub const ANALYSING: &str = "analysing…";
+
+    /// `figure`, or [`ANALYSING`] while the image loads.
+    pub fn figure(app: &App, figure: String) -> String {
+        match app.loading {
+            Some(_) => ANALYSING.to_string(),
+            None => figure,
+        }
+    }
+
+    /// How far layer `index` is, for the layers pane's size and bar columns; `None` once it is explorable.
+    pub fn layer_columns(app: &App, index: usize) -> Option<(String, String)> {
+        let loading = app.loading.as_ref()?;
+        if index < app.analysis.tree.layer_count() {
+            return None;
+        }
+        let bar = |done: usize| format!("{}{}", "▪".repeat(done), "·".repeat(8 - done));
+        Some(match loading.report.layer_read(index) {
+            None => ("read".to_string(), bar(8)),
+            Some((read, Some(total))) if total > 0 => {
+                let share = read.min(total) as f64 / total as f64;
+                (
+                    format!("{:.0}%", share * 100.0),
+                    bar((share * 8.0).floor() as usize),
+                )
+            }
+            // Not started, or a source that does not say how far a layer is (engine stores).
+            Some((0, None)) => ("…".to_string(), bar(0)),
+            Some((read, _)) => (size(read), bar(0)),
+        })
+    }
+
+    /// The tree pane for a layer still loading: how far it and the layers below it are.
+    pub fn tree_pane(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
+        let focused = app.focus == Pane::Tree && app.overlay.is_none();
+        let (_, to, _) = app.range();
+        let title = format!(" Files · layer {to} loading ");
+        frame.render_widget(pane(title, focused, theme), area);
+        let body = inner(area);
+        let width = body.width as usize;
+        let explorable = app.analysis.tree.layer_count();
+        let mut lines = Vec::new();
+        let report = app.loading.as_ref().map(|l| &l.report);
+        let state = |index: usize| match report.and_then(|r| r.layer_read(index)) {
+            None => "read".to_string(),
+            Some((read, Some(total))) if total > 0 => {
+                let filled = ((read.min(total) as u128 * BAR as u128) / total as u128) as usize;
+                format!(
+                    "{} of {}  [{}{}]",
+                    size(read),
+                    size(total),
+                    "#".repeat(filled),
+                    ".".repeat(BAR - filled)
+                )
+            }
+            Some((read, _)) => format!("{} read", size(read)),
+        };
+        lines.push(Line::raw(fit(
+            &format!("layer {to}: {}", state(to as usize)),
+            width,
+        )));
+        let waiting: Vec<usize> = (explorable..to as usize)
+            .filter(|i| report.and_then(|r| r.layer_read(*i)).is_some())
+            .collect();
+        if !waiting.is_empty() {
+            let list: Vec<String> = waiting.iter().map(ToString::to_string).collect();
+            lines.push(Line::raw(fit(
+                &format!("waiting for layers below it: {}", list.join(", ")),
+                width,
+            )));
+        }
+        lines.push(Line::raw(""));
+        lines.push(Line::styled(
+            fit(
+                &format!(
+                    "Its files show once every layer up to it is read; layers 0 to {} can be explored now.",
+                    explorable.saturating_sub(1)
+                ),
+                width * 3,
+            ),
+            theme.dim(),
+        ));
+        frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), body);
+    }
+
+    /// An overlay of the whole image's findings (wasted files, secrets, advice) while the image loads.
+    pub fn overlay(frame: &mut Frame, area: Rect, title: &str, theme: Theme) {
+        frame.render_widget(pane(format!(" {title} "), true, theme), area);
+        let body = inner(area);
+        let text = format!("{ANALYSING} (shown once the whole image is loaded; Esc closes)");
+        frame.render_widget(
+            Paragraph::new(fit(&text, body.width as usize)).style(theme.dim()),
+            body,
+        );
+    }
+}

@@ -43,7 +43,16 @@ pub fn draw(frame: &mut Frame, app: &App) {
     footer::draw(frame, areas.footer, app, theme);
     if let Some(overlay) = &app.overlay {
         frame.render_widget(Clear, areas.overlay);
+        let title = match overlay {
+            Overlay::Wasted(_) => Some("Wasted files"),
+            Overlay::Secrets(_) => Some("Secrets"),
+            Overlay::Advice(_) => Some("Advice"),
+            _ => None,
+        };
         match overlay {
+            _ if app.loading.is_some() && title.is_some() => {
+                loading::partial::overlay(frame, areas.overlay, title.unwrap_or_default(), theme)
+            }
             Overlay::Help { scroll } => help::draw(frame, areas.overlay, *scroll, theme),
             Overlay::Wasted(cursor) => {
                 lists::draw_wasted(frame, areas.overlay, app, *cursor, theme)

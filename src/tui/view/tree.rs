@@ -106,6 +106,9 @@ fn diff_mark(marks: &DiffMarks, row: &Row, theme: Theme) -> Span<'static> {
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
+    if app.loading.is_some() && !app.explorable() {
+        return super::loading::partial::tree_pane(frame, area, app, theme);
+    }
     let focused = app.focus == Pane::Tree && app.overlay.is_none();
     let mut block = pane(title(app), focused, theme);
     if let Some(details) = selected_details(app, area.width.saturating_sub(4) as usize) {
