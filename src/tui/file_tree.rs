@@ -300,7 +300,7 @@ pub struct TreeState {
     options: TreeOptions,
     attributes: bool,
     collapse_all: bool,
-    toggled: HashSet<NodeId>,
+    toggled: HashSet<RowNode>,
     selected: Option<NodeId>,
     top: usize,
     page: usize,
@@ -358,7 +358,7 @@ impl<'a> FileTree<'a> {
         ft.page = state.page;
         ft.rebuild_visible();
         if let Some(node) = state.selected.filter(|n| (*n as usize) < tree.node_count()) {
-            ft.reselect(node);
+            ft.reselect(RowNode::Tree(node));
         }
         ft.top = state.top;
         ft.clamp();

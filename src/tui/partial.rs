@@ -271,8 +271,10 @@ mod tests {
                 .visible()
                 .iter()
                 .map(|r| {
-                    let node = app.tree.rows()[*r as usize].node;
-                    app.analysis.tree.display_path(node)
+                    let row = app.tree.rows()[*r as usize];
+                    row.tree_node()
+                        .map(|node| app.analysis.tree.display_path(node))
+                        .unwrap_or_default()
                 })
                 .collect()
         };
