@@ -244,6 +244,8 @@ impl layerscope::layer::Progress for Blobs {
     }
 }
 
+impl layerscope::source::LoadProgress for Blobs {}
+
 /// B's layer with a diff_id that A already read is taken from A: B's own blob for it is not read again.
 #[test]
 fn a_shared_layer_is_read_once() {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use layerscope::escape::escape;
 use layerscope::layer::Progress;
 use layerscope::report::text::size;
+use layerscope::source::LoadProgress;
 
 /// A layer being read: its short name, stored size (when known) and bytes read so far.
 struct InFlight {
@@ -140,6 +141,9 @@ impl StderrProgress {
         }
     }
 }
+
+/// The CLI shows bytes only; the image as it takes shape is the explorer's.
+impl LoadProgress for StderrProgress {}
 
 impl Progress for StderrProgress {
     fn begin(&self, layers: usize, bytes: Option<u64>) {

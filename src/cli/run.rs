@@ -98,7 +98,7 @@ fn load_reporting(
     capture: Option<Vec<u8>>,
     inspector: Option<Arc<dyn ContentInspector + Send>>,
     known_layers: Option<Arc<KnownLayers>>,
-    progress: &dyn layerscope::layer::Progress,
+    progress: &dyn layerscope::source::LoadProgress,
 ) -> Result<(LoadedImage, Option<String>)> {
     let platform = match &args.platform {
         Some(p) => Some(Platform::parse(p).ok_or_else(|| {

@@ -9,7 +9,6 @@ mod read;
 mod tests;
 
 use std::io::{self, Read, Write};
-use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -174,13 +173,6 @@ pub trait Progress: Sync {
     fn layer_started(&self, _layer: &str, _bytes: Option<u64>) {}
     fn layer_advance(&self, _layer: &str, _bytes: u64) {}
     fn layer_finished(&self, _layer: &str) {}
-    /// The image is resolved, before any layer is read: its facts, history and layer list, every layer's
-    /// `scan` still empty. Said once by every source, so a viewer can show the image while it loads.
-    fn image_resolved(&self, _image: &crate::image::Image) {}
-    /// Layer `index` (of the image [`Progress::image_resolved`] gave) is scanned; not verified yet. Said once
-    /// per layer, by every source, in any order and from any thread (a blob backing several layers is said for
-    /// each of them).
-    fn layer_scanned(&self, _index: usize, _scan: &Arc<LayerScan>) {}
 }
 
 /// Names the layer of every `advance` and `layer_done` of one blob's scan (see [`Progress::layer_started`]).
@@ -206,12 +198,6 @@ impl Progress for LayerProgress<'_> {
     }
     fn layer_done(&self) {
         self.inner.layer_done();
-    }
-    fn image_resolved(&self, image: &crate::image::Image) {
-        self.inner.image_resolved(image);
-    }
-    fn layer_scanned(&self, index: usize, scan: &Arc<LayerScan>) {
-        self.inner.layer_scanned(index, scan);
     }
 }
 

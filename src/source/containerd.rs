@@ -6,6 +6,7 @@
 //! (`layout.rs`) finds the manifest, the platform, the config and the layers, and layers are scanned from their
 //! files like an OCI layout's. No daemon is asked for anything.
 
+use crate::source::LoadProgress;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -18,7 +19,7 @@ use super::layout::{normalize_reference, reference_matches};
 use super::{ImageSource, LoadOptions, LoadedImage, load_catalog};
 use crate::error::{Error, Result};
 use crate::image::Format;
-use crate::layer::{self, LayerScan, Progress, ScanError, ScanOptions};
+use crate::layer::{self, LayerScan, ScanError, ScanOptions};
 use crate::oci::{Digest, DigestError};
 
 /// containerd's default root.
@@ -294,7 +295,7 @@ impl ContainerdStore {
 }
 
 impl ImageSource for ContainerdStore {
-    fn load(&self, opts: &LoadOptions, progress: &dyn Progress) -> Result<LoadedImage> {
+    fn load(&self, opts: &LoadOptions, progress: &dyn LoadProgress) -> Result<LoadedImage> {
         let target = self.find()?.ok_or_else(|| self.not_found())?;
         // As named on the command line, like every source; the stored name is the report's reference.
         let name = format!("containerd:{}", self.reference);

@@ -2,6 +2,7 @@
 //! (`GET /images/{name}/get` over the unix socket, `DOCKER_HOST` honoured) and `podman image save`. The
 //! `docker save` stream goes straight into the streaming catalog: no temporary file.
 
+use crate::source::LoadProgress;
 use std::io::{BufRead, BufReader, Cursor, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
@@ -9,7 +10,6 @@ use std::process::{Command, Stdio};
 
 use super::{ImageSource, LoadOptions, LoadedImage, load_catalog, stream_catalog};
 use crate::error::{Error, Result};
-use crate::layer::Progress;
 
 /// The Docker daemon's socket: `DOCKER_HOST=unix:///path`, else `/var/run/docker.sock`.
 pub fn docker_socket() -> Result<PathBuf> {
@@ -126,7 +126,7 @@ pub struct DockerApi {
 }
 
 impl ImageSource for DockerApi {
-    fn load(&self, opts: &LoadOptions, progress: &dyn Progress) -> Result<LoadedImage> {
+    fn load(&self, opts: &LoadOptions, progress: &dyn LoadProgress) -> Result<LoadedImage> {
         let mut path = format!("/images/{}/get", encode(&self.reference));
         if let Some(p) = &opts.selection.platform {
             // API 1.48+; older daemons ignore it and the selection happens on the archive.
@@ -163,7 +163,7 @@ pub struct PodmanSave {
 }
 
 impl ImageSource for PodmanSave {
-    fn load(&self, opts: &LoadOptions, progress: &dyn Progress) -> Result<LoadedImage> {
+    fn load(&self, opts: &LoadOptions, progress: &dyn LoadProgress) -> Result<LoadedImage> {
         let name = format!("podman:{}", self.reference);
         let mut child = Command::new("podman")
             .args([

@@ -82,8 +82,23 @@ impl LoadOptions {
 /// Anything that can produce an image.
 pub trait ImageSource {
     /// Reads the image: its facts and every layer, scanned once, bottom to top.
-    fn load(&self, opts: &LoadOptions, progress: &dyn Progress) -> Result<LoadedImage>;
+    fn load(&self, opts: &LoadOptions, progress: &dyn LoadProgress) -> Result<LoadedImage>;
 }
+
+/// What a load reports: the bytes of every layer blob ([`Progress`], which the layer scan reports), and the
+/// image itself as it takes shape, so a viewer can show it while it loads. Lives here, above the image model
+/// and the layer scan, because it speaks of both.
+pub trait LoadProgress: Progress {
+    /// The image is resolved, before any layer is read: its facts, history and layer list, every layer's
+    /// `scan` still empty. Said once by every source.
+    fn image_resolved(&self, _image: &Image) {}
+    /// Layer `index` (of the image [`LoadProgress::image_resolved`] gave) is scanned; not verified yet. Said
+    /// once per layer, by every source, in any order and from any thread (a blob backing several layers is
+    /// said for each of them).
+    fn layer_scanned(&self, _index: usize, _scan: &Arc<LayerScan>) {}
+}
+
+impl LoadProgress for crate::layer::NoProgress {}
 
 /// A loaded image plus what is needed to read a file's bytes again later.
 pub struct LoadedImage {
@@ -303,7 +318,7 @@ impl Catalog for Reopen {
     }
 }
 
-/// Records what a load reports through [`Progress::image_resolved`] and [`Progress::layer_scanned`], in tests.
+/// Records what a load reports through [`LoadProgress::image_resolved`] and [`LoadProgress::layer_scanned`], in tests.
 #[cfg(test)]
 #[derive(Default)]
 pub(crate) struct ScanRecorder {
@@ -314,7 +329,10 @@ pub(crate) struct ScanRecorder {
 }
 
 #[cfg(test)]
-impl Progress for ScanRecorder {
+impl Progress for ScanRecorder {}
+
+#[cfg(test)]
+impl LoadProgress for ScanRecorder {
     fn image_resolved(&self, image: &Image) {
         let filled = image.layers.iter().any(|l| !l.scan.entries.is_empty());
         self.resolved
@@ -454,7 +472,7 @@ fn describe_content(head: &[u8], inner: &[u8], outer: Compression) -> String {
 }
 
 impl ImageSource for ArchiveSource {
-    fn load(&self, opts: &LoadOptions, progress: &dyn Progress) -> Result<LoadedImage> {
+    fn load(&self, opts: &LoadOptions, progress: &dyn LoadProgress) -> Result<LoadedImage> {
         let catalog = self.catalog(opts, progress)?;
         load_catalog(&self.name, catalog, opts, progress)
     }
@@ -465,7 +483,7 @@ pub(crate) fn load_catalog(
     name: &str,
     catalog: Box<dyn Catalog + Send>,
     opts: &LoadOptions,
-    progress: &dyn Progress,
+    progress: &dyn LoadProgress,
 ) -> Result<LoadedImage> {
     {
         let resolved = layout::resolve(catalog.as_ref(), &opts.selection)?;

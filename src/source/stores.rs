@@ -2,6 +2,7 @@
 //! containers-storage (podman, `/var/lib/containers/storage`). Each layer directory is walked into the same
 //! `LayerScan` a tar gives (see `overlay.rs`), layers in parallel.
 
+use crate::source::LoadProgress;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,7 +16,6 @@ use super::layout::reference_matches;
 use super::{DirEntries, ImageSource, LoadOptions, LoadedImage, overlay};
 use crate::error::{Error, Result};
 use crate::image::{Format, Image, ImageConfig, ImageMeta, Layer, Verification, map_history};
-use crate::layer::Progress;
 use crate::oci::{Algorithm, Digest};
 
 /// Store metadata files are small; anything larger is refused.
@@ -106,7 +106,11 @@ struct StoreImage {
     layers: Vec<(String, PathBuf, Beneath)>,
 }
 
-fn assemble(found: StoreImage, opts: &LoadOptions, progress: &dyn Progress) -> Result<LoadedImage> {
+fn assemble(
+    found: StoreImage,
+    opts: &LoadOptions,
+    progress: &dyn LoadProgress,
+) -> Result<LoadedImage> {
     let config =
         ImageConfig::parse(&found.config_bytes).map_err(|e| Error::json(&found.source, &e))?;
     if opts.selection.verify && config.rootfs.diff_ids.len() != found.layers.len() {
@@ -250,7 +254,7 @@ impl DockerStore {
 }
 
 impl ImageSource for DockerStore {
-    fn load(&self, opts: &LoadOptions, progress: &dyn Progress) -> Result<LoadedImage> {
+    fn load(&self, opts: &LoadOptions, progress: &dyn LoadProgress) -> Result<LoadedImage> {
         let store = Store::open(&self.root)?;
         let id = self.find_in(&store)?.ok_or_else(|| Error::NotFound {
             path: self.reference.clone(),
@@ -363,7 +367,7 @@ impl ContainersStorage {
 }
 
 impl ImageSource for ContainersStorage {
-    fn load(&self, opts: &LoadOptions, progress: &dyn Progress) -> Result<LoadedImage> {
+    fn load(&self, opts: &LoadOptions, progress: &dyn LoadProgress) -> Result<LoadedImage> {
         let store = Store::open(&self.root)?;
         let images_rel = "overlay-images/images.json";
         let images: Vec<StoredImage> = store.json(images_rel)?;

@@ -1,5 +1,5 @@
 //! The explorer while the image loads. The load and the analysis run on a thread of their own (`terminal.rs`)
-//! and report through [`LoadProgress`], the library's `layer::Progress` (the trait the CLI's stderr progress
+//! and report through [`LoadReporter`], the library's `source::LoadProgress` (the trait the CLI's stderr progress
 //! implements too): a [`LoadReport`] goes to the UI whenever a layer blob starts or ends, and at most every
 //! [`REPORT_EVERY`] while bytes flow, so a 2 GB image costs the UI a few frames a second, not one per chunk.
 //! The resolved image and each scanned layer also go to the partial model's builder (`partial.rs`), which
@@ -9,11 +9,11 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::partial::Arrival;
-use crate::analysis::Analysis;
+use crate::analysis::{Analysis, LayerStats, WasteReport, waste};
 use crate::image::Image;
 use crate::layer::{LayerScan, Progress};
-use crate::source::LoadedImage;
+use crate::source::{LoadProgress, LoadedImage};
+use crate::tree::ImageTree;
 
 /// The shortest time between two reports of bytes read.
 pub const REPORT_EVERY: Duration = Duration::from_millis(50);
@@ -25,6 +25,59 @@ pub struct Loaded {
     pub note: Option<String>,
     /// `layerscope diff A B` on a terminal: this image is B, its paths and layers marked against A.
     pub diff: Option<super::diff_marks::DiffMarks>,
+}
+
+/// What the load reports to the builder.
+pub enum Arrival {
+    /// The image as resolved, each layer's scan still empty.
+    Image(Box<Image>),
+    /// Layer `index` is scanned.
+    Layer(usize, Arc<LayerScan>),
+}
+
+/// The image with the scans of its explorable layers, and an analysis of those alone: the tree of layers
+/// `0..explorable`, their sizes and counts. Waste, secrets and advice wait for the whole image.
+pub struct Partial {
+    pub image: Image,
+    pub analysis: Analysis,
+}
+
+impl Partial {
+    /// The model of `image` (every layer listed) explored up to the layers `tree` holds.
+    pub fn new(image: Image, tree: ImageTree) -> Partial {
+        let layers: Vec<LayerStats> = image
+            .layers
+            .iter()
+            .take(tree.layer_count())
+            .map(|l| LayerStats {
+                index: l.index,
+                size_bytes: l.size_bytes().unwrap_or(u64::MAX),
+                counts: tree.counts(l.index),
+            })
+            .collect();
+        let size_bytes =
+            waste::checked_sum(layers.iter().map(|l| l.size_bytes)).unwrap_or(u64::MAX);
+        Partial {
+            analysis: Analysis {
+                // Names and metadata are masked from the first frame, as in the full model.
+                redactor: crate::secrets::metadata_redactor(&image, &tree),
+                tree,
+                layers,
+                size_bytes,
+                overflowed: Vec::new(),
+                base_layers: 0,
+                waste: WasteReport::default(),
+                secrets: Vec::new(),
+                advice: Vec::new(),
+            },
+            image,
+        }
+    }
+
+    /// How many bottom layers can be explored.
+    pub fn explorable(&self) -> usize {
+        self.analysis.tree.layer_count()
+    }
 }
 
 /// How far the load is.
@@ -83,16 +136,16 @@ pub struct Loading {
 }
 
 /// A [`Progress`] that sends [`LoadReport`]s through `send`.
-pub struct LoadProgress<F> {
+pub struct LoadReporter<F> {
     state: Mutex<(LoadReport, Option<Instant>)>,
     send: F,
     /// The resolved image and each scanned layer, for the partial model's builder.
     arrivals: Option<Sender<Arrival>>,
 }
 
-impl<F: Fn(LoadReport) + Sync> LoadProgress<F> {
-    pub fn new(send: F) -> LoadProgress<F> {
-        LoadProgress {
+impl<F: Fn(LoadReport) + Sync> LoadReporter<F> {
+    pub fn new(send: F) -> LoadReporter<F> {
+        LoadReporter {
             state: Mutex::new((LoadReport::default(), None)),
             send,
             arrivals: None,
@@ -100,7 +153,7 @@ impl<F: Fn(LoadReport) + Sync> LoadProgress<F> {
     }
 
     /// Also sends the resolved image and each scanned layer to `arrivals`.
-    pub fn with_arrivals(mut self, arrivals: Sender<Arrival>) -> LoadProgress<F> {
+    pub fn with_arrivals(mut self, arrivals: Sender<Arrival>) -> LoadReporter<F> {
         self.arrivals = Some(arrivals);
         self
     }
@@ -125,7 +178,7 @@ impl<F: Fn(LoadReport) + Sync> LoadProgress<F> {
     }
 }
 
-impl<F: Fn(LoadReport) + Sync> Progress for LoadProgress<F> {
+impl<F: Fn(LoadReport) + Sync> Progress for LoadReporter<F> {
     fn begin(&self, layers: usize, bytes: Option<u64>) {
         self.change(true, |r| {
             r.layers = layers;
@@ -170,7 +223,9 @@ impl<F: Fn(LoadReport) + Sync> Progress for LoadProgress<F> {
             }
         });
     }
+}
 
+impl<F: Fn(LoadReport) + Sync> LoadProgress for LoadReporter<F> {
     fn image_resolved(&self, image: &Image) {
         self.change(true, |r| {
             r.layer_blobs = image.layers.iter().map(|l| l.blob_path.clone()).collect();
@@ -213,7 +268,7 @@ mod tests {
     #[test]
     fn layer_starts_and_ends_are_reported_at_once_bytes_at_most_every_50_ms() {
         let (send, reports) = mpsc::channel();
-        let progress = LoadProgress::new(move |r| send.send(r).unwrap());
+        let progress = LoadReporter::new(move |r| send.send(r).unwrap());
         progress.begin(2, Some(300));
         progress.layer_started("blobs/sha256/aa", Some(100));
         for _ in 0..1000 {

@@ -10,67 +10,14 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::time::{Duration, Instant};
 
+use super::loading::{Arrival, Partial};
 use super::worker::{Message, Outbox};
-use crate::analysis::{Analysis, LayerStats, WasteReport, waste};
 use crate::image::Image;
 use crate::layer::LayerScan;
-use crate::tree::{ImageTree, TreeBuilder};
+use crate::tree::TreeBuilder;
 
 /// The shortest time between two partial models (each costs a copy of the tree and the UI a rebuild of rows).
 pub const SNAPSHOT_EVERY: Duration = Duration::from_millis(200);
-
-/// What the load reports to the builder.
-pub enum Arrival {
-    /// The image as resolved, each layer's scan still empty.
-    Image(Box<Image>),
-    /// Layer `index` is scanned.
-    Layer(usize, Arc<LayerScan>),
-}
-
-/// The image with the scans of its explorable layers, and an analysis of those alone: the tree of layers
-/// `0..explorable`, their sizes and counts. Waste, secrets and advice wait for the whole image.
-pub struct Partial {
-    pub image: Image,
-    pub analysis: Analysis,
-}
-
-impl Partial {
-    /// The model of `image` (every layer listed) explored up to the layers `tree` holds.
-    pub fn new(image: Image, tree: ImageTree) -> Partial {
-        let layers: Vec<LayerStats> = image
-            .layers
-            .iter()
-            .take(tree.layer_count())
-            .map(|l| LayerStats {
-                index: l.index,
-                size_bytes: l.size_bytes().unwrap_or(u64::MAX),
-                counts: tree.counts(l.index),
-            })
-            .collect();
-        let size_bytes =
-            waste::checked_sum(layers.iter().map(|l| l.size_bytes)).unwrap_or(u64::MAX);
-        Partial {
-            analysis: Analysis {
-                // Names and metadata are masked from the first frame, as in the full model.
-                redactor: crate::secrets::metadata_redactor(&image, &tree),
-                tree,
-                layers,
-                size_bytes,
-                overflowed: Vec::new(),
-                base_layers: 0,
-                waste: WasteReport::default(),
-                secrets: Vec::new(),
-                advice: Vec::new(),
-            },
-            image,
-        }
-    }
-
-    /// How many bottom layers can be explored.
-    pub fn explorable(&self) -> usize {
-        self.analysis.tree.layer_count()
-    }
-}
 
 /// Starts the builder; what it is sent becomes [`Message::Partial`]s in `outbox`.
 pub fn start(outbox: Outbox) -> std::io::Result<Sender<Arrival>> {

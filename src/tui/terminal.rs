@@ -38,10 +38,10 @@ use signal_hook_mio::v1_0::Signals;
 use super::app::{Action, App, Carried, Effect};
 use super::effects::{Job, JobId};
 use super::keymap::{self, Command, Context};
-use super::loading::{LoadProgress, Loaded, Loading};
-use super::partial::{Arrival, Partial};
+use super::loading::{Arrival, Partial};
+use super::loading::{LoadReporter, Loaded, Loading};
 use super::worker::{self, Message, Outbox, Worker};
-use crate::layer::Progress;
+use crate::source::LoadProgress;
 use crate::{Error, Result};
 
 /// Events handled before the next frame at most, so a flood of input still shows progress.
@@ -275,7 +275,7 @@ fn pump<S, T>(
 /// with it).
 pub fn run<F>(source: &str, load: F, color: bool) -> Result<i32>
 where
-    F: FnOnce(&dyn Progress) -> Result<Loaded> + Send + 'static,
+    F: FnOnce(&dyn LoadProgress) -> Result<Loaded> + Send + 'static,
 {
     let mut wait = Wait::new()?;
     let arrivals = super::partial::start(wait.outbox.clone()).map_err(io)?;
@@ -406,13 +406,13 @@ impl Jobs for Pending {
 /// image and each scanned layer to the partial model's builder (`arrivals`).
 fn start_load<F>(load: F, arrivals: Sender<Arrival>, outbox: Outbox) -> Result<()>
 where
-    F: FnOnce(&dyn Progress) -> Result<Loaded> + Send + 'static,
+    F: FnOnce(&dyn LoadProgress) -> Result<Loaded> + Send + 'static,
 {
     std::thread::Builder::new()
         .name("load".into())
         .spawn(move || {
             let reports = outbox.clone();
-            let progress = LoadProgress::new(move |report| {
+            let progress = LoadReporter::new(move |report| {
                 reports.send(Message::Loading(report));
             })
             .with_arrivals(arrivals);

@@ -19,8 +19,7 @@ use mio::Waker;
 
 use super::app::Action;
 use super::effects::{self, Job, JobId, Lane};
-use super::loading::{LoadReport, Loaded};
-use super::partial::Partial;
+use super::loading::{LoadReport, Loaded, Partial};
 use crate::Result;
 use crate::source::LoadedImage;
 

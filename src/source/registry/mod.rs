@@ -9,6 +9,7 @@ mod cache;
 mod client;
 mod tls;
 
+use crate::source::LoadProgress;
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::PathBuf;
@@ -27,7 +28,7 @@ use super::reference::Reference;
 use super::{ImageSource, LoadOptions, LoadedImage, load_catalog};
 use crate::error::{Error, Result};
 use crate::image::Format;
-use crate::layer::{self, LayerScan, Progress, ScanError, ScanOptions};
+use crate::layer::{self, LayerScan, ScanError, ScanOptions};
 use crate::oci::{Digest, MediaType};
 
 /// Layers downloaded at once unless `--jobs` says otherwise.
@@ -101,7 +102,7 @@ impl RegistrySource {
 }
 
 impl ImageSource for RegistrySource {
-    fn load(&self, opts: &LoadOptions, progress: &dyn Progress) -> Result<LoadedImage> {
+    fn load(&self, opts: &LoadOptions, progress: &dyn LoadProgress) -> Result<LoadedImage> {
         let catalog = Client::connect(&self.reference, &self.options)
             .and_then(|client| {
                 let cache = self
