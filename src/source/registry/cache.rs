@@ -123,6 +123,7 @@ impl BlobCache {
             }
             let tmp = self.blobs.join("tmp");
             fs::create_dir_all(&tmp).ok()?;
+            sweep_stale(&tmp);
             let file = tempfile::NamedTempFile::new_in(&tmp).ok()?;
             Some((file, self.path(digest)))
         })();
@@ -156,6 +157,31 @@ impl BlobCache {
             if fs::remove_file(&path).is_ok() {
                 total -= size;
             }
+        }
+    }
+}
+
+/// A temporary file nobody wrote to for this long was left by a process that ended mid-download (a quit
+/// during the load exits without unwinding the loading thread). A live download writes as bytes arrive, so its
+/// file is never this old; were it removed anyway, its writer keeps the open file and only the entry is lost.
+const STALE_TEMP: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Removes the temporary files of downloads that ended without finishing (see [`STALE_TEMP`]).
+fn sweep_stale(tmp: &Path) {
+    let Ok(files) = fs::read_dir(tmp) else {
+        return;
+    };
+    let now = SystemTime::now();
+    for f in files.flatten() {
+        let stale = f
+            .metadata()
+            .ok()
+            .filter(|m| m.is_file())
+            .and_then(|m| m.modified().ok())
+            .and_then(|modified| now.duration_since(modified).ok())
+            .is_some_and(|age| age > STALE_TEMP);
+        if stale {
+            let _ = fs::remove_file(f.path());
         }
     }
 }
@@ -227,6 +253,27 @@ mod tests {
         let mut back = Vec::new();
         cache.open(&good).unwrap().read_to_end(&mut back).unwrap();
         assert_eq!(back, b"layer bytes");
+    }
+
+    #[test]
+    fn temporary_files_left_by_an_ended_download_are_swept_and_live_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = BlobCache::new(dir.path(), u64::MAX);
+        let tmp = dir.path().join("blobs").join("tmp");
+        std::fs::create_dir_all(&tmp).unwrap();
+        let (left, live) = (tmp.join(".tmpLEFT"), tmp.join(".tmpLIVE"));
+        std::fs::write(&left, b"half a blob").unwrap();
+        std::fs::write(&live, b"a blob arriving").unwrap();
+        let old = SystemTime::now() - STALE_TEMP - std::time::Duration::from_secs(60);
+        File::options()
+            .write(true)
+            .open(&left)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        cache.store(&Digest::sha256_of(b"x"), b"x");
+        assert!(!left.exists(), "a stale temporary file was kept");
+        assert!(live.exists(), "a live download's file was removed");
     }
 
     #[test]
