@@ -252,14 +252,8 @@ fn a_shared_layer_is_read_once() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = write_pair(dir.path(), image_a(&[]), image_b(&[]));
     let la = load(&a);
-    let known: std::collections::HashMap<_, _> = la
-        .image
-        .layers
-        .iter()
-        .map(|l| (l.scan.diff_id.clone(), l.scan.clone()))
-        .collect();
     let opts = LoadOptions {
-        known_layers: Some(std::sync::Arc::new(known)),
+        known_layers: Some(std::sync::Arc::new(la.layers_by_diff_id())),
         ..LoadOptions::default()
     };
     let (alone, with_known) = (Blobs::default(), Blobs::default());
@@ -282,6 +276,37 @@ fn a_shared_layer_is_read_once() {
     let d = compare((&la, &xa), (&lb, &xb));
     assert_eq!(d.layers[0].status, LayerStatus::Shared);
     assert_eq!(d.size.delta_bytes, 3007);
+}
+
+/// `diff --no-verify`: no diff_id is computed, yet B's layer is matched to A's by the diff_id both configs
+/// declare (as the diff matches layers) and not read again.
+#[test]
+fn a_shared_layer_is_read_once_without_verification() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = write_pair(dir.path(), image_a(&[]), image_b(&[]));
+    let no_verify = LoadOptions {
+        skip_digests: true,
+        ..LoadOptions::default()
+    };
+    let la = source::open(&a)
+        .unwrap()
+        .load(&no_verify, &NoProgress)
+        .unwrap();
+    assert!(
+        la.image.layers[0].scan.diff_id.is_empty(),
+        "a diff_id was computed"
+    );
+    let opts = LoadOptions {
+        known_layers: Some(std::sync::Arc::new(la.layers_by_diff_id())),
+        ..no_verify.clone()
+    };
+    let counted = Blobs::default();
+    let lb = source::open(&b).unwrap().load(&opts, &counted).unwrap();
+    assert_eq!(counted.0.load(std::sync::atomic::Ordering::Relaxed), 1);
+    assert!(std::sync::Arc::ptr_eq(
+        &la.image.layers[0].scan,
+        &lb.image.layers[0].scan
+    ));
 }
 
 /// An image compared with itself has no difference at all, and every layer is shared.

@@ -643,16 +643,9 @@ fn diff(args: DiffArgs) -> Result<i32> {
     let mut sides: Vec<(LoadedImage, Analysis)> = Vec::with_capacity(2);
     for name in [&a, &b] {
         // B's layers that A holds too (same diff_id) are taken from A, not read again.
-        let known = sides.first().map(|(loaded, _)| {
-            Arc::new(
-                loaded
-                    .image
-                    .layers
-                    .iter()
-                    .map(|l| (l.scan.diff_id.clone(), l.scan.clone()))
-                    .collect::<KnownLayers>(),
-            )
-        });
+        let known = sides
+            .first()
+            .map(|(loaded, _)| Arc::new(loaded.layers_by_diff_id()));
         let inspector = scan.as_ref().map(Scan::inspector);
         let mut loaded = load_with(name, &args.source, None, inspector, known)?;
         let mut analysis = analysis::analyze(&loaded.image, 1);

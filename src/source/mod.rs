@@ -226,6 +226,18 @@ impl EntryReader for DirEntries {
 }
 
 impl LoadedImage {
+    /// This image's layer scans by diff_id, for [`LoadOptions::known_layers`] when loading another image: the
+    /// diff_id each layer's config declares (verified unless the load skipped verification; with `--no-verify`
+    /// no diff_id is computed, and the declared one is what both images are matched by anyway).
+    pub fn layers_by_diff_id(&self) -> HashMap<String, Arc<LayerScan>> {
+        self.image
+            .layers
+            .iter()
+            .filter(|l| !l.diff_id.is_empty())
+            .map(|l| (l.diff_id.clone(), l.scan.clone()))
+            .collect()
+    }
+
     /// Copies the bytes of entry `entry` of layer `layer` to `out` as they are read (at most `limit` bytes when
     /// given): from the capture made while loading, or by reading the layer again when the source allows it.
     pub fn copy_entry(
