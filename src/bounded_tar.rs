@@ -100,10 +100,22 @@ impl<R: Read> BoundedTar<R> {
             return Ok(());
         }
         // The crate's own checksum test; it stops at a mismatch.
-        let sum = bytes[..148]
-            .iter()
-            .chain(&bytes[156..])
-            .fold(8 * 32, |a, &b| a + u32::from(b));
+        let checksum = |bytes: &[u8]| {
+            bytes[..148]
+                .iter()
+                .chain(&bytes[156..])
+                .fold(8 * 32, |a, &b| a + u32::from(b))
+        };
+        let mut sum = checksum(bytes);
+        // A size field of NULs only (some writers leave it so for members without data) means 0 to GNU tar and
+        // Go's archive/tar, but the crate cannot parse it and stops. A header with a good checksum gets a size
+        // of 0 and its checksum again here, before the crate sees it.
+        if bytes[124..136].iter().all(|&b| b == 0) && header.cksum().ok() == Some(sum) {
+            header.set_size(0);
+            header.set_cksum();
+            self.block.copy_from_slice(header.as_bytes());
+            sum = checksum(header.as_bytes());
+        }
         let Some(mut size) = header
             .cksum()
             .ok()
@@ -376,6 +388,33 @@ mod tests {
         let limit = LimitExceeded::from_io(&error).expect("a limit error");
         assert_eq!(limit.limit, Limit::HeaderBytes);
         error.to_string()
+    }
+
+    /// A member whose size field is all NUL (a directory, as some writers make them) reads as size 0, and the
+    /// members after it are read; the crate alone refuses the header.
+    #[test]
+    fn a_size_field_of_nuls_is_a_size_of_0() {
+        let mut dir = member(b'5', "etc/", 0, b"");
+        dir[124..136].fill(0);
+        let mut h = tar::Header::new_gnu();
+        h.as_mut_bytes().copy_from_slice(&dir[..BLOCK]);
+        h.set_cksum();
+        dir[..BLOCK].copy_from_slice(h.as_bytes());
+        let mut tar = dir;
+        tar.extend(member(b'0', "etc/hosts", 5, b"hosts"));
+        let tar = end(tar);
+        let crate_alone = tar::Archive::new(Cursor::new(&tar))
+            .entries()
+            .unwrap()
+            .map(|e| e.map(|_| ()))
+            .collect::<io::Result<Vec<_>>>();
+        assert!(crate_alone.is_err(), "the crate reads it itself now");
+        for seek in [false, true] {
+            assert_eq!(
+                paths(&tar, 1 << 20, seek).unwrap(),
+                [("etc/".to_string(), 0), ("etc/hosts".to_string(), 5)]
+            );
+        }
     }
 
     /// A long name claiming far more than it holds is refused at its header, before the crate allocates.
