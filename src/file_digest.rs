@@ -1,7 +1,7 @@
 //! The content identity of a regular file: a BLAKE3 digest of its bytes, computed as they stream past while a
 //! layer is read (never in a second pass). Two files are the same content exactly when their digests are equal;
 //! BLAKE3 is collision resistant, so an image cannot make two different files look alike (see
-//! docs/ARCHITECTURE.md, "File content digests").
+//! docs/DECISIONS.md, "File content digests").
 
 use std::fmt;
 use std::io::{self, Read};
