@@ -201,6 +201,16 @@ impl LayerTouches {
         (start..=to).flat_map(|l| self.layer(l).iter().copied())
     }
 
+    /// The nodes that can look different in the ranges `a` and `b` (those the layers [`layers_between`] them
+    /// touch), ascending, once each: what [`TreeView::moved`] classifies again.
+    pub fn changed(&self, a: (Option<u32>, u32), b: (Option<u32>, u32)) -> Vec<NodeId> {
+        let (after, to) = layers_between(a, b);
+        let mut changed: Vec<NodeId> = self.between(after, to).collect();
+        changed.sort_unstable();
+        changed.dedup();
+        changed
+    }
+
     /// How many events the layers `after+1..=to` hold.
     pub fn count_between(&self, after: Option<u32>, to: u32) -> usize {
         let start = after.map_or(0, |a| a as usize + 1);
@@ -283,24 +293,16 @@ impl<'t> TreeView<'t> {
         }
     }
 
-    /// The view of the range `from..=to` made from this one: only the nodes the layers between the two ranges
-    /// touch are classified again and only the directories above them summed again, from the sizes this view
-    /// has (exact integer deltas). `None` when a size saturated (claimed sizes past 2^64), where only a full
-    /// sweep ([`TreeView::between`]) gives the capped sums.
-    pub fn moved(
-        &self,
-        touches: &LayerTouches,
-        from: Option<u32>,
-        to: u32,
-    ) -> Option<TreeView<'t>> {
+    /// The view of the range `from..=to` made from this one: only the `changed` nodes (the layers between the
+    /// two ranges touch them: [`LayerTouches::changed`], ascending, once each) are classified again and only the
+    /// directories above them summed again, from the sizes this view has (exact integer deltas). `None` when a
+    /// size saturated (claimed sizes past 2^64), where only a full sweep ([`TreeView::between`]) gives the
+    /// capped sums.
+    pub fn moved(&self, changed: &[NodeId], from: Option<u32>, to: u32) -> Option<TreeView<'t>> {
         let tree = self.tree;
         if self.sizes.first() == Some(&u64::MAX) {
             return None;
         }
-        let (after, top) = layers_between((self.from, self.to), (from, to));
-        let mut changed: Vec<NodeId> = touches.between(after, top).collect();
-        changed.sort_unstable();
-        changed.dedup();
         let mut sizes = self.sizes.clone();
         let mut marks = self.marks.clone();
         // Children have larger ids than their parents: in descending order every child's change in size is
@@ -639,7 +641,8 @@ mod tests {
         for &(f1, t1) in &ranges {
             let start = TreeView::between(&tree, f1, t1);
             for &(f2, t2) in &ranges {
-                let moved = start.moved(&touches, f2, t2).unwrap();
+                let changed = touches.changed((f1, t1), (f2, t2));
+                let moved = start.moved(&changed, f2, t2).unwrap();
                 let swept = TreeView::between(&tree, f2, t2);
                 assert_eq!(moved.range(), (f2, t2));
                 assert_same(&moved, &swept, &format!("{f1:?}..{t1} -> {f2:?}..{t2}"));

@@ -486,13 +486,16 @@ impl<'a> FileTree<'a> {
                     .cache
                     .first()
                     .map(|c| (Arc::clone(&c.view), Arc::clone(&c.rows), c.key));
+                // Only a move to another range has nodes to look at again; another option at the same range
+                // takes that range's view and builds its rows whole.
                 let changed = last
                     .as_ref()
+                    .filter(|(view, _, _)| view.range() != (key.from, key.to))
                     .and_then(|(view, _, _)| self.changed_since(view.range(), (key.from, key.to)));
-                self.view = match (same_range, &last, &self.touches, &changed) {
+                self.view = match (same_range, &last, &changed) {
                     (Some(view), ..) => view,
-                    (None, Some((view, _, _)), Some(touches), Some(_)) => {
-                        match view.moved(touches, key.from, key.to) {
+                    (None, Some((view, _, _)), Some(changed)) => {
+                        match view.moved(changed, key.from, key.to) {
                             Some(view) => Arc::new(view),
                             None => Arc::new(TreeView::between(self.tree, key.from, key.to)),
                         }
@@ -553,10 +556,7 @@ impl<'a> FileTree<'a> {
         if touches.count_between(after, to) > tree.node_count() / MOVE_SHARE {
             return None;
         }
-        let mut changed: Vec<NodeId> = touches.between(after, to).collect();
-        changed.sort_unstable();
-        changed.dedup();
-        Some(changed)
+        Some(touches.changed(a, b))
     }
 
     /// Per node: whether it or a node below it is in `changed` (its rows may differ between the two ranges).
