@@ -299,12 +299,11 @@ where
                     Event::Key(key) if key.kind != KeyEventKind::Release && quits(key) => {
                         Flow::Exit(0)
                     }
-                    Event::Key(key) if queued.len() < QUEUED_KEYS => {
-                        queued.push(Event::Key(key));
+                    event => {
+                        hold(queued, event);
                         loading.queued = queued.len();
                         Flow::Continue
                     }
-                    _ => Flow::Continue,
                 },
                 Message::Loading(report) => {
                     loading.report = report;
@@ -341,6 +340,14 @@ where
     explore(&mut wait, &mut terminal, loaded, held, color)
 }
 
+/// Keeps a key typed while no explorer is there to take it, for the explorer to come (at most [`QUEUED_KEYS`]);
+/// other events go: the explorer reads the terminal's size when it starts.
+fn hold(queued: &mut Vec<Event>, event: Event) {
+    if matches!(event, Event::Key(_)) && queued.len() < QUEUED_KEYS {
+        queued.push(event);
+    }
+}
+
 /// What ends a loading stage: a newer partial model, or the full one.
 enum Next {
     Partial(Arc<Partial>),
@@ -355,7 +362,7 @@ fn newest(wait: &Wait, mut next: Next, held: &mut Held) -> Result<Next> {
             break;
         };
         match message {
-            Message::Input(event) => held.queued.push(event.map_err(io)?),
+            Message::Input(event) => hold(&mut held.queued, event.map_err(io)?),
             Message::Loading(report) => held.loading.report = report,
             Message::Partial(model) => next = Next::Partial(model),
             Message::Loaded(result) => next = Next::Full(Box::new((*result)?)),
@@ -613,5 +620,27 @@ fn to_action(app: &App, event: Event) -> Option<Action> {
         },
         Event::Resize(width, height) => Some(Action::Resize { width, height }),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+    /// Between two partial models too, keys wait for the explorer in order and at most QUEUED_KEYS of them;
+    /// mouse and resize events are not replayed.
+    #[test]
+    fn keys_typed_between_models_are_held_in_order_and_bounded() {
+        let key = |c| Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+        let mut queued = Vec::new();
+        hold(&mut queued, key('a'));
+        hold(&mut queued, Event::Resize(80, 24));
+        hold(&mut queued, key('b'));
+        assert_eq!(queued, [key('a'), key('b')]);
+        for _ in 0..2 * QUEUED_KEYS {
+            hold(&mut queued, key('x'));
+        }
+        assert_eq!(queued.len(), QUEUED_KEYS);
     }
 }
