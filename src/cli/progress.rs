@@ -40,15 +40,10 @@ struct Snapshot<'a> {
     in_flight: &'a [InFlight],
 }
 
-/// A layer's short name: the first 12 hex digits of a blob digest, else the key's last component.
+/// A layer's short name, escaped; the usual algorithm is left out (the line is short).
 fn short_name(key: &str) -> String {
-    let last = key.rsplit('/').next().unwrap_or(key);
-    let name = if key.starts_with("blobs/") || last.len() == 64 {
-        last.get(..12).unwrap_or(last)
-    } else {
-        last.get(..24).unwrap_or(last)
-    };
-    escape(name).into_owned()
+    let name = layerscope::source::blob_short_name(key);
+    escape(name.strip_prefix("sha256:").unwrap_or(&name)).into_owned()
 }
 
 /// The progress line, at most `width` characters (a wrapped line could not be redrawn in place).

@@ -79,6 +79,22 @@ impl LoadOptions {
     }
 }
 
+/// A layer blob's short name for progress displays (image-derived: escape it before showing it): `sha256:` and 12 hex digits of a digest, else the key's last component.
+pub fn blob_short_name(key: &str) -> String {
+    let mut parts = key.rsplit('/');
+    let last = parts.next().unwrap_or(key);
+    let hex = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    if hex(last) {
+        let algorithm = parts.next().unwrap_or("sha256");
+        return format!("{algorithm}:{}", &last[..12]);
+    }
+    match parts.next() {
+        // `docker save`: `<hex>/layer.tar`.
+        Some(dir) if hex(dir) => dir[..12].to_string(),
+        _ => last.to_string(),
+    }
+}
+
 /// Anything that can produce an image.
 pub trait ImageSource {
     /// Reads the image: its facts and every layer, scanned once, bottom to top.
@@ -710,6 +726,17 @@ pub fn open(name: &str) -> Result<Box<dyn ImageSource>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_names_of_blobs() {
+        let hex = "ab".repeat(32);
+        assert_eq!(
+            blob_short_name(&format!("blobs/sha256/{hex}")),
+            "sha256:abababababab"
+        );
+        assert_eq!(blob_short_name(&format!("{hex}/layer.tar")), "abababababab");
+        assert_eq!(blob_short_name("layers/one.tar"), "one.tar");
+    }
     use crate::layer::NoProgress;
 
     const GIB: u64 = 1 << 30;

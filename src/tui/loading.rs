@@ -244,22 +244,6 @@ impl<F: Fn(LoadReport) + Sync> LoadProgress for LoadReporter<F> {
     }
 }
 
-/// A layer blob's short name: `sha256:` and 12 hex digits of a digest, else the key's last component.
-pub fn short_name(key: &str) -> String {
-    let mut parts = key.rsplit('/');
-    let last = parts.next().unwrap_or(key);
-    let hex = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
-    if hex(last) {
-        let algorithm = parts.next().unwrap_or("sha256");
-        return format!("{algorithm}:{}", &last[..12]);
-    }
-    match parts.next() {
-        // `docker save`: `<hex>/layer.tar`.
-        Some(dir) if hex(dir) => dir[..12].to_string(),
-        _ => last.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,16 +275,5 @@ mod tests {
                 finished: true
             }]
         );
-    }
-
-    #[test]
-    fn short_names_of_blobs() {
-        let hex = "ab".repeat(32);
-        assert_eq!(
-            short_name(&format!("blobs/sha256/{hex}")),
-            "sha256:abababababab"
-        );
-        assert_eq!(short_name(&format!("{hex}/layer.tar")), "abababababab");
-        assert_eq!(short_name("layers/one.tar"), "one.tar");
     }
 }

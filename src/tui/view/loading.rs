@@ -8,7 +8,8 @@ use ratatui::widgets::Paragraph;
 
 use super::{fit, inner, pane, safe};
 use crate::report::text::size;
-use crate::tui::loading::{BlobRead, Loading, short_name};
+use crate::source::blob_short_name as short_name;
+use crate::tui::loading::{BlobRead, Loading};
 use crate::tui::theme::Theme;
 
 const BAR: usize = 20;
