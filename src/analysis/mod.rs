@@ -42,14 +42,13 @@ pub struct Analysis {
     pub advice: Vec<advice::Advice>,
 }
 
-/// Analyses an image; `base_layers` bottom layers count as the base image.
-pub fn analyze(image: &Image, base_layers: usize) -> Analysis {
-    let scans: Vec<_> = image.layers.iter().map(|l| l.scan.clone()).collect();
-    let tree = ImageTree::build(&scans);
-    let mut overflowed = Vec::new();
-    let layers: Vec<LayerStats> = image
+/// The size and change counts of each layer `tree` holds (a size past 2^64 saturates and is named in
+/// `overflowed`).
+fn layer_stats(image: &Image, tree: &ImageTree, overflowed: &mut Vec<String>) -> Vec<LayerStats> {
+    image
         .layers
         .iter()
+        .take(tree.layer_count())
         .map(|l| LayerStats {
             index: l.index,
             size_bytes: l.size_bytes().unwrap_or_else(|| {
@@ -58,7 +57,34 @@ pub fn analyze(image: &Image, base_layers: usize) -> Analysis {
             }),
             counts: tree.counts(l.index),
         })
-        .collect();
+        .collect()
+}
+
+/// The analysis of the bottom layers `tree` holds while the others still load: their sizes, counts and tree,
+/// names and metadata masked as in the full analysis; waste, secrets and advice wait for the whole image.
+pub fn analyze_lower(image: &Image, tree: ImageTree) -> Analysis {
+    let mut overflowed = Vec::new();
+    let layers = layer_stats(image, &tree, &mut overflowed);
+    let size_bytes = waste::checked_sum(layers.iter().map(|l| l.size_bytes)).unwrap_or(u64::MAX);
+    Analysis {
+        redactor: crate::secrets::metadata_redactor(image, &tree),
+        size_bytes,
+        overflowed,
+        tree,
+        layers,
+        base_layers: 0,
+        waste: WasteReport::default(),
+        secrets: Vec::new(),
+        advice: Vec::new(),
+    }
+}
+
+/// Analyses an image; `base_layers` bottom layers count as the base image.
+pub fn analyze(image: &Image, base_layers: usize) -> Analysis {
+    let scans: Vec<_> = image.layers.iter().map(|l| l.scan.clone()).collect();
+    let tree = ImageTree::build(&scans);
+    let mut overflowed = Vec::new();
+    let layers = layer_stats(image, &tree, &mut overflowed);
     let sizes: Vec<u64> = layers.iter().map(|l| l.size_bytes).collect();
     let waste = waste::report(waste::wasted_files(&tree), &sizes, base_layers);
     // The waste report lists the image size among its overflowed totals when it is one.

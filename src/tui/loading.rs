@@ -9,7 +9,7 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::analysis::{Analysis, LayerStats, WasteReport, waste};
+use crate::analysis::Analysis;
 use crate::image::Image;
 use crate::layer::{LayerScan, Progress};
 use crate::source::{LoadProgress, LoadedImage};
@@ -45,31 +45,8 @@ pub struct Partial {
 impl Partial {
     /// The model of `image` (every layer listed) explored up to the layers `tree` holds.
     pub fn new(image: Image, tree: ImageTree) -> Partial {
-        let layers: Vec<LayerStats> = image
-            .layers
-            .iter()
-            .take(tree.layer_count())
-            .map(|l| LayerStats {
-                index: l.index,
-                size_bytes: l.size_bytes().unwrap_or(u64::MAX),
-                counts: tree.counts(l.index),
-            })
-            .collect();
-        let size_bytes =
-            waste::checked_sum(layers.iter().map(|l| l.size_bytes)).unwrap_or(u64::MAX);
         Partial {
-            analysis: Analysis {
-                // Names and metadata are masked from the first frame, as in the full model.
-                redactor: crate::secrets::metadata_redactor(&image, &tree),
-                tree,
-                layers,
-                size_bytes,
-                overflowed: Vec::new(),
-                base_layers: 0,
-                waste: WasteReport::default(),
-                secrets: Vec::new(),
-                advice: Vec::new(),
-            },
+            analysis: crate::analysis::analyze_lower(&image, tree),
             image,
         }
     }
