@@ -14,6 +14,14 @@ use crate::tui::theme::Theme;
 
 const BAR: usize = 20;
 
+/// A text bar of [`BAR`] cells, `#` for the share of `total` that `done` is (rounded down), `.` for the rest.
+fn meter(done: u64, total: u64) -> String {
+    let filled = (u128::from(done.min(total)) * BAR as u128)
+        .checked_div(u128::from(total))
+        .unwrap_or(0) as usize;
+    format!("{}{}", "#".repeat(filled), ".".repeat(BAR - filled))
+}
+
 pub fn draw(frame: &mut Frame, loading: &Loading, color: bool) {
     let theme = Theme { color };
     let area = frame.area();
@@ -84,13 +92,7 @@ fn blobs(blobs: &[BlobRead], room: usize, width: usize, theme: Theme) -> Vec<Lin
         } else {
             let mut text = format!("▸ {name}  {}", size(b.read));
             if let Some(total) = b.total.filter(|t| *t > 0) {
-                let filled = ((b.read.min(total) as u128 * BAR as u128) / total as u128) as usize;
-                text.push_str(&format!(
-                    " of {}  [{}{}]",
-                    size(total),
-                    "#".repeat(filled),
-                    ".".repeat(BAR - filled)
-                ));
+                text.push_str(&format!(" of {}  [{}]", size(total), meter(b.read, total)));
             }
             Line::raw(fit(&text, width))
         };
@@ -107,7 +109,7 @@ pub mod partial {
     use ratatui::text::Line;
     use ratatui::widgets::{Paragraph, Wrap};
 
-    use super::BAR;
+    use super::meter;
     use crate::report::text::size;
     use crate::tui::app::{App, Pane};
     use crate::tui::theme::Theme;
@@ -160,13 +162,11 @@ pub mod partial {
         let state = |index: usize| match report.and_then(|r| r.layer_read(index)) {
             None => "read".to_string(),
             Some((read, Some(total))) if total > 0 => {
-                let filled = ((read.min(total) as u128 * BAR as u128) / total as u128) as usize;
                 format!(
-                    "{} of {}  [{}{}]",
+                    "{} of {}  [{}]",
                     size(read),
                     size(total),
-                    "#".repeat(filled),
-                    ".".repeat(BAR - filled)
+                    meter(read, total)
                 )
             }
             Some((read, _)) => format!("{} read", size(read)),
