@@ -243,6 +243,27 @@ fn own_size(tree: &ImageTree, after: Option<Event>) -> u64 {
     }
 }
 
+/// A node's mark for the range: its change, and whether what it shows (the deleted version for a deletion) is
+/// a directory.
+fn node_mark(tree: &ImageTree, before: Option<Event>, after: Option<Event>, touched: bool) -> u8 {
+    let change = classify(tree, before, after, touched);
+    let shown = match change {
+        Some(ChangeKind::Deleted) => before,
+        _ => after,
+    };
+    mark(change, shown.is_some_and(|e| tree.is_dir_event(&e)))
+}
+
+/// The root has no history: present at every layer, added when the range starts from the empty image.
+fn root_mark(from: Option<u32>) -> u8 {
+    let change = if from.is_some() {
+        ChangeKind::Unmodified
+    } else {
+        ChangeKind::Added
+    };
+    mark(Some(change), true)
+}
+
 impl<'t> TreeView<'t> {
     /// The merged tree at `layer`, with that layer's changes.
     pub fn at_layer(tree: &'t ImageTree, layer: u32) -> TreeView<'t> {
@@ -256,12 +277,7 @@ impl<'t> TreeView<'t> {
         // Children always have larger ids than their parents, so one reverse sweep sums every directory.
         for node in (1..tree.node_count() as NodeId).rev() {
             let (after, before, touched) = scan_history(tree.history(node), from, to);
-            let change = classify(tree, before, after, touched);
-            let shown = match change {
-                Some(ChangeKind::Deleted) => before,
-                _ => after,
-            };
-            marks[node as usize] = mark(change, shown.is_some_and(|e| tree.is_dir_event(&e)));
+            marks[node as usize] = node_mark(tree, before, after, touched);
             if let Some(event) = after {
                 if let State::Present { entry: Some(i) } = event.state
                     && tree.entry(event.layer, i).kind == EntryKind::File
@@ -275,14 +291,8 @@ impl<'t> TreeView<'t> {
                 sizes[parent] = sizes[parent].saturating_add(sizes[node as usize]);
             }
         }
-        // The root has no history: present at every layer, added when the range starts from the empty image.
         if let Some(root) = marks.first_mut() {
-            let change = if from.is_some() {
-                ChangeKind::Unmodified
-            } else {
-                ChangeKind::Added
-            };
-            *root = mark(Some(change), true);
+            *root = root_mark(from);
         }
         TreeView {
             tree,
@@ -336,12 +346,7 @@ impl<'t> TreeView<'t> {
             let (new_size, was_counted, is_counted) = if changed.binary_search(&node).is_ok() {
                 let (old_after, _, _) = scan_history(history, self.from, self.to);
                 let (after_e, before, touched) = scan_history(history, from, to);
-                let change = classify(tree, before, after_e, touched);
-                let shown = match change {
-                    Some(ChangeKind::Deleted) => before,
-                    _ => after_e,
-                };
-                marks[node as usize] = mark(change, shown.is_some_and(|e| tree.is_dir_event(&e)));
+                marks[node as usize] = node_mark(tree, before, after_e, touched);
                 let own =
                     i128::from(own_size(tree, after_e)) - i128::from(own_size(tree, old_after));
                 (old + own + below, old_after.is_some(), after_e.is_some())
@@ -359,12 +364,7 @@ impl<'t> TreeView<'t> {
             }
         }
         if let Some(root) = marks.first_mut() {
-            let change = if from.is_some() {
-                ChangeKind::Unmodified
-            } else {
-                ChangeKind::Added
-            };
-            *root = mark(Some(change), true);
+            *root = root_mark(from);
         }
         Some(TreeView {
             tree,
