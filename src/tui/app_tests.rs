@@ -23,6 +23,15 @@ fn find(app: &mut App, name: &str) {
     app.update(Action::Submit);
 }
 
+/// Opens the viewer on the first file named like `name` at the last layer, the read answered with `outcome`.
+fn view_at_last_layer(app: &mut App, name: &str, outcome: Outcome) {
+    cmd(app, C::Last);
+    app.focus = Pane::Tree;
+    find(app, name);
+    cmd(app, C::ViewFile);
+    answer(app, outcome);
+}
+
 /// The effect that starts `job` as the app's last job.
 fn run(app: &App, job: Job) -> Effect {
     Effect::Run {
@@ -517,14 +526,9 @@ fn the_viewer_masks_secrets_like_every_other_view() {
         let mut analysis = fixture::analysis(&image);
         analysis.redactor = redactor;
         let mut app = app(&image, &analysis);
-        cmd(&mut app, C::Last);
-        app.focus = Pane::Tree;
-        cmd(&mut app, C::Search);
-        typed(&mut app, "cache.img");
-        app.update(Action::Submit);
-        cmd(&mut app, C::ViewFile);
-        answer(
+        view_at_last_layer(
             &mut app,
+            "cache.img",
             Outcome::FileRead(Ok(format!("KEY={secret}\n").into_bytes())),
         );
         match &app.overlay {
@@ -759,14 +763,9 @@ fn the_viewer_masks_secrets_in_the_head_of_a_long_file_too() {
     let mut analysis = fixture::analysis(&image);
     analysis.redactor = crate::secrets::Redactor::new([secret.to_string()]);
     let mut app = app(&image, &analysis);
-    cmd(&mut app, C::Last);
-    app.focus = Pane::Tree;
-    cmd(&mut app, C::Search);
-    typed(&mut app, "cache.img");
-    app.update(Action::Submit);
-    cmd(&mut app, C::ViewFile);
-    answer(
+    view_at_last_layer(
         &mut app,
+        "cache.img",
         Outcome::FileHead(format!("KEY={secret}\n").into_bytes()),
     );
     let Some(Overlay::Viewer(v)) = &app.overlay else {
